@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A reachable, migrated database, and the embedded cluster behind it when there is one.
+///
+/// `open` starts the embedded cluster when it is not running; `close` stops it again only
+/// when this handle started it (or when `ownsCluster` says so, as `passby serve` does).
+public struct DatabaseHandle: Sendable {
+    public let configuration: PostgresClient.Configuration
+    public let cluster: EmbeddedCluster?
+    /// Whether `close()` stops the embedded cluster.
+    public let stopsClusterOnClose: Bool
+
+    /// Finds or starts the database, creates it inside the embedded cluster if needed, and migrates it.
+    public static func open(
+        _ settings: DatabaseSettings, ownsCluster: Bool = false, migrate: Bool = true, logger: Logger
+    ) async throws -> DatabaseHandle {
+        let handle: DatabaseHandle
+        switch settings {
+        case .url(let url):
+            handle = .init(configuration: try DatabaseSettings.clientConfiguration(url: url), cluster: nil, stopsClusterOnClose: false)
+        case .embedded(let dataDirectory):
+            let cluster = try EmbeddedCluster(directory: DatabaseSettings.clusterDirectory(in: dataDirectory))
+            let started = try await cluster.start(logger: logger)
+            handle = .init(
+                configuration: DatabaseSettings.clientConfiguration(cluster: cluster, database: DatabaseSettings.embeddedDatabaseName),
+                cluster: cluster, stopsClusterOnClose: started || ownsCluster)
+            do {
+                try await PostgresAdmin.createDatabaseIfMissing(DatabaseSettings.embeddedDatabaseName, cluster: cluster, logger: logger)
+            } catch {
+                try? await handle.close(logger: logger)
+                throw error
+            }
+        }
+        if migrate {
+            do {
+                try await Migrator(directory: Migrator.defaultDirectory).migrate(configuration: handle.configuration, logger: logger)
+            } catch {
+                try? await handle.close(logger: logger)
+                throw error
+            }
+        }
+        return handle
+    }
+
+    /// Stops the embedded cluster if this handle is responsible for it.
+    public func close(logger: Logger? = nil) async throws {
+        if stopsClusterOnClose, let cluster { try await cluster.stop(logger: logger) }
+    }
+}

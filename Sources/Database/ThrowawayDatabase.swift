@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Throwaway databases for tests: one non-durable embedded cluster per test process, and a fresh
+/// database in it per call, so suites may run in parallel without seeing each other's rows.
+///
+/// A detached watchdog stops the cluster and deletes its directory when the test process exits,
+/// however it exits.
+public enum ThrowawayDatabase {
+    /// A fresh database; migrated (from a template migrated once per process) unless `migrated` is false.
+    public static func create(migrated: Bool = true) async throws -> PostgresClient.Configuration {
+        try await SharedCluster.shared.newDatabase(migrated: migrated)
+    }
+
+    /// The cluster behind the throwaway databases, for tests that need to stop or inspect it.
+    public static func cluster() async throws -> EmbeddedCluster {
+        try await SharedCluster.shared.started()
+    }
+}
+
+actor SharedCluster {
+    static let shared = SharedCluster()
+    private var cluster: EmbeddedCluster?
+    private var templateReady = false
+    private var counter = 0
+    private let logger = Logger(label: "passby.test-database")
+
+    func started() async throws -> EmbeddedCluster {
+        if let cluster { return cluster }
+        let directory = URL(fileURLWithPath: "/tmp/passby-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let cluster = try EmbeddedCluster(directory: directory, durable: false)
+        try await cluster.start()
+        try await Self.watch(cluster)
+        self.cluster = cluster
+        return cluster
+    }
+
+    func newDatabase(migrated: Bool) async throws -> PostgresClient.Configuration {
+        let cluster = try await started()
+        if migrated && !templateReady {
+            try await PostgresAdmin.createDatabaseIfMissing("passby_template", cluster: cluster, logger: logger)
+            let template = DatabaseSettings.clientConfiguration(cluster: cluster, database: "passby_template")
+            try await Migrator(directory: Migrator.defaultDirectory).migrate(configuration: template, logger: logger)
+            templateReady = true
+        }
+        counter += 1
+        let name = "t\(counter)_\(UInt32.random(in: 0...UInt32.max))"
+        try await PostgresAdmin.createDatabaseIfMissing(
+            name, cluster: cluster, template: migrated ? "passby_template" : nil, logger: logger)
+        return DatabaseSettings.clientConfiguration(cluster: cluster, database: name)
+    }
+
+    /// Starts a process in its own session that waits for this one to end, then removes the cluster.
+    static func watch(_ cluster: EmbeddedCluster) async throws {
+        let stop = cluster.asClusterOwner("pg_ctl", ["stop", "-D", cluster.directory.path, "-m", "immediate"])
+            .map { "'\($0)'" }.joined(separator: " ")
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done; \(stop); rm -rf '\(cluster.directory.path)'"
+        try await Tool.spawnDetached(script: script)
+    }
+}

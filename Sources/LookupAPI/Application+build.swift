@@ -1,0 +1,78 @@
+import Consent
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// Where to listen.
+struct ListenSettings: Sendable {
+    var host = "127.0.0.1"
+    var port = 8080
+}
+
+/// What the application is built from: its settings and the stores behind it.
+struct PassbyDependencies: Sendable {
+    var configuration: PassbyConfiguration
+    var personalData: PersonalData
+    var clients: any APIClientRepository
+    var statuses: any HealthStatusRepository
+    var database: any DatabaseProbe
+    /// Services that must run alongside the server, such as the PostgreSQL pool.
+    var services: [any Service] = []
+
+    /// The production wiring: every store in PostgreSQL through one pool.
+    static func postgres(
+        _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, logger: Logger
+    ) -> PassbyDependencies {
+        PassbyDependencies(
+            configuration: configuration,
+            personalData: personalData,
+            clients: PostgresAPIClientRepository(client: postgres, logger: logger),
+            statuses: PostgresHealthStatusRepository(client: postgres, logger: logger),
+            database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
+            services: [postgres])
+    }
+}
+
+/// The process-wide Prometheus registry; swift-metrics may be bootstrapped only once per process.
+enum PassbyMetrics {
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}
+
+/// Builds the Passby HTTP application. `beforeServerStarts` runs once the services (the
+/// PostgreSQL pool) run and before the port opens: the demo seeds there.
+func buildApplication(
+    _ dependencies: PassbyDependencies, listen: ListenSettings = .init(), logger: Logger = Logger(label: "passby"),
+    beforeServerStarts: (@Sendable () async throws -> Void)? = nil
+) -> some ApplicationProtocol {
+    let router = buildRouter(dependencies)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "passby"),
+        logger: logger)
+    for service in dependencies.services { app.addServices(service) }
+    if let beforeServerStarts { app.beforeServerStarts(perform: beforeServerStarts) }
+    return app
+}
+
+func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestContext> {
+    let router = Router(context: PassbyRequestContext.self)
+    // Outermost first: metrics and the access log see the status that the problem middleware chose.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    SystemController(database: dependencies.database, registry: PassbyMetrics.registry).addRoutes(to: router)
+
+    let v1 = router.group("v1").add(middleware: ClientAuthenticator(clients: dependencies.clients))
+    HealthStatusController(
+        statuses: dependencies.statuses, personalData: dependencies.personalData, configuration: dependencies.configuration
+    ).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
+    return router
+}

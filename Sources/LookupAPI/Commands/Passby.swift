@@ -1,0 +1,50 @@
+import ArgumentParser
+import Database
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The `passby` command line.
+@main
+struct Passby: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "passby",
+        abstract: "Show the health code of a person without a smartphone, with their consent.",
+        subcommands: [Serve.self, Migrate.self, Clients.self, IDCommands.self])
+}
+
+/// Options every command that touches the database shares.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Data directory: embedded PostgreSQL, server secret, keys (env PASSBY_DATA_DIR).")
+    var dataDir: String = ProcessInfo.processInfo.environment["PASSBY_DATA_DIR"] ?? ".passby"
+
+    var dataDirectory: URL { URL(fileURLWithPath: dataDir).standardizedFileURL }
+}
+
+/// Logging on standard error, so standard output stays parseable. `LOG_LEVEL` overrides the command's level.
+enum CommandLogging {
+    static func bootstrap(level: Logger.Level) {
+        let chosen = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = chosen
+            return handler
+        }
+    }
+}
+
+/// Runs `body` with a PostgreSQL client to Passby's database, starting the embedded cluster
+/// for the command if no server is running, and stopping it again afterwards.
+func withDatabase<T: Sendable>(
+    _ options: DataOptions, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T
+) async throws -> T {
+    let handle = try await DatabaseHandle.open(.resolve(dataDirectory: options.dataDirectory), logger: logger)
+    do {
+        let result = try await PostgresAdmin.withClient(handle.configuration, logger: logger, body)
+        try await handle.close(logger: logger)
+        return result
+    } catch {
+        try? await handle.close(logger: logger)
+        throw error
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Consent
+import Database
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+
+/// `passby serve`: migrates, optionally seeds the demo, and serves until SIGINT or SIGTERM,
+/// then stops the embedded PostgreSQL it runs on.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server.")
+
+    @OptionGroup var data: DataOptions
+    @Option(help: "Address to listen on (env PASSBY_HOST).")
+    var host: String = ProcessInfo.processInfo.environment["PASSBY_HOST"] ?? "127.0.0.1"
+    @Option(help: "Port to listen on (env PASSBY_PORT).")
+    var port: Int = Int(ProcessInfo.processInfo.environment["PASSBY_PORT"] ?? "") ?? 8080
+    @Flag(help: "Seed demo clients and subjects (once) and print a walk-through.")
+    var demo = false
+
+    func run() async throws {
+        CommandLogging.bootstrap(level: .info)
+        let logger = Logger(label: "passby")
+        let configuration = try PassbyConfiguration.fromEnvironment()
+        let personalData = PersonalData(secret: try ServerSecret.load(dataDirectory: data.dataDirectory))
+        // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
+        let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)
+        do {
+            var poolConfiguration = database.configuration
+            poolConfiguration.options.maximumConnections = 16
+            let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
+            let dependencies = PassbyDependencies.postgres(postgres, configuration: configuration, personalData: personalData, logger: logger)
+            let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, dependencies: dependencies) : nil
+            let baseURL = "http://\(host):\(port)"
+            let app = buildApplication(dependencies, listen: .init(host: host, port: port), logger: logger) {
+                guard let seed else { return }
+                let walkthrough = try await seed.run(logger: logger)
+                // Written straight to the file descriptor: print() would sit in a buffer when stdout is a pipe.
+                FileHandle.standardOutput.write(Data(walkthrough.render(baseURL: baseURL).utf8))
+            }
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            try? await database.close(logger: logger)
+            throw error
+        }
+        try await database.close(logger: logger)
+    }
+}

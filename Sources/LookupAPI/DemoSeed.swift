@@ -1,0 +1,90 @@
+import Consent
+import Foundation
+import Logging
+
+/// The demo of `make run`: a gateway and a helper client, and three subjects with statuses.
+/// Seeding runs once; later runs print the same keys, which are kept in `<data-dir>/demo-keys.json` (0600).
+struct DemoSeed: Sendable {
+    let dataDirectory: URL
+    let dependencies: PassbyDependencies
+
+    /// A subject the demo knows, by its (made-up, checksum-valid) ID number.
+    struct Subject: Sendable {
+        var label: String
+        var idNumber: String
+        var name: String
+        var status: StatusColour
+    }
+
+    struct Walkthrough: Sendable {
+        var keys: [String: String]
+        var subjects: [Subject]
+
+        func render(baseURL: String) -> String {
+            var lines = ["", "Passby demo is ready at \(baseURL)", "", "API client keys:"]
+            for (name, key) in keys.sorted(by: { $0.key < $1.key }) { lines.append("  \(name): \(key)") }
+            lines += ["", "Demo subjects (invented numbers):"]
+            for subject in subjects {
+                lines.append("  \(subject.label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(subject.idNumber)  \(subject.name)  \(subject.status.rawValue)")
+            }
+            let gateway = keys["demo-gateway"] ?? "KEY"
+            let elder = subjects.first?.idNumber ?? ""
+            lines += [
+                "", "Try:",
+                "  curl -s \(baseURL)/readyz",
+                "  passby id inspect \(elder)        # (.build/debug/passby)",
+                "  curl -s -X PUT \(baseURL)/v1/health-statuses -H 'Authorization: Bearer \(gateway)' \\",
+                "       -H 'Content-Type: application/json' \\",
+                "       -d '[{\"id_number\":\"\(elder)\",\"name\":\"\(subjects.first?.name ?? "")\",\"status\":\"yellow\",\"as_of\":\"\(Date().formatted(.iso8601))\"}]'",
+                "  curl -s \(baseURL)/metrics | head",
+                "", "Press Ctrl-C to stop the server and its PostgreSQL.", "",
+            ]
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// An elderly person, a small child and an adult who is not eligible, relative to today.
+    static func subjects(today: CivilDate) -> [Subject] {
+        func number(_ region: String, _ birth: CivilDate, _ sequence: String) -> String {
+            let seventeen = Array(region + String(format: "%04d%02d%02d", birth.year, birth.month, birth.day) + sequence)
+            return String(seventeen) + String(IdentityNumber.checkCharacter(for: seventeen))
+        }
+        return [
+            Subject(label: "elder", idNumber: number("110105", CivilDate(year: 1948, month: 3, day: 12)!, "123"),
+                    name: "王秀英", status: .green),
+            Subject(label: "child", idNumber: number("310104", CivilDate(year: today.year - 3, month: 6, day: 1)!, "046"),
+                    name: "李小明", status: .green),
+            Subject(label: "adult", idNumber: number("440305", CivilDate(year: 1990, month: 5, day: 20)!, "071"),
+                    name: "张伟", status: .yellow),
+        ]
+    }
+
+    func run(logger: Logger) async throws -> Walkthrough {
+        let file = dataDirectory.appendingPathComponent("demo-keys.json")
+        var keys = (FileManager.default.contents(atPath: file.path))
+            .flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        let existing = Set(try await dependencies.clients.list().filter { $0.revokedAt == nil }.map(\.name))
+        for (name, role) in [("demo-gateway", Role.gateway), ("demo-helper", Role.helper)]
+        where keys[name] == nil || !existing.contains(name) {
+            keys[name] = try await dependencies.clients.create(name: name, role: role).key
+            logger.info("seeded demo client", metadata: ["client.name": "\(name)"])
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data = try encoder.encode(keys)
+        if FileManager.default.contents(atPath: file.path) != data {
+            FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
+        }
+
+        let subjects = Self.subjects(today: dependencies.configuration.agePolicy.today())
+        let updates = try subjects.map { subject in
+            HealthStatusUpdate(
+                id: try IdentityNumber(parsing: subject.idNumber, today: dependencies.configuration.agePolicy.today()),
+                name: subject.name, status: subject.status,
+                asOf: Date(timeIntervalSince1970: 1_767_225_600),  // 2026-01-01: a later real status always wins
+                personalData: dependencies.personalData)
+        }
+        _ = try await dependencies.statuses.upsert(updates)
+        return Walkthrough(keys: keys, subjects: subjects)
+    }
+}

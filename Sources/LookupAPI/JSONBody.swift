@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Reads a JSON request body with a size limit and turns every way it can be wrong into a 4xx problem.
+/// The body is read as JSON whatever `Content-Type` says, so a client that forgets the header
+/// (curl's `-d` sends a form type) is told what is wrong with the JSON, not with the header.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw Problem.bodyTooLarge
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw Problem.malformedRequest(Self.describe(error))
+        } catch let problem as Problem {
+            throw problem
+        }
+    }
+
+    /// Says where the body was wrong without quoting any of its values.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.isEmpty ? "the body" : "`" + codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "`"
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty: return "The body is not valid JSON"
+        case .dataCorrupted(let context): return "\(path(context.codingPath)) has an invalid value"
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is required"
+        case .valueNotFound(_, let context): return "\(path(context.codingPath)) must not be null"
+        case .typeMismatch(let type, let context): return "\(path(context.codingPath)) must be \(Self.jsonName(of: type))"
+        @unknown default: return "The body could not be read"
+        }
+    }
+
+    static func jsonName(of type: Any.Type) -> String {
+        switch ObjectIdentifier(type) {
+        case ObjectIdentifier(String.self): "a string"
+        case ObjectIdentifier(Int.self), ObjectIdentifier(Double.self): "a number"
+        case ObjectIdentifier(Bool.self): "a boolean"
+        case ObjectIdentifier([Any].self): "an array"
+        case ObjectIdentifier([String: Any].self): "an object"
+        default: "of another type"
+        }
+    }
+}

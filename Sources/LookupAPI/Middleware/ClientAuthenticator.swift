@@ -1,0 +1,37 @@
+import Hummingbird
+import HummingbirdAuth
+import Logging
+
+/// Bearer authentication of API clients. No header: no identity (the role guard answers 401).
+/// A key that is unknown or revoked: 401 at once, checked against storage on every request.
+struct ClientAuthenticator: AuthenticatorMiddleware {
+    typealias Context = PassbyRequestContext
+    let clients: any APIClientRepository
+
+    func authenticate(request: Request, context: Context) async throws -> APIClient? {
+        guard request.headers[.authorization] != nil else { return nil }
+        guard let bearer = request.headers.bearer, bearer.token.hasPrefix(ClientKey.prefix) else {
+            throw Problem.invalidCredentials
+        }
+        guard let client = try await clients.client(keyHash: ClientKey.hash(bearer.token)) else {
+            throw Problem.invalidCredentials
+        }
+        return client
+    }
+}
+
+/// Lets through only clients whose role is one of `roles`; each route group declares its roles.
+struct RequireRole: RouterMiddleware {
+    typealias Context = PassbyRequestContext
+    let roles: Set<Role>
+
+    init(_ roles: Role...) { self.roles = Set(roles) }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let client = context.identity else { throw Problem.missingCredentials }
+        guard roles.contains(client.role) else { throw Problem.wrongRole }
+        var context = context
+        context.logger[metadataKey: "client.id"] = "\(client.id)"
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,54 @@
+import Consent
+import Foundation
+
+/// Service settings that are not about where to listen or where the database is.
+/// Each comes from an environment variable; the README lists them.
+struct PassbyConfiguration: Sendable {
+    var agePolicy = AgePolicy()
+    /// Largest request body any route reads (`PASSBY_MAX_BODY_BYTES`).
+    var maxBodyBytes = 64 * 1024
+    /// Most items in one `PUT /v1/health-statuses` (`PASSBY_MAX_STATUS_BATCH`).
+    var maxStatusBatch = 500
+    /// How far in the future a status time may lie, for clock differences.
+    var statusClockTolerance: TimeInterval = 300
+    /// How long a request waits for the database before answering 503 (`PASSBY_DB_TIMEOUT_MS`).
+    var databaseTimeout: Duration = .seconds(5)
+
+    struct InvalidSetting: Error, CustomStringConvertible {
+        let name: String
+        let value: String
+        var description: String { "\(name)=\(value) is not a valid setting" }
+    }
+
+    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+        var configuration = Self()
+        func read<T>(_ name: String, _ parse: (String) -> T?) throws -> T? {
+            guard let raw = environment[name], !raw.isEmpty else { return nil }
+            guard let value = parse(raw) else { throw InvalidSetting(name: name, value: raw) }
+            return value
+        }
+        if let zone = try read("PASSBY_TIMEZONE", TimeZone.init(identifier:)) { configuration.agePolicy.timeZone = zone }
+        if let age = try read("PASSBY_ELDER_AGE", { Int($0).flatMap { (1...150).contains($0) ? $0 : nil } }) {
+            configuration.agePolicy.elderAge = age
+        }
+        if let age = try read("PASSBY_CHILD_AGE", { Int($0).flatMap { (1...18).contains($0) ? $0 : nil } }) {
+            configuration.agePolicy.childAge = age
+        }
+        if let rule = try read("PASSBY_BIRTHDAY_RULE", AgePolicy.BirthdayRule.init(rawValue:)) {
+            configuration.agePolicy.birthdayRule = rule
+        }
+        if let rule = try read("PASSBY_LEAP_DAY_RULE", AgePolicy.LeapDayRule.init(rawValue:)) {
+            configuration.agePolicy.leapDayRule = rule
+        }
+        if let bytes = try read("PASSBY_MAX_BODY_BYTES", { Int($0).flatMap { $0 >= 1024 ? $0 : nil } }) {
+            configuration.maxBodyBytes = bytes
+        }
+        if let count = try read("PASSBY_MAX_STATUS_BATCH", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) {
+            configuration.maxStatusBatch = count
+        }
+        if let milliseconds = try read("PASSBY_DB_TIMEOUT_MS", { Int($0).flatMap { $0 >= 10 ? $0 : nil } }) {
+            configuration.databaseTimeout = .milliseconds(milliseconds)
+        }
+        return configuration
+    }
+}

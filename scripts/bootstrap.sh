@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what Passby needs on a fresh Debian machine, and only what is missing.
+set -euo pipefail
+
+need=()
+pkg-config --exists libqrencode 2>/dev/null || need+=(libqrencode-dev)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+

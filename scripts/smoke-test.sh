@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# End-to-end smoke test of the real `passby` binary on its embedded PostgreSQL, the way
+# `make run` starts it: readiness, the health-status API's answers, privacy of the stored data,
+# clean shutdown, restart without re-seeding, and recovery from a crash.
+# Usage: scripts/smoke-test.sh path/to/passby
+set -uo pipefail
+
+bin=$(realpath "$1")
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+work=$(mktemp -d /tmp/passby-smoke.XXXXXX)
+chmod 755 "$work"   # the embedded cluster runs as an unprivileged user and must reach its directory
+data="$work/data"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+passed=0
+failed=0
+pid=""
+
+check() { # check NAME EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok   - $1"
+  else failed=$((failed + 1)); echo "FAIL - $1: expected '$2', got '$3'"; fi
+}
+
+cluster_processes() { pgrep -f -- "-D $data/postgres" | wc -l; }
+
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  pkill -9 -f -- "-D $data/postgres" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_server() {
+  "$bin" serve --demo --data-dir "$data" --port "$port" >"$work/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 120); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && return 0
+    sleep 0.5
+  done
+  echo "server did not become ready:"; cat "$work/serve.log"; return 1
+}
+
+stop_server() {
+  kill -INT "$pid"; wait "$pid"; local status=$?; pid=""; return $status
+}
+
+status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+# --- first start: readiness within 60 s ---
+start=$(date +%s)
+start_server
+check "healthz and readyz answer 200 within 60 s" "ok" "$([ $(( $(date +%s) - start )) -le 60 ] && echo ok)"
+check "GET /healthz" 200 "$(status_of "$base/healthz")"
+
+gateway=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['demo-gateway'])" "$data/demo-keys.json")
+helper=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['demo-helper'])" "$data/demo-keys.json")
+elder=$(grep -oE '^  elder +[0-9]{17}[0-9X]' "$work/serve.log" | awk '{print $2}')
+check "the walk-through names the demo elder" 18 "${#elder}"
+
+put() { curl -s -X PUT "$base/v1/health-statuses" -H 'Content-Type: application/json' "$@"; }
+check "PUT without a key: 401" 401 "$(status_of -X PUT "$base/v1/health-statuses" -d '[]')"
+check "PUT with a helper's key: 403" 403 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $helper" -d '[]')"
+check "PUT with malformed JSON: 400" 400 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $gateway" -d '[{')"
+check "malformed JSON is answered as problem+json" "application/problem+json" \
+  "$(curl -s -o /dev/null -w '%{content_type}' -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $gateway" -d '[{')"
+batch='[{"id_number":"11010519491231002X","name":"赵大爷","status":"green","as_of":"2026-01-02T00:00:00Z"},
+        {"id_number":"110105194912310021","name":"钱奶奶","status":"red","as_of":"2026-01-02T00:00:00Z"}]'
+answer=$(put -H "Authorization: Bearer $gateway" -d "$batch")
+check "a batch with one bad ID number: the rest accepted, the bad one rejected with its reason" "accepted rejected:checksum" \
+  "$(python3 -c "import json,sys; r=json.loads(sys.argv[1])['results']; print(' '.join(x['result'] + (':' + x['reason'] if 'reason' in x else '') for x in r))" "$answer")"
+big=$(python3 -c "print('[' + ','.join(['{\"id_number\":\"11010519491231002X\",\"name\":\"x\",\"status\":\"green\",\"as_of\":\"2026-01-01T00:00:00Z\"}'] * 1000) + ']')")
+check "a body over the limit: 413" 413 "$(printf '%s' "$big" | status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $gateway" --data-binary @-)"
+
+# --- the CLI reaches the running server's cluster; revocation takes effect at once ---
+client=$("$bin" clients add --data-dir "$data" --name smoke-gateway --role gateway --json)
+key=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['key'])" "$client")
+id=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['id'])" "$client")
+check "a new client's key works" 200 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $key" -d '[]')"
+"$bin" clients revoke --data-dir "$data" "$id" >/dev/null
+check "a revoked key gets 401 at once" 401 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $key" -d '[]')"
+
+# --- privacy: no seeded or pushed ID number in plain text anywhere in the database ---
+dump=$("$pg_bin/pg_dump" -h "$data/postgres" -U postgres passby)
+leaks=0
+for number in $(grep -oE '[0-9]{17}[0-9X]' "$work/serve.log" | sort -u) 11010519491231002X; do
+  case "$dump" in *"$number"*) leaks=$((leaks + 1)) ;; esac
+done
+check "pg_dump holds none of the ID numbers in plain text" 0 "$leaks"
+check "pg_dump does hold the masked forms" yes "$(case "$dump" in *"1101**********002X"*) echo yes ;; *) echo no ;; esac)"
+check "the server log holds no ID number" 0 "$(grep -cE '[0-9]{17}[0-9X]' <(grep -v '^  ' "$work/serve.log"))"
+
+# --- Ctrl-C stops the server and its PostgreSQL ---
+stop_server
+check "SIGINT stops the server cleanly" 0 "$?"
+check "no postgres process is left behind" 0 "$(cluster_processes)"
+
+# --- a second start reuses the data and does not seed again ---
+keys_before=$(cat "$data/demo-keys.json")
+start_server
+check "the demo keys are unchanged on a second start" "$keys_before" "$(cat "$data/demo-keys.json")"
+check "the demo gateway key still works" 200 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $gateway" -d '[]')"
+stop_server
+check "three clients after two starts (two demo, one added)" 3 "$("$bin" clients list --data-dir "$data" | wc -l)"
+check "a command that started the cluster stops it again" 0 "$(cluster_processes)"
+
+# --- a crash (server and PostgreSQL killed) leaves stale locks that the next start recovers ---
+start_server
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=""
+pkill -9 -f -- "-D $data/postgres"; sleep 1
+check "a crash leaves postmaster.pid behind" yes "$([ -f "$data/postgres/postmaster.pid" ] && echo yes)"
+start_server
+check "the next start recovers and is ready" 200 "$(status_of "$base/readyz")"
+stop_server
+
+echo "smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
