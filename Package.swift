@@ -85,14 +85,35 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DatabaseTests", dependencies: ["Database"], swiftSettings: swiftSettings),
-        .testTarget(name: "ConsentTests", dependencies: ["Consent", "Database"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DatabaseTests",
+            dependencies: [
+                "Database",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsentTests",
+            dependencies: [
+                "Consent", "Database",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "DisplayTests", dependencies: ["Display"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LookupAPITests",
             dependencies: [
-                "LookupAPI", "Database",
+                "LookupAPI", "Database", "Consent",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

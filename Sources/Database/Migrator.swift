@@ -27,6 +27,8 @@ public struct Migrator: Sendable {
     }
 
     public let directory: URL
+    /// One advisory lock ("pass") for every migrator of a database.
+    static let lockKey = Int64(0x7061_7373)
 
     public init(directory: URL) { self.directory = directory }
 
@@ -62,9 +64,13 @@ public struct Migrator: Sendable {
     public func migrate(configuration: PostgresClient.Configuration, logger: Logger) async throws -> [String] {
         let pending = try migrations()
         return try await PostgresAdmin.withClient(configuration, logger: logger) { client in
-            try await client.query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                logger: logger)
+            // Under the lock: two migrators creating the table at once would collide.
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                    logger: logger)
+            }
             var applied: [String] = []
             for migration in pending {
                 if try await apply(migration, client: client, logger: logger) { applied.append(migration.name) }
@@ -77,8 +83,7 @@ public struct Migrator: Sendable {
     func apply(_ migration: Migration, client: PostgresClient, logger: Logger) async throws -> Bool {
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                // 0x7061_7373 is "pass": one lock for every migrator of this database.
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Int64(0x7061_7373)))", logger: logger)
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
                 let done = try await connection.query(
                     "SELECT 1 FROM schema_migrations WHERE version = \(migration.version)", logger: logger)
                 for try await _ in done { return false }

@@ -21,33 +21,43 @@ public enum ThrowawayDatabase {
 
 actor SharedCluster {
     static let shared = SharedCluster()
-    private var cluster: EmbeddedCluster?
-    private var templateReady = false
+    // Tasks, not values: the actor is re-entered while they run, and each must run only once.
+    private var clusterTask: Task<EmbeddedCluster, any Error>?
+    private var templateTask: Task<Void, any Error>?
     private var counter = 0
-    private let logger = Logger(label: "passby.test-database")
+    private static let logger = Logger(label: "passby.test-database")
 
     func started() async throws -> EmbeddedCluster {
-        if let cluster { return cluster }
-        let directory = URL(fileURLWithPath: "/tmp/passby-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let cluster = try EmbeddedCluster(directory: directory, durable: false)
-        try await cluster.start()
-        try await Self.watch(cluster)
-        self.cluster = cluster
-        return cluster
+        if clusterTask == nil {
+            clusterTask = Task {
+                let directory = URL(fileURLWithPath: "/tmp/passby-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+                let cluster = try EmbeddedCluster(directory: directory, durable: false)
+                try await cluster.start()
+                try await Self.watch(cluster)
+                return cluster
+            }
+        }
+        return try await clusterTask!.value
+    }
+
+    func migratedTemplate(in cluster: EmbeddedCluster) async throws {
+        if templateTask == nil {
+            templateTask = Task {
+                try await PostgresAdmin.createDatabaseIfMissing("passby_template", cluster: cluster, logger: Self.logger)
+                let template = DatabaseSettings.clientConfiguration(cluster: cluster, database: "passby_template")
+                try await Migrator(directory: Migrator.defaultDirectory).migrate(configuration: template, logger: Self.logger)
+            }
+        }
+        try await templateTask!.value
     }
 
     func newDatabase(migrated: Bool) async throws -> PostgresClient.Configuration {
         let cluster = try await started()
-        if migrated && !templateReady {
-            try await PostgresAdmin.createDatabaseIfMissing("passby_template", cluster: cluster, logger: logger)
-            let template = DatabaseSettings.clientConfiguration(cluster: cluster, database: "passby_template")
-            try await Migrator(directory: Migrator.defaultDirectory).migrate(configuration: template, logger: logger)
-            templateReady = true
-        }
+        if migrated { try await migratedTemplate(in: cluster) }
         counter += 1
         let name = "t\(counter)_\(UInt32.random(in: 0...UInt32.max))"
         try await PostgresAdmin.createDatabaseIfMissing(
-            name, cluster: cluster, template: migrated ? "passby_template" : nil, logger: logger)
+            name, cluster: cluster, template: migrated ? "passby_template" : nil, logger: Self.logger)
         return DatabaseSettings.clientConfiguration(cluster: cluster, database: name)
     }
 

@@ -23,6 +23,12 @@ struct PassbyDependencies: Sendable {
     /// Services that must run alongside the server, such as the PostgreSQL pool.
     var services: [any Service] = []
 
+    /// Runs a storage call with the configured deadline, so that a database that hangs or is
+    /// gone turns into a 503 instead of a request that never ends.
+    func storage<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withDeadline(configuration.databaseTimeout, operation)
+    }
+
     /// The production wiring: every store in PostgreSQL through one pool.
     static func postgres(
         _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, logger: Logger
@@ -70,9 +76,7 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     router.add(middleware: ProblemMiddleware())
     SystemController(database: dependencies.database, registry: PassbyMetrics.registry).addRoutes(to: router)
 
-    let v1 = router.group("v1").add(middleware: ClientAuthenticator(clients: dependencies.clients))
-    HealthStatusController(
-        statuses: dependencies.statuses, personalData: dependencies.personalData, configuration: dependencies.configuration
-    ).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
+    let v1 = router.group("v1").add(middleware: ClientAuthenticator(dependencies: dependencies))
+    HealthStatusController(dependencies: dependencies).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
     return router
 }

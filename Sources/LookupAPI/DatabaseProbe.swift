@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Answers whether the database is reachable now.
 protocol DatabaseProbe: Sendable {
@@ -20,14 +21,58 @@ struct PostgresProbe: DatabaseProbe {
 }
 
 /// Runs `operation`, or throws `DatabaseTimeout` once `duration` has passed.
+///
+/// It does not wait for the operation to notice cancellation: a pool waiting for a connection
+/// to a database that is gone may not, and the caller must answer on time regardless.
 func withDeadline<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: duration)
-            throw DatabaseTimeout()
+    let outcome = OnceContinuation<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            outcome.install(continuation)
+            let work = Task {
+                do { outcome.resume(with: .success(try await operation())) } catch { outcome.resume(with: .failure(error)) }
+            }
+            let timer = Task {
+                try await Task.sleep(for: duration)
+                if outcome.resume(with: .failure(DatabaseTimeout())) { work.cancel() }
+            }
+            // The timer need not outlive the work.
+            Task {
+                await work.value
+                timer.cancel()
+            }
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    } onCancel: {
+        outcome.resume(with: .failure(CancellationError()))
+    }
+}
+
+/// A continuation that the first of several racers resumes; the others are ignored.
+final class OnceContinuation<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, early: Result<T, any Error>?, done: Bool)>(
+        (nil, nil, false))
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        let early: Result<T, any Error>? = state.withLock { state in
+            if let early = state.early { return early }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// Returns true when this call was the one that resumed.
+    @discardableResult
+    func resume(with result: Result<T, any Error>) -> Bool {
+        let continuation: CheckedContinuation<T, any Error>?? = state.withLock { state in
+            guard !state.done else { return .none }
+            state.done = true
+            if let continuation = state.continuation { return .some(continuation) }
+            state.early = result
+            return .some(nil)
+        }
+        guard case .some(let waiting) = continuation else { return false }
+        waiting?.resume(with: result)
+        return true
     }
 }

@@ -4,9 +4,8 @@ import Hummingbird
 
 /// `PUT /v1/health-statuses`: the regional gateway's batch upsert of health statuses.
 struct HealthStatusController {
-    let statuses: any HealthStatusRepository
-    let personalData: PersonalData
-    let configuration: PassbyConfiguration
+    let dependencies: PassbyDependencies
+    var configuration: PassbyConfiguration { dependencies.configuration }
 
     /// One item as sent. Every field is read leniently so that one bad item is rejected alone.
     struct Item: Decodable {
@@ -73,7 +72,7 @@ struct HealthStatusController {
                 updateIndices.append(index)
             }
         }
-        let outcomes = try await statuses.upsert(updates)
+        let outcomes = try await dependencies.storage { [updates] in try await dependencies.statuses.upsert(updates) }
         for (position, outcome) in outcomes.enumerated() {
             let index = updateIndices[position]
             results[index] = ItemResult(index: index, result: outcome.rawValue, maskedID: updates[position].maskedID)
@@ -110,7 +109,7 @@ struct HealthStatusController {
         guard asOf.timeIntervalSinceNow <= configuration.statusClockTolerance else {
             return .failure(.init(reason: "future-as-of"))
         }
-        return .success(HealthStatusUpdate(id: id, name: name, status: status, asOf: asOf, personalData: personalData))
+        return .success(HealthStatusUpdate(id: id, name: name, status: status, asOf: asOf, personalData: dependencies.personalData))
     }
 
     /// RFC 3339 with or without fractional seconds.

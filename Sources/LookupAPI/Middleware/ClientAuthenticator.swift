@@ -6,14 +6,15 @@ import Logging
 /// A key that is unknown or revoked: 401 at once, checked against storage on every request.
 struct ClientAuthenticator: AuthenticatorMiddleware {
     typealias Context = PassbyRequestContext
-    let clients: any APIClientRepository
+    let dependencies: PassbyDependencies
 
     func authenticate(request: Request, context: Context) async throws -> APIClient? {
         guard request.headers[.authorization] != nil else { return nil }
         guard let bearer = request.headers.bearer, bearer.token.hasPrefix(ClientKey.prefix) else {
             throw Problem.invalidCredentials
         }
-        guard let client = try await clients.client(keyHash: ClientKey.hash(bearer.token)) else {
+        let keyHash = ClientKey.hash(bearer.token)
+        guard let client = try await dependencies.storage({ try await dependencies.clients.client(keyHash: keyHash) }) else {
             throw Problem.invalidCredentials
         }
         return client

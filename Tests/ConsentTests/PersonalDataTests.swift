@@ -1,0 +1,59 @@
+import Consent
+import Crypto
+import Foundation
+import Testing
+
+@Suite("Keyed hashes and masks")
+struct PersonalDataTests {
+    let today = CivilDate(year: 2026, month: 11, day: 29)!
+
+    @Test("the subject key is HMAC-SHA-256 of the normalized number under the secret")
+    func subjectKey() throws {
+        let secret = SymmetricKey(data: Array(repeating: UInt8(7), count: 32))
+        let data = PersonalData(secret: secret)
+        let upper = try IdentityNumber(parsing: "11010519491231002X", today: today)
+        let legacy = try IdentityNumber(parsing: "110105491231002", today: today)
+        let expected = Array(HMAC<SHA256>.authenticationCode(for: Array("11010519491231002X".utf8), using: secret))
+        #expect(data.subjectKey(upper).bytes == expected)
+        #expect(data.subjectKey(legacy) == data.subjectKey(upper))
+        let other = PersonalData(secret: SymmetricKey(data: Array(repeating: UInt8(8), count: 32)))
+        #expect(other.subjectKey(upper) != data.subjectKey(upper))
+        #expect(!"\(data.subjectKey(upper))".contains("19491231"))
+    }
+
+    @Test("names are hashed after whitespace normalization")
+    func nameHash() {
+        let data = PersonalData(secret: SymmetricKey(size: .bits256))
+        #expect(data.nameHash(" 王  秀英 ") == data.nameHash("王 秀英"))
+        #expect(data.nameHash("王秀英") != data.nameHash("王秀华"))
+        #expect(data.nameHash("王秀英").count == 32)
+    }
+
+    @Test("names are masked by length", arguments: [
+        ("张", "*"), ("张伟", "张*"), ("王秀英", "王*英"), ("欧阳娜娜", "欧**娜"), ("  李  明 ", "李*明"), ("", ""),
+    ])
+    func maskName(_ name: String, _ masked: String) {
+        #expect(PersonalData.maskName(name) == masked)
+    }
+
+    @Test("ID numbers are masked to their first and last four characters")
+    func maskID() {
+        #expect(PersonalData.maskIdentityNumber("11010519491231002X") == "1101**********002X")
+    }
+
+    @Test("the secret file is created once with mode 0600 and read back")
+    func secretFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("passby-secret-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try ServerSecret.load(dataDirectory: directory, environment: [:])
+        let second = try ServerSecret.load(dataDirectory: directory, environment: [:])
+        #expect(first == second)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("secret").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let fromEnvironment = try ServerSecret.load(dataDirectory: directory, environment: ["PASSBY_SECRET": String(repeating: "ab", count: 32)])
+        #expect(fromEnvironment == SymmetricKey(data: Array(repeating: UInt8(0xab), count: 32)))
+        #expect(throws: ServerSecret.SecretError.self) {
+            try ServerSecret.load(dataDirectory: directory, environment: ["PASSBY_SECRET": "abcd"])
+        }
+    }
+}

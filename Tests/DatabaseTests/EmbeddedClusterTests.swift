@@ -1,0 +1,90 @@
+import Database
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+@Suite("Embedded PostgreSQL")
+struct EmbeddedClusterTests {
+    let logger = Logger(label: "test")
+
+    /// A short, world-traversable directory: the cluster may run as another user, and socket paths are short.
+    func scratch() throws -> URL {
+        let url = URL(fileURLWithPath: "/tmp/pb-ec-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        return url
+    }
+
+    @Test("opening creates, starts and migrates the cluster; closing stops what it started")
+    func openAndClose() async throws {
+        let data = try scratch()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let handle = try await DatabaseHandle.open(.embedded(dataDirectory: data), logger: logger)
+        let cluster = try #require(handle.cluster)
+        #expect(cluster.isRunning())
+        #expect(handle.stopsClusterOnClose)
+        let tables = try await PostgresAdmin.withClient(handle.configuration, logger: logger) { client in
+            let rows = try await client.query("SELECT count(*)::int FROM schema_migrations", logger: logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+        #expect(tables >= 2)
+
+        // A second opener finds it running and leaves it running when it closes.
+        let second = try await DatabaseHandle.open(.embedded(dataDirectory: data), logger: logger)
+        #expect(!second.stopsClusterOnClose)
+        try await second.close()
+        #expect(cluster.isRunning())
+
+        try await handle.close()
+        #expect(!cluster.isRunning())
+    }
+
+    @Test("a stale postmaster.pid left by a crash is recovered on the next start")
+    func staleLock() async throws {
+        let data = try scratch()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let cluster = try EmbeddedCluster(directory: data.appendingPathComponent("pg"), durable: false)
+        try await cluster.initializeIfNeeded()
+        // A lock naming a PID that is not a postmaster: this very test process.
+        let pidFile = cluster.directory.appendingPathComponent("postmaster.pid")
+        try "\(getpid())\n\(cluster.directory.path)\n".write(to: pidFile, atomically: true, encoding: .utf8)
+        #expect(!cluster.isRunning())
+        #expect(try await cluster.start())
+        #expect(cluster.isRunning())
+        try await cluster.stop(immediate: true)
+        #expect(!cluster.isRunning())
+    }
+
+    @Test("DATABASE_URL wins over the embedded cluster and is parsed")
+    func databaseURL() throws {
+        let data = URL(fileURLWithPath: "/tmp/x")
+        guard case .url = DatabaseSettings.resolve(dataDirectory: data, environment: ["DATABASE_URL": "postgres://u@h/db"]) else {
+            Issue.record("DATABASE_URL was ignored")
+            return
+        }
+        guard case .embedded = DatabaseSettings.resolve(dataDirectory: data, environment: [:]) else {
+            Issue.record("no DATABASE_URL should mean the embedded cluster")
+            return
+        }
+        let tcp = try DatabaseSettings.clientConfiguration(url: "postgres://alice:secret@db.internal:6543/passby?sslmode=disable")
+        #expect(tcp.host == "db.internal")
+        #expect(tcp.port == 6543)
+        #expect(tcp.username == "alice")
+        #expect(tcp.password == "secret")
+        #expect(tcp.database == "passby")
+        let socket = try DatabaseSettings.clientConfiguration(url: "postgres://postgres@localhost/passby?host=/tmp/pg")
+        #expect(socket.unixSocketPath == "/tmp/pg/.s.PGSQL.5432")
+        #expect(throws: DatabaseSettings.SettingsError.self) { try DatabaseSettings.clientConfiguration(url: "mysql://u@h/db") }
+        #expect(throws: DatabaseSettings.SettingsError.self) { try DatabaseSettings.clientConfiguration(url: "postgres://h/db") }
+        #expect(throws: DatabaseSettings.SettingsError.self) {
+            try DatabaseSettings.clientConfiguration(url: "postgres://u@h/db?sslmode=sometimes")
+        }
+    }
+
+    @Test("a data directory whose socket path is too long is refused with a clear error")
+    func longPath() {
+        let long = URL(fileURLWithPath: "/tmp/" + String(repeating: "d", count: 120))
+        #expect(throws: EmbeddedCluster.ClusterError.self) { try EmbeddedCluster(directory: long) }
+    }
+}

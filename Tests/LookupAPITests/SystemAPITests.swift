@@ -1,0 +1,118 @@
+import Consent
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+@testable import LookupAPI
+
+@Suite("System routes, errors and metrics")
+struct SystemAPITests {
+    @Test("healthz and readyz answer 200 when the database answers")
+    func ready() async throws {
+        let (dependencies, _) = try await TestApp.postgres()
+        try await buildApplication(dependencies).test(.router) { client in
+            let health = try await client.send(.get, "/healthz")
+            let readiness = try await client.send(.get, "/readyz")
+            #expect(health.status == .ok)
+            #expect(readiness.status == .ok)
+        }
+    }
+
+    @Test("unknown routes and methods are problems too")
+    func unknownRoutes() async throws {
+        try await buildApplication(TestApp.memory()).test(.router) { client in
+            try expectProblem(try await client.send(.get, "/v1/nothing-here"), .notFound, "not-found")
+            try expectProblem(try await client.send(.get, "/nothing"), .notFound, "not-found")
+        }
+    }
+
+    @Test("metrics count requests by route and status, and carry no ID number")
+    func metrics() async throws {
+        let dependencies = TestApp.memory()
+        let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
+        try await buildApplication(dependencies).test(.router) { client in
+            let body = #"[{"id_number":"11010519491231002X","name":"王秀英","status":"green","as_of":"2026-01-01T00:00:00Z"}]"#
+            #expect(try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: body).status == .ok)
+            _ = try await client.send(.put, "/v1/health-statuses", body: body)
+            let metrics = try await client.send(.get, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.body.contains(#"http_route="/v1/health-statuses""#))
+            #expect(metrics.body.contains(#"http_response_status_code="401""#))
+            #expect(metrics.body.contains("http_server_request_duration_bucket"))
+            #expect(!metrics.body.contains("11010519491231002X"))
+            #expect(!metrics.body.contains("19491231"))
+        }
+    }
+
+    @Test("the demo seeds once: a second run keeps the keys and adds no client")
+    func demoSeedOnce() async throws {
+        let (dependencies, _) = try await TestApp.postgres()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("passby-demo-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let seed = DemoSeed(dataDirectory: directory, dependencies: dependencies)
+        try await buildApplication(dependencies).test(.router) { client in
+            let first = try await seed.run(logger: .init(label: "test"))
+            let second = try await seed.run(logger: .init(label: "test"))
+            #expect(first.keys == second.keys)
+            #expect(try await dependencies.clients.list().count == 2)
+            let today = dependencies.configuration.agePolicy.today()
+            let groups = try first.subjects.map { subject in
+                let id = try IdentityNumber(parsing: subject.idNumber, today: today)
+                return dependencies.configuration.agePolicy.group(forAge: dependencies.configuration.agePolicy.age(of: id.birthDate, on: today))
+            }
+            #expect(groups == [.elder, .child, nil])
+            for subject in first.subjects {
+                let key = TestApp.personalData.subjectKey(try IdentityNumber(parsing: subject.idNumber, today: today))
+                #expect(try await dependencies.statuses.record(for: key)?.status == subject.status)
+            }
+            let gateway = try #require(first.keys["demo-gateway"])
+            #expect(try await client.send(.put, "/v1/health-statuses", key: gateway, body: "[]").status == .ok)
+        }
+    }
+}
+
+@Suite("passby id inspect")
+struct IdentityReportTests {
+    let today = CivilDate(year: 2026, month: 11, day: 29)!
+
+    func render(_ input: String) throws -> [String: Any] {
+        let encoder = JSONEncoder()
+        let data = try encoder.encode(IdentityReport(input, today: today, policy: AgePolicy()))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test("a valid number prints every field")
+    func valid() throws {
+        let report = try render("110105491231002")
+        #expect(report["valid"] as? Bool == true)
+        #expect(report["normalized"] as? String == "11010519491231002X")
+        #expect(report["kind"] as? String == "legacy-15")
+        #expect(report["birth_date"] as? String == "1949-12-31")
+        #expect(report["sex"] as? String == "female")
+        #expect(report["masked"] as? String == "1101**********002X")
+        #expect(report["age"] as? Int == 76)
+        #expect(report["group"] as? String == "elder")
+        #expect(report["reason"] == nil)
+    }
+
+    @Test("an invalid number prints its reason and nulls")
+    func invalid() throws {
+        let report = try render("110105194912310021")
+        #expect(report["valid"] as? Bool == false)
+        #expect(report["reason"] as? String == "checksum")
+        #expect(report["normalized"] is NSNull)
+        #expect(report["group"] is NSNull)
+    }
+
+    @Test("an adult has a null group")
+    func adult() throws {
+        #expect(try render("350203195510101235")["group"] as? String == "elder")
+        let adult = try render("440305199005200716")
+        #expect(adult["valid"] as? Bool == true)
+        #expect(adult["group"] is NSNull)
+        #expect(adult["age"] as? Int == 36)
+    }
+}

@@ -1,0 +1,77 @@
+import Consent
+import Crypto
+import Database
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+@testable import LookupAPI
+
+/// Builds the application on in-memory stores or on a fresh throwaway PostgreSQL database.
+enum TestApp {
+    static let secret = SymmetricKey(data: Array(repeating: UInt8(42), count: 32))
+    static let personalData = PersonalData(secret: secret)
+
+    static func memory(configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady()) -> PassbyDependencies {
+        PassbyDependencies(
+            configuration: configuration, personalData: personalData,
+            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database)
+    }
+
+    static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
+        let database = try await ThrowawayDatabase.create()
+        let client = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
+        return (.postgres(client, configuration: configuration, personalData: personalData, logger: Logger(label: "test")), client)
+    }
+
+    /// Dependencies whose PostgreSQL cannot be reached at all.
+    static func unreachable(timeout: Duration = .milliseconds(500)) -> PassbyDependencies {
+        var configuration = PassbyConfiguration()
+        configuration.databaseTimeout = timeout
+        var postgres = PostgresClient.Configuration(
+            unixSocketPath: "/tmp/passby-nowhere-\(UUID())/.s.PGSQL.5432", username: "postgres", password: nil, database: "passby")
+        postgres.options.connectTimeout = .milliseconds(200)
+        let client = PostgresClient(configuration: postgres, backgroundLogger: Logger(label: "test"))
+        return .postgres(client, configuration: configuration, personalData: personalData, logger: Logger(label: "test"))
+    }
+}
+
+struct AlwaysReady: DatabaseProbe {
+    func ping() async throws {}
+}
+
+extension TestClientProtocol {
+    /// Sends a request and returns the status, headers and body.
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, key: String? = nil, body: String? = nil, headers: HTTPFields = [:]
+    ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+        var headers = headers
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if body != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+            (response.status, response.headers, String(buffer: response.body))
+        }
+    }
+}
+
+/// Parses a JSON object body.
+func json(_ body: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+}
+
+/// Asserts a problem+json answer with the given status and reason.
+func expectProblem(
+    _ response: (status: HTTPResponse.Status, headers: HTTPFields, body: String), _ status: HTTPResponse.Status, _ reason: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    #expect(response.status == status, sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+    let object = try json(response.body)
+    #expect(object["reason"] as? String == reason, sourceLocation: sourceLocation)
+    #expect((object["type"] as? String)?.hasSuffix("/\(reason)") == true, sourceLocation: sourceLocation)
+    #expect(object["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
+}
