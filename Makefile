@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test test-swift test-smoke clean
+.PHONY: bootstrap build run test test-swift test-smoke test-interop venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,16 +16,32 @@ build: bootstrap
 run: build
 	$(PASSBY) serve --demo --data-dir $(DATA_DIR)
 
-## Unit and PostgreSQL tests, then an end-to-end smoke test of the real binary.
-test: bootstrap test-swift test-smoke
+## Unit and PostgreSQL tests, the conformance corpus through independent tools, then an
+## end-to-end smoke test of the real binary (which also checks its live codes from outside).
+test: bootstrap test-swift test-interop test-smoke
+
+## Python tools that check Passby from outside, in a virtual environment under the project.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests-interop/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests-interop/requirements.txt
+	touch $@
+
+test-interop: venv
+	$(VENV)/bin/python tests-interop/check_codes.py corpus Tests/Conformance
 
 test-swift:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-test-smoke:
+test-smoke: venv
 	$(SWIFT) build --product passby
-	bash scripts/smoke-test.sh $(PASSBY)
+	PYTHON=$(VENV)/bin/python bash scripts/smoke-test.sh $(PASSBY)
+
+## Benchmarks in release mode; each prints ratios against a baseline measured in the same run.
+bench: bootstrap
+	$(SWIFT) build -c release --product passby-bench
+	.build/release/passby-bench
 
 clean:
 	rm -rf .build $(VENV)

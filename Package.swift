@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Consent", targets: ["Consent"]),
         .library(name: "Display", targets: ["Display"]),
         .library(name: "Database", targets: ["Database"]),
+        .executable(name: "passby-bench", targets: ["Benchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -64,6 +65,7 @@ let package = Package(
                 "CQRencode",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -85,6 +87,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `make bench`: ratios of Passby's code path to its unavoidable costs, measured in one run.
+        .executableTarget(name: "Benchmarks", dependencies: ["Display"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DatabaseTests",
             dependencies: [

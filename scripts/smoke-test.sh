@@ -79,6 +79,28 @@ check "a new client's key works" 200 "$(status_of -X PUT "$base/v1/health-status
 "$bin" clients revoke --data-dir "$data" "$id" >/dev/null
 check "a revoked key gets 401 at once" 401 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $key" -d '[]')"
 
+# --- a code from this server, checked from outside with pycose and zxing-cpp ---
+if [ -n "${PYTHON:-}" ]; then
+  curl -s "$base/.well-known/passby-keys.json" >"$work/keys.json"
+  "$bin" dev code --data-dir "$data" --qr "$work/code.png" >"$work/code.txt"
+  if "$PYTHON" "$(dirname "$0")/../tests-interop/check_codes.py" live "$work/keys.json" "$work/code.txt" "$work/code.png" >"$work/interop.log"; then
+    check "a live code verifies with pycose, expires, and its PNG decodes with zxing-cpp" 0 0
+  else
+    check "a live code verifies with pycose, expires, and its PNG decodes with zxing-cpp" 0 1; cat "$work/interop.log"
+  fi
+  "$bin" keys rotate --data-dir "$data" --alg ES256 >/dev/null
+  sleep 3   # the server reloads its keys every 2 s
+  curl -s "$base/.well-known/passby-keys.json" >"$work/keys.json"
+  check "after keys rotate, the published set lists both keys" 2 \
+    "$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['keys']))" "$work/keys.json")"
+  "$bin" dev code --data-dir "$data" >"$work/code.txt"
+  if "$PYTHON" "$(dirname "$0")/../tests-interop/check_codes.py" live "$work/keys.json" "$work/code.txt" >"$work/interop.log"; then
+    check "a code signed by the new ES256 key verifies with pycose" 0 0
+  else
+    check "a code signed by the new ES256 key verifies with pycose" 0 1; cat "$work/interop.log"
+  fi
+fi
+
 # --- privacy: no seeded or pushed ID number in plain text anywhere in the database ---
 dump=$("$pg_bin/pg_dump" -h "$data/postgres" -U postgres passby)
 leaks=0

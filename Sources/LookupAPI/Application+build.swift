@@ -1,4 +1,5 @@
 import Consent
+import Display
 import Foundation
 import Hummingbird
 import Logging
@@ -20,6 +21,8 @@ struct PassbyDependencies: Sendable {
     var clients: any APIClientRepository
     var statuses: any HealthStatusRepository
     var database: any DatabaseProbe
+    /// The code-signing keys, reloaded from their store every few seconds.
+    var keys: LiveKeyRing
     /// Services that must run alongside the server, such as the PostgreSQL pool.
     var services: [any Service] = []
 
@@ -31,7 +34,8 @@ struct PassbyDependencies: Sendable {
 
     /// The production wiring: every store in PostgreSQL through one pool.
     static func postgres(
-        _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, logger: Logger
+        _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, keys: LiveKeyRing,
+        logger: Logger
     ) -> PassbyDependencies {
         PassbyDependencies(
             configuration: configuration,
@@ -39,6 +43,7 @@ struct PassbyDependencies: Sendable {
             clients: PostgresAPIClientRepository(client: postgres, logger: logger),
             statuses: PostgresHealthStatusRepository(client: postgres, logger: logger),
             database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
+            keys: keys,
             services: [postgres])
     }
 }
@@ -75,8 +80,11 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     SystemController(database: dependencies.database, registry: PassbyMetrics.registry).addRoutes(to: router)
+    KeysController(keys: dependencies.keys).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: ClientAuthenticator(dependencies: dependencies))
     HealthStatusController(dependencies: dependencies).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
+    VerificationController(dependencies: dependencies, keys: dependencies.keys)
+        .addRoutes(to: v1.group().add(middleware: RequireRole(.checkpoint)))
     return router
 }

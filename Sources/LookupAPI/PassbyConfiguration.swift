@@ -13,6 +13,17 @@ struct PassbyConfiguration: Sendable {
     var statusClockTolerance: TimeInterval = 300
     /// How long a request waits for the database before answering 503 (`PASSBY_DB_TIMEOUT_MS`).
     var databaseTimeout: Duration = .seconds(5)
+    /// The `iss` of every code (`PASSBY_ISSUER`).
+    var issuer = "passby"
+    /// Display codes live this long (`PASSBY_DISPLAY_TTL_SECONDS`, at most 60).
+    var displayCodeLifetime: Int64 = 10
+    /// Offline codes live this long (`PASSBY_OFFLINE_VALIDITY_DAYS`).
+    var offlineCodeLifetime: Int64 = 365 * 86_400
+    /// Clock skew verifiers allow on `iat` and `exp` (`PASSBY_VERIFY_SKEW_SECONDS`).
+    var verificationSkew: Int64 = 2
+
+    /// A retired key stays published this long: until the longest-lived code it signed has expired.
+    var maxCodeLifetime: Int64 { max(offlineCodeLifetime, displayCodeLifetime) + verificationSkew }
 
     struct InvalidSetting: Error, CustomStringConvertible {
         let name: String
@@ -48,6 +59,16 @@ struct PassbyConfiguration: Sendable {
         }
         if let milliseconds = try read("PASSBY_DB_TIMEOUT_MS", { Int($0).flatMap { $0 >= 10 ? $0 : nil } }) {
             configuration.databaseTimeout = .milliseconds(milliseconds)
+        }
+        if let issuer = try read("PASSBY_ISSUER", { $0.count <= 100 ? $0 : nil }) { configuration.issuer = issuer }
+        if let seconds = try read("PASSBY_DISPLAY_TTL_SECONDS", { Int64($0).flatMap { (1...60).contains($0) ? $0 : nil } }) {
+            configuration.displayCodeLifetime = seconds
+        }
+        if let days = try read("PASSBY_OFFLINE_VALIDITY_DAYS", { Int64($0).flatMap { (1...3650).contains($0) ? $0 : nil } }) {
+            configuration.offlineCodeLifetime = days * 86_400
+        }
+        if let seconds = try read("PASSBY_VERIFY_SKEW_SECONDS", { Int64($0).flatMap { (0...30).contains($0) ? $0 : nil } }) {
+            configuration.verificationSkew = seconds
         }
         return configuration
     }

@@ -1,6 +1,7 @@
 import Consent
 import Crypto
 import Database
+import Display
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -16,27 +17,39 @@ enum TestApp {
     static let secret = SymmetricKey(data: Array(repeating: UInt8(42), count: 32))
     static let personalData = PersonalData(secret: secret)
 
-    static func memory(configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady()) -> PassbyDependencies {
+    /// A key store in a fresh temporary directory with one active key, and a ring that reloads on every read.
+    static func keys() throws -> (KeyStore, LiveKeyRing) {
+        let store = KeyStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("passby-test-keys-\(UUID())"))
+        try store.ensureActiveKey()
+        return (store, try LiveKeyRing(store: store, maxCodeLifetime: PassbyConfiguration().maxCodeLifetime, refreshInterval: 0))
+    }
+
+    static func memory(
+        configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady(), keys: LiveKeyRing? = nil
+    ) throws -> PassbyDependencies {
         PassbyDependencies(
             configuration: configuration, personalData: personalData,
-            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database)
+            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
+            keys: try keys ?? Self.keys().1)
     }
 
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
         let database = try await ThrowawayDatabase.create()
         let client = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
-        return (.postgres(client, configuration: configuration, personalData: personalData, logger: Logger(label: "test")), client)
+        let dependencies = PassbyDependencies.postgres(
+            client, configuration: configuration, personalData: personalData, keys: try Self.keys().1, logger: Logger(label: "test"))
+        return (dependencies, client)
     }
 
     /// Dependencies whose PostgreSQL cannot be reached at all.
-    static func unreachable(timeout: Duration = .milliseconds(500)) -> PassbyDependencies {
+    static func unreachable(timeout: Duration = .milliseconds(500)) throws -> PassbyDependencies {
         var configuration = PassbyConfiguration()
         configuration.databaseTimeout = timeout
         var postgres = PostgresClient.Configuration(
             unixSocketPath: "/tmp/passby-nowhere-\(UUID())/.s.PGSQL.5432", username: "postgres", password: nil, database: "passby")
         postgres.options.connectTimeout = .milliseconds(200)
         let client = PostgresClient(configuration: postgres, backgroundLogger: Logger(label: "test"))
-        return .postgres(client, configuration: configuration, personalData: personalData, logger: Logger(label: "test"))
+        return .postgres(client, configuration: configuration, personalData: personalData, keys: try keys().1, logger: Logger(label: "test"))
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Database
+import Display
 import Foundation
 import Logging
 import PostgresNIO
@@ -10,7 +11,7 @@ struct Passby: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passby",
         abstract: "Show the health code of a person without a smartphone, with their consent.",
-        subcommands: [Serve.self, Migrate.self, Clients.self, IDCommands.self])
+        subcommands: [Serve.self, Migrate.self, Clients.self, Keys.self, IDCommands.self, Conformance.self, Dev.self])
 }
 
 /// Options every command that touches the database shares.
@@ -19,6 +20,14 @@ struct DataOptions: ParsableArguments {
     var dataDir: String = ProcessInfo.processInfo.environment["PASSBY_DATA_DIR"] ?? ".passby"
 
     var dataDirectory: URL { URL(fileURLWithPath: dataDir).standardizedFileURL }
+
+    /// Code-signing keys: `PASSBY_KEYS_DIR`, else `<data-dir>/keys`.
+    var keyStore: KeyStore {
+        if let explicit = ProcessInfo.processInfo.environment["PASSBY_KEYS_DIR"], !explicit.isEmpty {
+            return KeyStore(directory: URL(fileURLWithPath: explicit))
+        }
+        return KeyStore(directory: dataDirectory.appendingPathComponent("keys"))
+    }
 }
 
 /// Logging on standard error, so standard output stays parseable. `LOG_LEVEL` overrides the command's level.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Consent
 import Database
+import Display
 import Foundation
 import Hummingbird
 import Logging
@@ -26,13 +27,17 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "passby")
         let configuration = try PassbyConfiguration.fromEnvironment()
         let personalData = PersonalData(secret: try ServerSecret.load(dataDirectory: data.dataDirectory))
+        let keyStore = data.keyStore
+        try keyStore.ensureActiveKey()
+        let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
         // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
         let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)
         do {
             var poolConfiguration = database.configuration
             poolConfiguration.options.maximumConnections = 16
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
-            let dependencies = PassbyDependencies.postgres(postgres, configuration: configuration, personalData: personalData, logger: logger)
+            let dependencies = PassbyDependencies.postgres(
+                postgres, configuration: configuration, personalData: personalData, keys: keys, logger: logger)
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, dependencies: dependencies) : nil
             let baseURL = "http://\(host):\(port)"
             let app = buildApplication(dependencies, listen: .init(host: host, port: port), logger: logger) {

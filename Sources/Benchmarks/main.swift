@@ -1,0 +1,67 @@
+import Display
+import Foundation
+
+// `make bench`: the cost of Passby's code path against the raw cost of what it cannot avoid,
+// measured in this same run, so that the ratios mean something on a noisy shared machine.
+
+/// Median duration of `body` over `runs` runs, in microseconds, after a warm-up.
+func median(runs: Int = 3000, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<200 { try body() }
+    var samples: [Double] = []
+    samples.reserveCapacity(runs)
+    let clock = ContinuousClock()
+    for _ in 0..<runs {
+        let elapsed = try clock.measure(body)
+        samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+    }
+    samples.sort()
+    return samples[samples.count / 2]
+}
+
+let key = SigningKey.generate(.edDSA)
+let verifier = CodeVerifier(keys: [key.kid: key.publicKey])
+func claims(now: Int64) -> CodeClaims {
+    var generator = SystemRandomNumberGenerator()
+    return CodeClaims(
+        issuer: "passby", issuedAt: now, expiresAt: now + 10,
+        codeID: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }, kind: .display,
+        maskedName: "王*英", maskedID: "1101**********002X", ageGroup: "elder", status: "green", statusTime: now - 60)
+}
+let now = Int64(Date().timeIntervalSince1970)
+let sample = try CodeFormat.encode(claims(now: now), with: key)
+let signatureInput = try CodeFormat.decode(sample).message.signatureInput
+let signature = try key.sign(signatureInput)
+let sampleQR = try QRCode(encoding: sample, correction: .m)
+
+// Baselines: one Ed25519 signature over a real Sig_structure, one libqrencode encode of a real code.
+let signCost = try median { _ = try key.sign(signatureInput) }
+let qrCost = try median { _ = try QRCode(encoding: sample, correction: .m) }
+let verifyCost = median { _ = key.publicKey.isValidSignature(signature, for: signatureInput) }
+
+// Passby: claims to "PB1:" string to SVG; and a full verification.
+let buildCost = try median {
+    let code = try CodeFormat.encode(claims(now: now), with: key)
+    _ = try Rendering(code: code, format: .svg, correction: .m, label: "health code")
+}
+let codeOnlyCost = try median { _ = try CodeFormat.encode(claims(now: now), with: key) }
+let verificationCost = median { _ = verifier.verify(sample, now: now) }
+
+func row(_ name: String, _ value: Double, _ note: String = "") {
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.1f µs", value) + "  " + note)
+}
+func ratio(_ name: String, _ value: Double, _ target: String) {
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.2f ×", value) + "  " + target)
+}
+
+print("Passby display-code benchmark (medians; baselines measured in the same run)")
+print("display code: \(sample.count) characters, QR version \(sampleQR.version) at level M")
+print(String(repeating: "-", count: 80))
+row("Ed25519 sign (baseline)", signCost)
+row("libqrencode encode at M (baseline)", qrCost)
+row("Ed25519 verify (baseline)", verifyCost)
+row("build one code: claims → PB1: string", codeOnlyCost)
+row("build one code: claims → PB1: string → SVG", buildCost)
+row("verify one code", verificationCost)
+print(String(repeating: "-", count: 80))
+ratio("build / (sign + QR encode)", buildCost / (signCost + qrCost), "target ≤ 1.5")
+ratio("verify / Ed25519 verify", verificationCost / verifyCost, "")

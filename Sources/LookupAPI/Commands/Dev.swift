@@ -1,0 +1,40 @@
+import ArgumentParser
+import Display
+import Foundation
+
+/// `passby dev …`: tools for demos and tests, named as such.
+struct Dev: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Development and demo tools.", subcommands: [Code.self])
+
+    /// Signs a demo code with the data directory's active key, for interoperability tests.
+    struct Code: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sign a demo code (invented subject) with the active key.")
+        @OptionGroup var data: DataOptions
+        @Option(help: "display or offline.") var kind: String = "display"
+        @Option(help: "Write the QR to this file as well.") var qr: String?
+        @Option(help: "svg, png or text, for --qr.") var format: String = "png"
+
+        func run() throws {
+            let configuration = try PassbyConfiguration.fromEnvironment()
+            guard let kind = CodeKind(rawValue: kind), kind != .receipt else { throw ValidationError("--kind must be display or offline") }
+            guard let format = RenderingFormat(rawValue: format) else { throw ValidationError("--format must be svg, png or text") }
+            let key = try data.keyStore.ensureActiveKey().key
+            let now = Int64(Date().timeIntervalSince1970)
+            var generator = SystemRandomNumberGenerator()
+            let claims = CodeClaims(
+                issuer: configuration.issuer, issuedAt: now,
+                expiresAt: now + (kind == .display ? configuration.displayCodeLifetime : configuration.offlineCodeLifetime),
+                codeID: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }, kind: kind,
+                maskedName: "王*英", maskedID: "1101**********002X", ageGroup: "elder",
+                status: kind == .display ? "green" : nil, statusTime: kind == .display ? now - 60 : nil,
+                generation: kind == .offline ? 1 : nil, subjectReference: kind == .offline ? [0, 1, 2, 3, 4, 5, 6, 7] : nil)
+            let code = try CodeFormat.encode(claims, with: key)
+            if let qr {
+                let rendering = try Rendering(code: code, format: format, correction: kind == .offline ? .q : .m, label: "Passby demo code")
+                try Data(rendering.bytes).write(to: URL(fileURLWithPath: qr))
+            }
+            print(code)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Display
+import Foundation
+import Hummingbird
+
+/// `POST /v1/verifications`: a checkpoint asks whether a code is valid.
+/// A code that cannot be parsed is an answer (`malformed`), not an error.
+struct VerificationController {
+    let dependencies: PassbyDependencies
+    let keys: LiveKeyRing
+
+    struct VerificationRequest: Decodable {
+        var code: String
+    }
+
+    struct VerificationAnswer: Encodable {
+        var verdict: String
+        var valid: Bool
+        var kind: String?
+        var maskedName: String?
+        var maskedID: String?
+        var group: String?
+        var status: String?
+        var statusAsOf: Date?
+        var expiresAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case verdict, valid, kind, maskedName = "masked_name", maskedID = "masked_id", group, status
+            case statusAsOf = "status_as_of", expiresAt = "expires_at"
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<PassbyRequestContext>) {
+        group.post("verifications", use: verify)
+    }
+
+    @Sendable func verify(request: Request, context: PassbyRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(VerificationRequest.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let verifier = CodeVerifier(keys: keys.current.verification, skew: dependencies.configuration.verificationSkew)
+        let result = verifier.verify(body.code, now: Int64(Date().timeIntervalSince1970))
+        var answer = VerificationAnswer(verdict: result.verdict.rawValue, valid: result.verdict == .valid)
+        // Details only for a valid code: a forged one must not have its claims repeated as if true.
+        if result.verdict == .valid, let claims = result.claims {
+            answer.kind = claims.kind.rawValue
+            answer.maskedName = claims.maskedName
+            answer.maskedID = claims.maskedID
+            answer.group = claims.ageGroup
+            answer.status = claims.status
+            answer.statusAsOf = claims.statusTime.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            answer.expiresAt = Date(timeIntervalSince1970: TimeInterval(claims.expiresAt))
+        }
+        return try context.responseEncoder.encode(answer, from: request, context: context)
+    }
+}

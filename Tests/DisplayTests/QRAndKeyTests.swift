@@ -1,0 +1,135 @@
+import Display
+import Foundation
+import Testing
+
+@Suite("QR renderings")
+struct QRRenderingTests {
+    func code() throws -> String { try CodeFormat.encode(TestKeys.claims(), with: TestKeys.ed25519) }
+
+    @Test("display codes fit a small QR at level M; printed ones use Q")
+    func versions() throws {
+        let text = try code()
+        let m = try QRCode(encoding: text, correction: .m)
+        let q = try QRCode(encoding: text, correction: .q)
+        #expect(m.size == 17 + 4 * m.version)
+        #expect(m.version <= 10)
+        #expect(q.version >= m.version)
+        #expect(m.modules.count == m.size * m.size)
+        // Finder pattern: the top-left 7x7 square has a dark ring.
+        #expect(m[0, 0] && m[6, 0] && m[0, 6] && m[6, 6] && !m[1, 1])
+    }
+
+    @Test("SVG has crisp edges, a title and an aria-label, and escapes the label")
+    func svg() throws {
+        let qr = try QRCode(encoding: try code(), correction: .m)
+        let svg = qr.svg(label: "Health code <green> & valid")
+        #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(svg.contains("shape-rendering=\"crispEdges\""))
+        #expect(svg.contains("<title>Health code &lt;green&gt; &amp; valid</title>"))
+        #expect(svg.contains("aria-label=\"Health code &lt;green&gt; &amp; valid\""))
+        #expect(svg.contains("viewBox=\"0 0 \(qr.size + 8) \(qr.size + 8)\""))
+    }
+
+    @Test("PNG is 1-bit greyscale at an integer scale with the quiet zone")
+    func png() throws {
+        let qr = try QRCode(encoding: try code(), correction: .m)
+        let png = qr.png(scale: 5)
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let width = (qr.size + 8) * 5
+        #expect(Array(png[16..<20]) == [0, 0, UInt8(width >> 8), UInt8(width & 0xFF)])
+        #expect(png[24] == 1)  // bit depth
+        #expect(png[25] == 0)  // greyscale
+        #expect(Array(png.suffix(8).prefix(4)) == Array("IEND".utf8))
+    }
+
+    @Test("text uses half blocks, two module rows per line")
+    func text() throws {
+        let qr = try QRCode(encoding: try code(), correction: .m)
+        let lines = qr.text().split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == (qr.size + 8 + 1) / 2)
+        #expect(lines.allSatisfy { $0.count == qr.size + 8 })
+        #expect(qr.text().contains("█"))
+    }
+}
+
+@Suite("Signing keys")
+struct KeyStoreTests {
+    func store() -> KeyStore {
+        KeyStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("passby-keys-\(UUID())"))
+    }
+
+    @Test("keys are files only their owner can read; the newest unretired key signs")
+    func rotation() throws {
+        let store = store()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        let first = try store.ensureActiveKey()
+        #expect(try store.ensureActiveKey().kidString == first.kidString)
+        let second = try store.rotate(.es256, now: first.created + 1)
+        let ring = KeyRing(keys: try store.load(), now: second.created, maxCodeLifetime: 100)
+        #expect(ring.signing?.kid == second.key.kid)
+        #expect(ring.verification.count == 2)
+        #expect(Set(ring.published.keys.map(\.kid)) == [first.kidString, second.kidString])
+        for name in try FileManager.default.contentsOfDirectory(atPath: store.directory.path) {
+            let attributes = try FileManager.default.attributesOfItem(atPath: store.directory.appendingPathComponent(name).path)
+            #expect(attributes[.posixPermissions] as? Int == 0o600)
+        }
+        #expect(try FileManager.default.attributesOfItem(atPath: store.directory.path)[.posixPermissions] as? Int == 0o700)
+    }
+
+    @Test("codes signed before a rotation still verify; new codes carry the new kid")
+    func oldCodesVerify() throws {
+        let store = store()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        let old = try store.rotate(.edDSA, now: 1000)
+        let oldCode = try CodeFormat.encode(TestKeys.claims(iat: 2000), with: old.key)
+        let new = try store.rotate(.es256, now: 1001)
+        let ring = KeyRing(keys: try store.load(), now: 2000, maxCodeLifetime: 100)
+        let newCode = try CodeFormat.encode(TestKeys.claims(iat: 2000), with: try #require(ring.signing))
+        let verifier = CodeVerifier(keys: ring.verification)
+        #expect(verifier.verify(oldCode, now: 2000).verdict == .valid)
+        #expect(verifier.verify(newCode, now: 2000).verdict == .valid)
+        #expect(try CodeFormat.decode(newCode).message.kid == new.key.kid)
+    }
+
+    @Test("a retired key verifies and stays published until its codes have expired, then leaves")
+    func retirement() throws {
+        let store = store()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        let old = try store.rotate(.edDSA, now: 1000)
+        #expect(throws: KeyStore.KeyStoreError.self) { try store.retire(kid: old.kidString, now: 1001) }
+        _ = try store.rotate(.edDSA, now: 1002)
+        try store.retire(kid: old.kidString, now: 1003)
+        #expect(throws: KeyStore.KeyStoreError.self) { try store.retire(kid: old.kidString, now: 1004) }
+        #expect(throws: KeyStore.KeyStoreError.self) { try store.retire(kid: "nope", now: 1004) }
+        let during = KeyRing(keys: try store.load(), now: 1003 + 99, maxCodeLifetime: 100)
+        #expect(during.verification[old.key.kid] != nil)
+        #expect(during.signing?.kid != old.key.kid)
+        let after = KeyRing(keys: try store.load(), now: 1003 + 100, maxCodeLifetime: 100)
+        #expect(after.verification[old.key.kid] == nil)
+        #expect(!after.published.keys.contains { $0.kid == old.kidString })
+    }
+
+    @Test("a running ring picks up a rotation without a restart")
+    func liveReload() throws {
+        let store = store()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        try store.ensureActiveKey()
+        let live = try LiveKeyRing(store: store, maxCodeLifetime: 100, refreshInterval: 0)
+        let before = live.current.signing?.kid
+        let rotated = try store.rotate(.es256)
+        #expect(live.current.signing?.kid == rotated.key.kid)
+        #expect(before != rotated.key.kid)
+    }
+
+    @Test("the JWK set round-trips, and a JWK whose kid does not match its key is ignored")
+    func jwks() throws {
+        let set = JWKSet(keys: [JWK(TestKeys.ed25519.publicKey), JWK(TestKeys.p256.publicKey)])
+        let decoded = try JSONDecoder().decode(JWKSet.self, from: try JSONEncoder().encode(set))
+        #expect(decoded.verificationKeys.count == 2)
+        #expect(decoded.keys[1].kty == "EC" && decoded.keys[1].crv == "P-256" && decoded.keys[1].y != nil)
+        #expect(decoded.keys[0].kty == "OKP" && decoded.keys[0].y == nil && decoded.keys[0].use == "sig")
+        var lying = JWK(TestKeys.ed25519.publicKey)
+        lying.kid = Base64URL.encode(TestKeys.other.kid)
+        #expect(JWKSet(keys: [lying]).verificationKeys.isEmpty)
+    }
+}

@@ -1,0 +1,124 @@
+import Display
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import LookupAPI
+
+@Suite("Keys and POST /v1/verifications")
+struct VerificationAPITests {
+    func claims(kind: CodeKind = .display, now: Int64 = Int64(Date().timeIntervalSince1970)) -> CodeClaims {
+        CodeClaims(
+            issuer: "passby", issuedAt: now, expiresAt: now + 10, codeID: Array(repeating: 5, count: 16), kind: kind,
+            maskedName: "王*英", maskedID: "1101**********002X", ageGroup: "elder",
+            status: kind == .display ? "green" : nil, statusTime: kind == .display ? now - 60 : nil,
+            generation: kind == .offline ? 1 : nil, subjectReference: kind == .offline ? Array(repeating: 1, count: 8) : nil)
+    }
+
+    @Test("the key set is published with an ETag, answers 304 to a match, and shows a rotation without a restart")
+    func keySet() async throws {
+        let (store, ring) = try TestApp.keys()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        try await buildApplication(try TestApp.memory(keys: ring)).test(.router) { client in
+            let first = try await client.send(.get, "/.well-known/passby-keys.json")
+            #expect(first.status == .ok)
+            #expect(first.headers[.contentType] == "application/jwk-set+json")
+            #expect(first.headers[.cacheControl]?.contains("max-age") == true)
+            let eTag = try #require(first.headers[.eTag])
+            let set = try JSONDecoder().decode(JWKSet.self, from: Data(first.body.utf8))
+            #expect(set.keys.count == 1)
+            #expect(set.keys[0].use == "sig" && set.keys[0].alg == "EdDSA")
+            #expect(try await client.send(.get, "/.well-known/passby-keys.json", headers: [.ifNoneMatch: eTag]).status == .notModified)
+
+            let rotated = try store.rotate(.es256)
+            let second = try await client.send(.get, "/.well-known/passby-keys.json", headers: [.ifNoneMatch: eTag])
+            #expect(second.status == .ok)
+            let after = try JSONDecoder().decode(JWKSet.self, from: Data(second.body.utf8))
+            #expect(after.keys.map(\.kid).contains(rotated.kidString))
+            #expect(after.keys.count == 2)
+        }
+    }
+
+    @Test("a checkpoint gets the verdict and, for a valid code, the masked details")
+    func verify() async throws {
+        let (store, ring) = try TestApp.keys()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        let dependencies = try TestApp.memory(keys: ring)
+        let checkpoint = try await dependencies.clients.create(name: "gate", role: .checkpoint)
+        let helper = try await dependencies.clients.create(name: "h", role: .helper)
+        let signer = try #require(ring.current.signing)
+        let good = try CodeFormat.encode(claims(), with: signer)
+        let offline = try CodeFormat.encode(claims(kind: .offline), with: signer)
+        let receipt = try CodeFormat.encode(claims(kind: .receipt), with: signer)
+        let old = try CodeFormat.encode(claims(now: 1_700_000_000), with: signer)
+        let foreign = try CodeFormat.encode(claims(), with: SigningKey.generate(.edDSA))
+        try await buildApplication(dependencies).test(.router) { client in
+            func verdict(_ code: String) async throws -> [String: Any] {
+                let body = String(decoding: try JSONEncoder().encode(["code": code]), as: UTF8.self)
+                let response = try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: body)
+                #expect(response.status == .ok)
+                return try json(response.body)
+            }
+            let valid = try await verdict(good)
+            #expect(valid["verdict"] as? String == "valid")
+            #expect(valid["masked_name"] as? String == "王*英")
+            #expect(valid["masked_id"] as? String == "1101**********002X")
+            #expect(valid["group"] as? String == "elder")
+            #expect(valid["status"] as? String == "green")
+            #expect(try await verdict(offline)["kind"] as? String == "offline")
+            #expect(try await verdict(receipt)["verdict"] as? String == "wrong-kind")
+            #expect(try await verdict(old)["verdict"] as? String == "expired")
+            let forged = try await verdict(foreign)
+            #expect(forged["verdict"] as? String == "unknown-key")
+            #expect(forged["masked_name"] == nil)
+            #expect(try await verdict("PB1:nonsense")["verdict"] as? String == "malformed")
+            #expect(try await verdict(String(repeating: "X", count: 10_000))["verdict"] as? String == "malformed")
+
+            try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: "{}"), .badRequest, "malformed-request")
+            try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":5}"#), .badRequest, "malformed-request")
+            try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":"#), .badRequest, "malformed-request")
+            try expectProblem(try await client.send(.post, "/v1/verifications", key: helper.key, body: #"{"code":"x"}"#), .forbidden, "wrong-role")
+            try expectProblem(try await client.send(.post, "/v1/verifications", body: #"{"code":"x"}"#), .unauthorized, "missing-credentials")
+        }
+    }
+
+    @Test("2,000 random and mutated codes through the route give typed verdicts, never a 500")
+    func fuzzRoute() async throws {
+        let (store, ring) = try TestApp.keys()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        let dependencies = try TestApp.memory(keys: ring)
+        let checkpoint = try await dependencies.clients.create(name: "gate", role: .checkpoint)
+        let good = Array(try CodeFormat.encode(claims(), with: try #require(ring.current.signing)))
+        // The inputs are made up front with a fixed seed, so a failure repeats.
+        var generator = RouteFuzzGenerator(state: 99)
+        let inputs = (0..<2_000).map { round in
+            var characters = good
+            for _ in 0..<(1 + round % 5) {
+                characters[Int.random(in: 0..<characters.count, using: &generator)] =
+                    Character(UnicodeScalar(UInt8.random(in: 32...126, using: &generator)))
+            }
+            return String(characters)
+        }
+        let verdicts = Set(Verdict.allCases.map(\.rawValue))
+        try await buildApplication(dependencies).test(.router) { client in
+            for input in inputs {
+                let body = String(decoding: try JSONEncoder().encode(["code": input]), as: UTF8.self)
+                let response = try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: body)
+                #expect(response.status == .ok)
+                #expect(verdicts.contains(try json(response.body)["verdict"] as? String ?? ""))
+            }
+        }
+    }
+}
+
+struct RouteFuzzGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
