@@ -89,6 +89,7 @@ let package = Package(
         ),
         // `make bench`: ratios of Passby's code path to its unavoidable costs, measured in one run.
         .executableTarget(name: "Benchmarks", dependencies: ["Display"], swiftSettings: swiftSettings),
+        .target(name: "PassbyTestSupport", path: "Tests/Support", swiftSettings: swiftSettings),
         .testTarget(
             name: "DatabaseTests",
             dependencies: [
@@ -101,18 +102,18 @@ let package = Package(
         .testTarget(
             name: "ConsentTests",
             dependencies: [
-                "Consent", "Database",
+                "Consent", "Database", "PassbyTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DisplayTests", dependencies: ["Display"], swiftSettings: swiftSettings),
+        .testTarget(name: "DisplayTests", dependencies: ["Display", "PassbyTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LookupAPITests",
             dependencies: [
-                "LookupAPI", "Database", "Consent",
+                "LookupAPI", "Database", "Consent", "PassbyTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

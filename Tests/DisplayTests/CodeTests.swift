@@ -1,6 +1,7 @@
 import Crypto
 import Display
 import Foundation
+import PassbyTestSupport
 import Testing
 
 /// Fixed keys, so that failures repeat.
@@ -136,7 +137,7 @@ struct CodeTests {
 
     @Test("100,000 random and mutated inputs give only typed verdicts", .timeLimit(.minutes(2)))
     func fuzz() throws {
-        var generator = SplitMix(seed: 2026)
+        var generator = SplitMix64(seed: 2026)
         let valid = try CodeFormat.encode(TestKeys.claims(), with: TestKeys.ed25519)
         let cose = try COSESign1.sign(payload: TestKeys.claims().cbor.encoded(), with: TestKeys.ed25519).encoded()
         let verifier = TestKeys.verifier(TestKeys.ed25519)
@@ -172,17 +173,5 @@ struct CodeTests {
         #expect(verdicts.values.reduce(0, +) == 100_000)
         #expect(verdicts[.malformed, default: 0] > 0)
         #expect(verdicts[.badSignature, default: 0] > 0)
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
