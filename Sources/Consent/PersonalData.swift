@@ -18,13 +18,28 @@ public struct PersonalData: Sendable {
     /// A keyed hash of a name after whitespace normalization, so that a declared name can be
     /// compared with the recorded one without storing either.
     public func nameHash(_ name: String) -> [UInt8] {
-        let input = Array("name\u{0}".utf8) + Array(Self.normalizeName(name).utf8)
-        return Array(HMAC<SHA256>.authenticationCode(for: input, using: secret))
+        keyedHash(domain: "name", Array(Self.normalizeName(name).utf8))
     }
 
-    /// Trims and collapses runs of white space (including the ideographic space) into one space.
+    /// HMAC-SHA-256 of `bytes` under the secret, separated by `domain` from every other use.
+    func keyedHash(domain: String, _ bytes: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(domain.utf8) + [0] + bytes, using: secret))
+    }
+
+    /// Trims, collapses runs of white space (including the ideographic space) into one space, and
+    /// drops a space between two Han characters: `" 王 秀英 "` is `王秀英`, `"John  Smith"` is `John Smith`.
     public static func normalizeName(_ name: String) -> String {
-        name.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        let words = name.split(whereSeparator: { $0.isWhitespace })
+        var result = ""
+        for word in words {
+            if let last = result.last, let first = word.first, !(isHan(last) && isHan(first)) { result += " " }
+            result += word
+        }
+        return result
+    }
+
+    static func isHan(_ character: Character) -> Bool {
+        character.unicodeScalars.first.map { (0x3400...0x9FFF).contains($0.value) || (0x20000...0x2FFFF).contains($0.value) } ?? false
     }
 
     /// First four and last four characters: `1101**********123X`.

@@ -23,6 +23,9 @@ struct PassbyDependencies: Sendable {
     var database: any DatabaseProbe
     /// The code-signing keys, reloaded from their store every few seconds.
     var keys: LiveKeyRing
+    var consents: any ConsentStore
+    var assertions: AssertionVerifier
+    var rateLimiter = RateLimiter()
     /// Services that must run alongside the server, such as the PostgreSQL pool.
     var services: [any Service] = []
 
@@ -35,7 +38,7 @@ struct PassbyDependencies: Sendable {
     /// The production wiring: every store in PostgreSQL through one pool.
     static func postgres(
         _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, keys: LiveKeyRing,
-        logger: Logger
+        assertions: AssertionVerifier, logger: Logger
     ) -> PassbyDependencies {
         PassbyDependencies(
             configuration: configuration,
@@ -44,6 +47,8 @@ struct PassbyDependencies: Sendable {
             statuses: PostgresHealthStatusRepository(client: postgres, logger: logger),
             database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
             keys: keys,
+            consents: PostgresConsentStore(client: postgres, logger: logger),
+            assertions: assertions,
             services: [postgres])
     }
 }
@@ -86,5 +91,8 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     HealthStatusController(dependencies: dependencies).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
     VerificationController(dependencies: dependencies, keys: dependencies.keys)
         .addRoutes(to: v1.group().add(middleware: RequireRole(.checkpoint)))
+    FamilyMemberController(dependencies: dependencies).addRoutes(to: v1.group("family-members").add(middleware: RequireRole(.guardian)))
+    ConsentController(dependencies: dependencies).addRoutes(to: v1.group("consents"))
+    LookupController(dependencies: dependencies).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
     return router
 }

@@ -13,12 +13,15 @@ enum JSONBody {
         } catch is NIOTooManyBytesError {
             throw Problem.bodyTooLarge
         }
+        return try decode(T.self, from: body)
+    }
+
+    /// Decodes a body already collected (when the caller also needs its bytes).
+    static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {
             throw Problem.malformedRequest(Self.describe(error))
-        } catch let problem as Problem {
-            throw problem
         }
     }
 

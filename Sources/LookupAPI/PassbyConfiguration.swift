@@ -22,6 +22,25 @@ struct PassbyConfiguration: Sendable {
     /// Clock skew verifiers allow on `iat` and `exp` (`PASSBY_VERIFY_SKEW_SECONDS`).
     var verificationSkew: Int64 = 2
 
+    /// Whether the development identity provider is trusted (`PASSBY_DEV_IDP=off` switches it off).
+    var developmentIdentityProvider = true
+    /// A JSON file listing trusted identity providers (`PASSBY_IDENTITY_PROVIDERS`):
+    /// `[{"issuer": "...", "jwks_file": "/path/to/jwks.json"}]`.
+    var identityProvidersFile: String?
+    /// Family quotas (`PASSBY_MAX_FAMILY_MEMBERS`, `PASSBY_MAX_GUARDIANS`).
+    var quotas = GuardianQuotas()
+    /// Longest validity of a grant (`PASSBY_MAX_GRANT_SECONDS`, default 7 days) and most uses (100).
+    var maxGrantSeconds: Int = 7 * 86_400
+    var maxGrantUses = 100
+    /// Attested (verbal) grants a requester may make per hour (`PASSBY_ATTESTED_PER_HOUR`).
+    var attestedPerHour = 3
+    /// Lets children be looked up without a guardian's grant (`PASSBY_PUBLIC_HEALTH_EMERGENCY=on`).
+    var publicHealthEmergency = false
+    /// Lookups per minute per requester, per subject and per client (`PASSBY_LOOKUPS_PER_MINUTE_*`).
+    var lookupsPerMinutePerRequester = 20
+    var lookupsPerMinutePerSubject = 20
+    var lookupsPerMinutePerClient = 100_000
+
     /// A retired key stays published this long: until the longest-lived code it signed has expired.
     var maxCodeLifetime: Int64 { max(offlineCodeLifetime, displayCodeLifetime) + verificationSkew }
 
@@ -70,6 +89,18 @@ struct PassbyConfiguration: Sendable {
         if let seconds = try read("PASSBY_VERIFY_SKEW_SECONDS", { Int64($0).flatMap { (0...30).contains($0) ? $0 : nil } }) {
             configuration.verificationSkew = seconds
         }
+        if let flag = try read("PASSBY_DEV_IDP", { ["on": true, "off": false][$0] }) { configuration.developmentIdentityProvider = flag }
+        configuration.identityProvidersFile = try read("PASSBY_IDENTITY_PROVIDERS", { $0 })
+        if let count = try read("PASSBY_MAX_FAMILY_MEMBERS", positive) { configuration.quotas.familyMembersPerGuardian = count }
+        if let count = try read("PASSBY_MAX_GUARDIANS", positive) { configuration.quotas.guardiansPerSubject = count }
+        if let seconds = try read("PASSBY_MAX_GRANT_SECONDS", positive) { configuration.maxGrantSeconds = seconds }
+        if let count = try read("PASSBY_ATTESTED_PER_HOUR", positive) { configuration.attestedPerHour = count }
+        if let flag = try read("PASSBY_PUBLIC_HEALTH_EMERGENCY", { ["on": true, "off": false][$0] }) { configuration.publicHealthEmergency = flag }
+        if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_REQUESTER", positive) { configuration.lookupsPerMinutePerRequester = count }
+        if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_SUBJECT", positive) { configuration.lookupsPerMinutePerSubject = count }
+        if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_CLIENT", positive) { configuration.lookupsPerMinutePerClient = count }
         return configuration
     }
+
+    static func positive(_ text: String) -> Int? { Int(text).flatMap { $0 >= 1 ? $0 : nil } }
 }

@@ -24,13 +24,15 @@ struct PersonalDataTests {
     @Test("names are hashed after whitespace normalization")
     func nameHash() {
         let data = PersonalData(secret: SymmetricKey(size: .bits256))
-        #expect(data.nameHash(" 王  秀英 ") == data.nameHash("王 秀英"))
+        #expect(data.nameHash(" 王  秀英 ") == data.nameHash("王秀英"))
+        #expect(data.nameHash("John  Smith") == data.nameHash("John Smith"))
+        #expect(data.nameHash("John Smith") != data.nameHash("JohnSmith"))
         #expect(data.nameHash("王秀英") != data.nameHash("王秀华"))
         #expect(data.nameHash("王秀英").count == 32)
     }
 
     @Test("names are masked by length", arguments: [
-        ("张", "*"), ("张伟", "张*"), ("王秀英", "王*英"), ("欧阳娜娜", "欧**娜"), ("  李  明 ", "李*明"), ("", ""),
+        ("张", "*"), ("张伟", "张*"), ("王秀英", "王*英"), ("欧阳娜娜", "欧**娜"), ("  李  明 ", "李*"), ("John  Smith", "J********h"), ("", ""),
     ])
     func maskName(_ name: String, _ masked: String) {
         #expect(PersonalData.maskName(name) == masked)

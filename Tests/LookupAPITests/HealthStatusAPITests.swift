@@ -38,7 +38,7 @@ struct HealthStatusAPITests {
 
     @Test("malformed JSON and wrong types get 400 problem+json that names no value")
     func malformed() async throws {
-        let dependencies = try TestApp.memory()
+        let dependencies = try await TestApp.memory()
         let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
         try await buildApplication(dependencies).test(.router) { client in
             for body in ["[{", "", "null", "{\"id_number\":\"\(Self.elder)\"}", "\"text\"", "[1,2"] {
@@ -85,7 +85,7 @@ struct HealthStatusAPITests {
 
     @Test("an older status is ignored and says so")
     func olderIgnored() async throws {
-        let dependencies = try TestApp.memory()
+        let dependencies = try await TestApp.memory()
         let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
         try await buildApplication(dependencies).test(.router) { client in
             _ = try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: "[\(item(Self.elder, "red", asOf: "2026-03-01T00:00:00Z"))]")
@@ -101,7 +101,7 @@ struct HealthStatusAPITests {
     func limits() async throws {
         var configuration = PassbyConfiguration()
         configuration.maxStatusBatch = 3
-        let dependencies = try TestApp.memory(configuration: configuration)
+        let dependencies = try await TestApp.memory(configuration: configuration)
         let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
         try await buildApplication(dependencies).test(.router) { client in
             let huge = "[" + Array(repeating: item(Self.elder), count: 1000).joined(separator: ",") + "]"
@@ -114,7 +114,7 @@ struct HealthStatusAPITests {
 
     @Test("a database that cannot be reached gets 503 problem+json, not 500 and not a hang")
     func databaseDown() async throws {
-        let app = buildApplication(try TestApp.unreachable())
+        let app = buildApplication(try await TestApp.unreachable())
         try await app.test(.router) { client in
             try expectProblem(
                 try await client.send(.put, "/v1/health-statuses", key: "pbk_anything", body: "[]"), .serviceUnavailable, "database-unavailable")

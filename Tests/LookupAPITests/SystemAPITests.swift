@@ -22,7 +22,7 @@ struct SystemAPITests {
 
     @Test("unknown routes and methods are problems too")
     func unknownRoutes() async throws {
-        try await buildApplication(try TestApp.memory()).test(.router) { client in
+        try await buildApplication(try await TestApp.memory()).test(.router) { client in
             try expectProblem(try await client.send(.get, "/v1/nothing-here"), .notFound, "not-found")
             try expectProblem(try await client.send(.get, "/nothing"), .notFound, "not-found")
         }
@@ -30,7 +30,7 @@ struct SystemAPITests {
 
     @Test("metrics count requests by route and status, and carry no ID number")
     func metrics() async throws {
-        let dependencies = try TestApp.memory()
+        let dependencies = try await TestApp.memory()
         let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
         try await buildApplication(dependencies).test(.router) { client in
             let body = #"[{"id_number":"11010519491231002X","name":"王秀英","status":"green","as_of":"2026-01-01T00:00:00Z"}]"#

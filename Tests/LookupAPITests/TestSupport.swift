@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import LookupAPI
@@ -24,32 +25,43 @@ enum TestApp {
         return (store, try LiveKeyRing(store: store, maxCodeLifetime: PassbyConfiguration().maxCodeLifetime, refreshInterval: 0))
     }
 
+    /// The development identity provider with a fixed key, and a verifier that trusts it.
+    static let identityProvider = DevelopmentIdentityProvider(
+        key: try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(repeating: UInt8(9), count: 32)))
+    static func assertions() async throws -> AssertionVerifier {
+        try await AssertionVerifier(providers: [identityProvider.provider])
+    }
+
+    /// Stores that need PostgreSQL are absent from these: the routes that use them are tested on PostgreSQL.
     static func memory(
         configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady(), keys: LiveKeyRing? = nil
-    ) throws -> PassbyDependencies {
+    ) async throws -> PassbyDependencies {
         PassbyDependencies(
             configuration: configuration, personalData: personalData,
             clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
-            keys: try keys ?? Self.keys().1)
+            keys: try keys ?? Self.keys().1, consents: LedgerOnlyConsentStore(), assertions: try await assertions())
     }
 
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
         let database = try await ThrowawayDatabase.create()
         let client = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
         let dependencies = PassbyDependencies.postgres(
-            client, configuration: configuration, personalData: personalData, keys: try Self.keys().1, logger: Logger(label: "test"))
+            client, configuration: configuration, personalData: personalData, keys: try Self.keys().1,
+            assertions: try await assertions(), logger: Logger(label: "test"))
         return (dependencies, client)
     }
 
     /// Dependencies whose PostgreSQL cannot be reached at all.
-    static func unreachable(timeout: Duration = .milliseconds(500)) throws -> PassbyDependencies {
+    static func unreachable(timeout: Duration = .milliseconds(500)) async throws -> PassbyDependencies {
         var configuration = PassbyConfiguration()
         configuration.databaseTimeout = timeout
         var postgres = PostgresClient.Configuration(
             unixSocketPath: "/tmp/passby-nowhere-\(UUID())/.s.PGSQL.5432", username: "postgres", password: nil, database: "passby")
         postgres.options.connectTimeout = .milliseconds(200)
         let client = PostgresClient(configuration: postgres, backgroundLogger: Logger(label: "test"))
-        return .postgres(client, configuration: configuration, personalData: personalData, keys: try keys().1, logger: Logger(label: "test"))
+        return .postgres(
+            client, configuration: configuration, personalData: personalData, keys: try keys().1, assertions: try await assertions(),
+            logger: Logger(label: "test"))
     }
 }
 
@@ -87,4 +99,24 @@ func expectProblem(
     #expect(object["reason"] as? String == reason, sourceLocation: sourceLocation)
     #expect((object["type"] as? String)?.hasSuffix("/\(reason)") == true, sourceLocation: sourceLocation)
     #expect(object["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
+}
+
+/// A consent store for in-memory tests: it keeps ledger records and refuses everything else.
+final class LedgerOnlyConsentStore: ConsentStore {
+    struct Unavailable: Error {}
+    let records = Mutex<[LedgerRecord]>([])
+    func addGuardianship(_: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<Guardianship, GuardianshipRefusal> { throw Unavailable() }
+    func guardianships(of _: SubjectKey) async throws -> [Guardianship] { throw Unavailable() }
+    func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? { throw Unavailable() }
+    func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool { throw Unavailable() }
+    func createGrant(_: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws { throw Unavailable() }
+    func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? { throw Unavailable() }
+    func grant(id: UUID) async throws -> ConsentGrant? { throw Unavailable() }
+    func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? { throw Unavailable() }
+    func attestedGrants(by _: SubjectKey, since: Date) async throws -> Int { throw Unavailable() }
+    func consume(grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
+                 idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?) async throws -> ConsentRefusal? { throw Unavailable() }
+    func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? { throw Unavailable() }
+    func record(_ record: LedgerRecord) async throws { records.withLock { $0.append(record) } }
+    func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] { throw Unavailable() }
 }

@@ -1,8 +1,10 @@
+import Consent
 import Display
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PassbyTestSupport
+import Synchronization
 import Testing
 
 @testable import LookupAPI
@@ -21,7 +23,7 @@ struct VerificationAPITests {
     func keySet() async throws {
         let (store, ring) = try TestApp.keys()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        try await buildApplication(try TestApp.memory(keys: ring)).test(.router) { client in
+        try await buildApplication(try await TestApp.memory(keys: ring)).test(.router) { client in
             let first = try await client.send(.get, "/.well-known/passby-keys.json")
             #expect(first.status == .ok)
             #expect(first.headers[.contentType] == "application/jwk-set+json")
@@ -45,7 +47,7 @@ struct VerificationAPITests {
     func verify() async throws {
         let (store, ring) = try TestApp.keys()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        let dependencies = try TestApp.memory(keys: ring)
+        let dependencies = try await TestApp.memory(keys: ring)
         let checkpoint = try await dependencies.clients.create(name: "gate", role: .checkpoint)
         let helper = try await dependencies.clients.create(name: "h", role: .helper)
         let signer = try #require(ring.current.signing)
@@ -76,6 +78,11 @@ struct VerificationAPITests {
             #expect(try await verdict("PB1:nonsense")["verdict"] as? String == "malformed")
             #expect(try await verdict(String(repeating: "X", count: 10_000))["verdict"] as? String == "malformed")
 
+            let ledger = try #require(dependencies.consents as? LedgerOnlyConsentStore).records.withLock { $0 }
+            #expect(ledger.count == 7)
+            #expect(ledger.allSatisfy { $0.kind == .verification && $0.clientID == checkpoint.client.id })
+            #expect(ledger.map(\.result) == ["valid", "valid", "wrong-kind", "expired", "unknown-key", "malformed", "malformed"])
+            #expect(ledger[0].codeID == Array(repeating: 5, count: 16))
             try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: "{}"), .badRequest, "malformed-request")
             try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":5}"#), .badRequest, "malformed-request")
             try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":"#), .badRequest, "malformed-request")
@@ -88,7 +95,7 @@ struct VerificationAPITests {
     func fuzzRoute() async throws {
         let (store, ring) = try TestApp.keys()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        let dependencies = try TestApp.memory(keys: ring)
+        let dependencies = try await TestApp.memory(keys: ring)
         let checkpoint = try await dependencies.clients.create(name: "gate", role: .checkpoint)
         let good = Array(try CodeFormat.encode(claims(), with: try #require(ring.current.signing)))
         // The inputs are made up front with a fixed seed, so a failure repeats.

@@ -1,11 +1,26 @@
 import ArgumentParser
+import Consent
 import Display
 import Foundation
 
 /// `passby dev …`: tools for demos and tests, named as such.
-struct Dev: ParsableCommand {
+struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Development and demo tools.", subcommands: [Code.self])
+        abstract: "Development and demo tools.", subcommands: [Assertion.self, Code.self])
+
+    /// Mints a real-name assertion signed by the development identity provider.
+    struct Assertion: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print an assertion from the development identity provider.")
+        @OptionGroup var data: DataOptions
+        @Option(help: "The person's name.") var name: String
+        @Option(help: "The person's ID number.") var id: String
+        @Option(help: "Lifetime in seconds (Passby accepts at most 600).") var ttl: Int64 = 600
+
+        func run() async throws {
+            let provider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
+            print(try await provider.mint(name: name, idNumber: id, ttl: ttl))
+        }
+    }
 
     /// Signs a demo code with the data directory's active key, for interoperability tests.
     struct Code: ParsableCommand {

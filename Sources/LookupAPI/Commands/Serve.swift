@@ -30,6 +30,10 @@ struct Serve: AsyncParsableCommand {
         let keyStore = data.keyStore
         try keyStore.ensureActiveKey()
         let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
+        let assertions = try await AssertionVerifier(providers: IdentityProviders.load(configuration, dataDirectory: data.dataDirectory))
+        if configuration.developmentIdentityProvider {
+            logger.warning("the development identity provider is trusted: anyone with this data directory can mint assertions; set PASSBY_DEV_IDP=off in production")
+        }
         // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
         let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)
         do {
@@ -37,7 +41,8 @@ struct Serve: AsyncParsableCommand {
             poolConfiguration.options.maximumConnections = 16
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
             let dependencies = PassbyDependencies.postgres(
-                postgres, configuration: configuration, personalData: personalData, keys: keys, logger: logger)
+                postgres, configuration: configuration, personalData: personalData, keys: keys, assertions: assertions,
+                logger: logger)
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, dependencies: dependencies) : nil
             let baseURL = "http://\(host):\(port)"
             let app = buildApplication(dependencies, listen: .init(host: host, port: port), logger: logger) {

@@ -1,3 +1,4 @@
+import Consent
 import Display
 import Foundation
 import Hummingbird
@@ -37,6 +38,12 @@ struct VerificationController {
         let body = try await JSONBody.decode(VerificationRequest.self, from: request, limit: dependencies.configuration.maxBodyBytes)
         let verifier = CodeVerifier(keys: keys.current.verification, skew: dependencies.configuration.verificationSkew)
         let result = verifier.verify(body.code, now: Int64(Date().timeIntervalSince1970))
+        // Every verification is recorded: who asked, which code, and the verdict.
+        let record = LedgerRecord(
+            kind: .verification, clientID: context.identity?.id, subjectMasked: result.verdict == .valid ? result.claims?.maskedID : nil,
+            result: result.verdict.rawValue, codeID: result.claims?.codeID,
+            codeExpiry: result.claims.map { Date(timeIntervalSince1970: TimeInterval($0.expiresAt)) })
+        try await dependencies.storage { try await dependencies.consents.record(record) }
         var answer = VerificationAnswer(verdict: result.verdict.rawValue, valid: result.verdict == .valid)
         // Details only for a valid code: a forged one must not have its claims repeated as if true.
         if result.verdict == .valid, let claims = result.claims {

@@ -18,6 +18,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let problem as Problem:
             return problem
+        case let transaction as PostgresTransactionError:
+            return problem(for: transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? transaction, logger: logger)
         case let psql as PSQLError where Self.isUnavailability(psql):
             logger.warning("database unavailable", metadata: ["error.code": "\(psql.code)"])
             return .databaseUnavailable
@@ -49,6 +51,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         default:
             return Problem(status, "http-\(status.code)", status.reasonPhrase)
         }
+    }
+
+    /// The SQL state of a PostgreSQL error, looking inside transaction errors.
+    static func sqlState(_ error: any Error) -> String? {
+        let underlying = (error as? PostgresTransactionError)?.closureError ?? (error as? PostgresTransactionError)?.commitError ?? error
+        return (underlying as? PSQLError)?.serverInfo?[.sqlState]
     }
 
     /// Whether the database could not be reached, as opposed to refusing a statement.

@@ -1,0 +1,217 @@
+import Foundation
+
+/// How a grant was given (DESIGN §2).
+public enum GrantMethod: String, Sendable, Codable {
+    case guardianApp = "guardian-app"
+    case terminal
+    case attestedVerbal = "attested-verbal"
+}
+
+/// Why processing is lawful: consent, or a public-health emergency the operator declared.
+public enum LegalBasis: String, Sendable, Codable {
+    case consent
+    case publicHealthEmergency = "public-health-emergency"
+}
+
+/// Who granted, relative to the subject.
+public enum GrantorRelation: String, Sendable, Codable {
+    /// An elderly subject, for themselves, at a terminal.
+    case selfGranted = "self"
+    /// A registered guardian.
+    case guardian
+    /// A passer-by's attestation of the subject's spoken consent.
+    case attested
+}
+
+/// A registered guardian–subject pair.
+public struct Guardianship: Sendable, Equatable {
+    public var id: UUID
+    public var guardianKey: SubjectKey
+    public var guardianMaskedID: String
+    public var subjectKey: SubjectKey
+    public var subjectMaskedID: String
+    public var subjectMaskedName: String
+    public var relationship: String
+    public var createdAt: Date
+
+    public init(
+        id: UUID, guardianKey: SubjectKey, guardianMaskedID: String, subjectKey: SubjectKey, subjectMaskedID: String,
+        subjectMaskedName: String, relationship: String, createdAt: Date
+    ) {
+        self.id = id
+        self.guardianKey = guardianKey
+        self.guardianMaskedID = guardianMaskedID
+        self.subjectKey = subjectKey
+        self.subjectMaskedID = subjectMaskedID
+        self.subjectMaskedName = subjectMaskedName
+        self.relationship = relationship
+        self.createdAt = createdAt
+    }
+}
+
+/// Limits on family registrations (DESIGN §2 defaults).
+public struct GuardianQuotas: Sendable, Equatable {
+    public var familyMembersPerGuardian = 8
+    public var guardiansPerSubject = 3
+    public init() {}
+}
+
+/// A consent grant as stored.
+public struct ConsentGrant: Sendable, Equatable {
+    public var id: UUID
+    public var subjectKey: SubjectKey
+    public var grantorKey: SubjectKey
+    public var relation: GrantorRelation
+    public var guardianshipID: UUID?
+    public var granteeKey: SubjectKey?
+    public var legalBasis: LegalBasis
+    public var method: GrantMethod
+    public var validFrom: Date
+    public var validUntil: Date
+    public var maxUses: Int
+    public var uses: Int
+    public var withdrawnAt: Date?
+    /// False once the guardianship it was given through has been removed.
+    public var guardianshipActive: Bool
+
+    public init(
+        id: UUID, subjectKey: SubjectKey, grantorKey: SubjectKey, relation: GrantorRelation, guardianshipID: UUID?,
+        granteeKey: SubjectKey?, legalBasis: LegalBasis, method: GrantMethod, validFrom: Date, validUntil: Date,
+        maxUses: Int, uses: Int = 0, withdrawnAt: Date? = nil, guardianshipActive: Bool = true
+    ) {
+        self.id = id
+        self.subjectKey = subjectKey
+        self.grantorKey = grantorKey
+        self.relation = relation
+        self.guardianshipID = guardianshipID
+        self.granteeKey = granteeKey
+        self.legalBasis = legalBasis
+        self.method = method
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.maxUses = maxUses
+        self.uses = uses
+        self.withdrawnAt = withdrawnAt
+        self.guardianshipActive = guardianshipActive
+    }
+
+    /// Why this grant cannot serve a lookup of `subject` by `requester` now, or nil if it can.
+    public func refusal(subject: SubjectKey, requester: SubjectKey, at now: Date) -> ConsentRefusal? {
+        if subject != subjectKey { return .wrongSubject }
+        if withdrawnAt != nil || !guardianshipActive { return .withdrawn }
+        if now >= validUntil || now < validFrom { return .expired }
+        if uses >= maxUses { return .used }
+        if let granteeKey, granteeKey != requester { return .wrongGrantee }
+        return nil
+    }
+}
+
+/// Why a consent token did not let a lookup through; the raw values are the problem reasons.
+public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
+    case invalid = "consent-invalid"
+    case expired = "consent-expired"
+    case used = "consent-used"
+    case withdrawn = "consent-withdrawn"
+    case wrongSubject = "consent-wrong-subject"
+    case wrongGrantee = "consent-wrong-grantee"
+}
+
+/// One ledger record before it is written. Persons appear only as keyed hashes and masked forms.
+public struct LedgerRecord: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case grantCreated = "grant-created"
+        case grantWithdrawn = "grant-withdrawn"
+        case familyMemberAdded = "family-member-added"
+        case familyMemberRemoved = "family-member-removed"
+        case lookupIssued = "lookup-issued"
+        case lookupRefused = "lookup-refused"
+        case verification
+    }
+
+    public var kind: Kind
+    public var clientID: UUID?
+    public var requesterKey: SubjectKey?
+    public var requesterMasked: String?
+    public var subjectKey: SubjectKey?
+    public var subjectMasked: String?
+    public var grantID: UUID?
+    public var method: GrantMethod?
+    public var legalBasis: LegalBasis?
+    /// `ok`, or the reason of a refusal or verdict.
+    public var result: String
+    public var codeID: [UInt8]?
+    public var codeExpiry: Date?
+
+    public init(
+        kind: Kind, clientID: UUID? = nil, requesterKey: SubjectKey? = nil, requesterMasked: String? = nil,
+        subjectKey: SubjectKey? = nil, subjectMasked: String? = nil, grantID: UUID? = nil, method: GrantMethod? = nil,
+        legalBasis: LegalBasis? = nil, result: String = "ok", codeID: [UInt8]? = nil, codeExpiry: Date? = nil
+    ) {
+        self.kind = kind
+        self.clientID = clientID
+        self.requesterKey = requesterKey
+        self.requesterMasked = requesterMasked
+        self.subjectKey = subjectKey
+        self.subjectMasked = subjectMasked
+        self.grantID = grantID
+        self.method = method
+        self.legalBasis = legalBasis
+        self.result = result
+        self.codeID = codeID
+        self.codeExpiry = codeExpiry
+    }
+}
+
+/// A ledger record as stored, with its sequence number and time.
+public struct StoredLedgerRecord: Sendable, Equatable {
+    public var seq: Int64
+    public var at: Date
+    public var record: LedgerRecord
+}
+
+/// Why a family registration was refused.
+public enum GuardianshipRefusal: String, Error, Sendable {
+    case alreadyRegistered = "already-registered"
+    case guardianQuota = "guardian-quota-exceeded"
+    case subjectQuota = "subject-guardian-quota-exceeded"
+}
+
+/// A retried lookup's stored answer.
+public struct IdempotentAnswer: Sendable, Equatable {
+    public var requestHash: [UInt8]
+    /// The encoded claims of the code that was issued.
+    public var claims: [UInt8]
+
+    public init(requestHash: [UInt8], claims: [UInt8]) {
+        self.requestHash = requestHash
+        self.claims = claims
+    }
+}
+
+/// Storage for family members, grants, the ledger and idempotent answers. Every method that
+/// changes state writes its ledger record in the same transaction.
+public protocol ConsentStore: Sendable {
+    func addGuardianship(_ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<Guardianship, GuardianshipRefusal>
+    func guardianships(of guardian: SubjectKey) async throws -> [Guardianship]
+    func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship?
+    /// Removes a guardian's own registration; false if there is none.
+    func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool
+
+    func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws
+    func grant(tokenHash: [UInt8]) async throws -> ConsentGrant?
+    func grant(id: UUID) async throws -> ConsentGrant?
+    /// Withdraws a grant; returns the grant as it was, or nil if there is none.
+    func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant?
+    /// How many attested grants a requester made since `since`.
+    func attestedGrants(by requester: SubjectKey, since: Date) async throws -> Int
+
+    /// Atomically takes one use of a grant and writes the issued record (and the answer for retries).
+    /// Returns the refusal instead when the grant can no longer serve.
+    func consume(grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
+                 idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?) async throws -> ConsentRefusal?
+    func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer?
+
+    func record(_ ledger: LedgerRecord) async throws
+    /// Ledger records in sequence order (for tests and, later, reviewers).
+    func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord]
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Family members, grants, the ledger and idempotent answers in PostgreSQL.
+public struct PostgresConsentStore: ConsentStore {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static func bytes(_ key: SubjectKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
+    static func bytes(_ key: SubjectKey?) -> ByteBuffer? { key.map { ByteBuffer(bytes: $0.bytes) } }
+
+    /// An advisory-lock number for a key: its first 8 bytes.
+    static func lockNumber(_ key: SubjectKey) -> Int64 {
+        key.bytes.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+
+    static func insert(_ record: LedgerRecord, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO ledger (kind, client_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
+                                method, legal_basis, result, code_cti, code_exp)
+            VALUES (\(record.kind.rawValue), \(record.clientID), \(bytes(record.requesterKey)), \(record.requesterMasked),
+                    \(bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID), \(record.method?.rawValue),
+                    \(record.legalBasis?.rawValue), \(record.result), \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry))
+            """, logger: logger)
+    }
+
+    public func record(_ ledger: LedgerRecord) async throws {
+        try await client.withConnection { connection in try await Self.insert(ledger, on: connection, logger: logger) }
+    }
+
+    // MARK: Family members
+
+    public func addGuardianship(
+        _ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord
+    ) async throws -> Result<Guardianship, GuardianshipRefusal> {
+        try await client.withTransaction(logger: logger) { connection in
+            // Quotas are counted under locks on both people, so concurrent registrations cannot overshoot.
+            for key in [guardianship.guardianKey, guardianship.subjectKey].sorted(by: { Self.lockNumber($0) < Self.lockNumber($1) }) {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockNumber(key)))", logger: logger)
+            }
+            let counts = try await connection.query(
+                """
+                SELECT count(*) FILTER (WHERE guardian_key = \(Self.bytes(guardianship.guardianKey)))::int,
+                       count(*) FILTER (WHERE subject_key = \(Self.bytes(guardianship.subjectKey)))::int,
+                       count(*) FILTER (WHERE guardian_key = \(Self.bytes(guardianship.guardianKey))
+                                          AND subject_key = \(Self.bytes(guardianship.subjectKey)))::int
+                FROM guardianships WHERE removed_at IS NULL
+                  AND (guardian_key = \(Self.bytes(guardianship.guardianKey)) OR subject_key = \(Self.bytes(guardianship.subjectKey)))
+                """, logger: logger)
+            for try await (byGuardian, bySubject, pair) in counts.decode((Int, Int, Int).self) {
+                if pair > 0 { return .failure(.alreadyRegistered) }
+                if byGuardian >= quotas.familyMembersPerGuardian { return .failure(.guardianQuota) }
+                if bySubject >= quotas.guardiansPerSubject { return .failure(.subjectQuota) }
+            }
+            let rows = try await connection.query(
+                """
+                INSERT INTO guardianships (id, guardian_key, guardian_masked_id, subject_key, relationship)
+                VALUES (\(guardianship.id), \(Self.bytes(guardianship.guardianKey)), \(guardianship.guardianMaskedID),
+                        \(Self.bytes(guardianship.subjectKey)), \(guardianship.relationship))
+                RETURNING created_at
+                """, logger: logger)
+            var stored = guardianship
+            for try await createdAt in rows.decode(Date.self) { stored.createdAt = createdAt }
+            try await Self.insert(ledger, on: connection, logger: logger)
+            return .success(stored)
+        }
+    }
+
+    /// Active guardianships matching `condition`, with the subject's masked forms.
+    func guardianships(where condition: PostgresQuery) async throws -> [Guardianship] {
+        var query: PostgresQuery = """
+            SELECT g.id, g.guardian_key, g.guardian_masked_id, g.subject_key, s.masked_id, s.masked_name, g.relationship, g.created_at
+            FROM guardianships g JOIN subjects s USING (subject_key) WHERE g.removed_at IS NULL AND
+            """
+        query.sql += " " + condition.sql + " ORDER BY g.created_at, g.id"
+        query.binds = condition.binds
+        let rows = try await client.query(query, logger: logger)
+        var result: [Guardianship] = []
+        for try await (id, guardian, guardianMasked, subject, subjectMasked, subjectName, relationship, createdAt)
+            in rows.decode((UUID, ByteBuffer, String, ByteBuffer, String, String, String, Date).self) {
+            result.append(Guardianship(
+                id: id, guardianKey: SubjectKey(bytes: Array(buffer: guardian)), guardianMaskedID: guardianMasked,
+                subjectKey: SubjectKey(bytes: Array(buffer: subject)), subjectMaskedID: subjectMasked,
+                subjectMaskedName: subjectName, relationship: relationship, createdAt: createdAt))
+        }
+        return result
+    }
+
+    public func guardianships(of guardian: SubjectKey) async throws -> [Guardianship] {
+        try await guardianships(where: "g.guardian_key = \(Self.bytes(guardian))")
+    }
+
+    public func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? {
+        try await guardianships(where: "g.guardian_key = \(Self.bytes(guardian)) AND g.subject_key = \(Self.bytes(subject))").first
+    }
+
+    public func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE guardianships g SET removed_at = now() FROM subjects s
+                WHERE g.id = \(id) AND g.guardian_key = \(Self.bytes(guardian)) AND g.removed_at IS NULL AND s.subject_key = g.subject_key
+                RETURNING g.subject_key, s.masked_id
+                """, logger: logger)
+            var record: LedgerRecord?
+            for try await (subject, masked) in rows.decode((ByteBuffer, String).self) {
+                record = ledger
+                record?.subjectKey = SubjectKey(bytes: Array(buffer: subject))
+                record?.subjectMasked = masked
+            }
+            if let record { try await Self.insert(record, on: connection, logger: logger) }
+            return record != nil
+        }
+    }
+
+    // MARK: Grants
+
+    public func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO consent_grants (id, token_hash, subject_key, grantor_key, grantor_relation, guardianship_id, grantee_key,
+                                            legal_basis, method, statement, valid_from, valid_until, max_uses)
+                VALUES (\(grant.id), \(ByteBuffer(bytes: tokenHash)), \(Self.bytes(grant.subjectKey)), \(Self.bytes(grant.grantorKey)),
+                        \(grant.relation.rawValue), \(grant.guardianshipID), \(Self.bytes(grant.granteeKey)), \(grant.legalBasis.rawValue),
+                        \(grant.method.rawValue), \(statement), \(grant.validFrom), \(grant.validUntil), \(grant.maxUses))
+                """, logger: logger)
+            try await Self.insert(ledger, on: connection, logger: logger)
+        }
+    }
+
+    static func grantQuery(_ condition: PostgresQuery, forUpdate: Bool = false) -> PostgresQuery {
+        var query: PostgresQuery = """
+            SELECT g.id, g.subject_key, g.grantor_key, g.grantor_relation, g.guardianship_id, g.grantee_key, g.legal_basis, g.method,
+                   g.valid_from, g.valid_until, g.max_uses, g.uses, g.withdrawn_at,
+                   (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
+            FROM consent_grants g WHERE
+            """
+        query.sql += " " + condition.sql
+        query.binds = condition.binds
+        if forUpdate { query.sql += " FOR UPDATE OF g" }
+        return query
+    }
+
+    static func grants(_ rows: PostgresRowSequence) async throws -> [ConsentGrant] {
+        var result: [ConsentGrant] = []
+        for try await (id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, active)
+            in rows.decode((UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Bool).self) {
+            guard let relation = GrantorRelation(rawValue: relation), let basis = LegalBasis(rawValue: basis),
+                  let method = GrantMethod(rawValue: method)
+            else { continue }
+            result.append(ConsentGrant(
+                id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), grantorKey: SubjectKey(bytes: Array(buffer: grantor)),
+                relation: relation, guardianshipID: guardianshipID, granteeKey: grantee.map { SubjectKey(bytes: Array(buffer: $0)) },
+                legalBasis: basis, method: method, validFrom: from, validUntil: until, maxUses: maxUses, uses: uses,
+                withdrawnAt: withdrawn, guardianshipActive: active))
+        }
+        return result
+    }
+
+    public func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? {
+        try await Self.grants(client.query(Self.grantQuery("g.token_hash = \(ByteBuffer(bytes: tokenHash))"), logger: logger)).first
+    }
+
+    public func grant(id: UUID) async throws -> ConsentGrant? {
+        try await Self.grants(client.query(Self.grantQuery("g.id = \(id)"), logger: logger)).first
+    }
+
+    public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {
+        try await client.withTransaction(logger: logger) { connection in
+            guard let grant = try await Self.grants(connection.query(Self.grantQuery("g.id = \(id)", forUpdate: true), logger: logger)).first
+            else { return nil }
+            if grant.withdrawnAt == nil {
+                try await connection.query("UPDATE consent_grants SET withdrawn_at = now() WHERE id = \(id)", logger: logger)
+                try await Self.insert(ledger, on: connection, logger: logger)
+            }
+            return grant
+        }
+    }
+
+    public func attestedGrants(by requester: SubjectKey, since: Date) async throws -> Int {
+        let rows = try await client.query(
+            """
+            SELECT count(*)::int FROM consent_grants
+            WHERE method = 'attested-verbal' AND grantor_key = \(Self.bytes(requester)) AND created_at >= \(since)
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    // MARK: Lookups
+
+    public func consume(
+        grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+    ) async throws -> ConsentRefusal? {
+        try await client.withTransaction(logger: logger) { connection in
+            // The row lock serialises lookups on one grant, and withdrawal against them.
+            guard let grant = try await Self.grants(connection.query(Self.grantQuery("g.id = \(grantID)", forUpdate: true), logger: logger)).first
+            else { return .invalid }
+            if let refusal = grant.refusal(subject: subject, requester: requester, at: now) { return refusal }
+            try await connection.query("UPDATE consent_grants SET uses = uses + 1 WHERE id = \(grantID)", logger: logger)
+            try await Self.insert(ledger, on: connection, logger: logger)
+            if let idempotency {
+                try await connection.query(
+                    """
+                    INSERT INTO idempotent_lookups (client_id, key, request_hash, claims)
+                    VALUES (\(idempotency.clientID), \(idempotency.key), \(ByteBuffer(bytes: idempotency.answer.requestHash)),
+                            \(ByteBuffer(bytes: idempotency.answer.claims)))
+                    """, logger: logger)
+            }
+            return nil
+        }
+    }
+
+    public func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? {
+        let rows = try await client.query(
+            """
+            SELECT request_hash, claims FROM idempotent_lookups
+            WHERE client_id = \(clientID) AND key = \(key) AND created_at >= \(notBefore)
+            """, logger: logger)
+        for try await (hash, claims) in rows.decode((ByteBuffer, ByteBuffer).self) {
+            return IdempotentAnswer(requestHash: Array(buffer: hash), claims: Array(buffer: claims))
+        }
+        return nil
+    }
+
+    public func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] {
+        let rows = try await client.query(
+            """
+            SELECT seq, at, kind, client_id, requester_key, requester_masked, subject_key, subject_masked, grant_id, method,
+                   legal_basis, result, code_cti, code_exp
+            FROM ledger WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
+            """, logger: logger)
+        var result: [StoredLedgerRecord] = []
+        for try await (number, at, kind, clientID, requester, requesterMasked, subject, subjectMasked, grantID, method, basis, outcome, cti, exp)
+            in rows.decode((Int64, Date, String, UUID?, ByteBuffer?, String?, ByteBuffer?, String?, UUID?, String?, String?, String, ByteBuffer?, Date?).self) {
+            guard let kind = LedgerRecord.Kind(rawValue: kind) else { continue }
+            result.append(StoredLedgerRecord(seq: number, at: at, record: LedgerRecord(
+                kind: kind, clientID: clientID, requesterKey: requester.map { SubjectKey(bytes: Array(buffer: $0)) },
+                requesterMasked: requesterMasked, subjectKey: subject.map { SubjectKey(bytes: Array(buffer: $0)) },
+                subjectMasked: subjectMasked, grantID: grantID, method: method.flatMap(GrantMethod.init(rawValue:)),
+                legalBasis: basis.flatMap(LegalBasis.init(rawValue:)), result: outcome, codeID: cti.map { Array(buffer: $0) },
+                codeExpiry: exp)))
+        }
+        return result
+    }
+}

@@ -1,0 +1,140 @@
+import Crypto
+import Foundation
+import JWTKit
+
+/// The claims of a real-name assertion: a JWS from a trusted identity provider saying who a person is.
+public struct RealNameClaims: JWTPayload, Equatable {
+    public var iss: String
+    public var sub: String
+    public var name: String
+    /// The person's ID number. Personal data: it never leaves the verifier except as an `IdentityNumber`.
+    public var idn: String
+    /// Whether the provider verified the person under their real name.
+    public var rnv: Bool
+    public var iat: Int64
+    public var exp: Int64
+
+    public init(iss: String, sub: String, name: String, idn: String, rnv: Bool, iat: Int64, exp: Int64) {
+        self.iss = iss
+        self.sub = sub
+        self.name = name
+        self.idn = idn
+        self.rnv = rnv
+        self.iat = iat
+        self.exp = exp
+    }
+
+    /// Time and flags are checked by `AssertionVerifier`, against its clock.
+    public func verify(using algorithm: some JWTAlgorithm) throws {}
+}
+
+/// A person whose assertion verified.
+public struct VerifiedPerson: Sendable, Equatable {
+    public var id: IdentityNumber
+    public var name: String
+    public var issuer: String
+    public var subject: String
+}
+
+/// Why an assertion was refused; each is a 401 with this reason.
+public enum AssertionRejection: String, Error, Sendable, CaseIterable {
+    case missing = "assertion-missing"
+    case malformed = "assertion-malformed"
+    case untrustedIssuer = "assertion-untrusted-issuer"
+    case badSignature = "assertion-bad-signature"
+    case expired = "assertion-expired"
+    case lifetimeTooLong = "assertion-lifetime-too-long"
+    case notRealNameVerified = "assertion-not-verified"
+    case badIDNumber = "assertion-bad-id-number"
+}
+
+/// An identity provider Passby trusts: its issuer name and its public keys (a JWK set, EdDSA or ES256).
+public struct IdentityProvider: Sendable {
+    public var issuer: String
+    public var jwksJSON: String
+
+    public init(issuer: String, jwksJSON: String) {
+        self.issuer = issuer
+        self.jwksJSON = jwksJSON
+    }
+}
+
+/// Verifies real-name assertions against the configured providers. The key that verifies must
+/// belong to the provider the assertion names in `iss`; nothing else about the person is trusted.
+public struct AssertionVerifier: Sendable {
+    /// Longest lifetime (`exp - iat`) accepted.
+    public static let maxLifetime: Int64 = 600
+    private let providers: [String: JWTKeyCollection]
+    private let parser = JWTKeyCollection()
+
+    public init(providers: [IdentityProvider]) async throws {
+        var collections: [String: JWTKeyCollection] = [:]
+        for provider in providers {
+            collections[provider.issuer] = try await JWTKeyCollection().add(jwksJSON: provider.jwksJSON)
+        }
+        self.providers = collections
+    }
+
+    public var issuers: [String] { providers.keys.sorted() }
+
+    public func verify(_ token: String?, now: Date, today: CivilDate) async throws(AssertionRejection) -> VerifiedPerson {
+        guard let token, !token.isEmpty else { throw .missing }
+        guard token.utf8.count <= 8192, let unverified = try? await parser.unverified(token, as: RealNameClaims.self) else {
+            throw .malformed
+        }
+        guard let keys = providers[unverified.iss] else { throw .untrustedIssuer }
+        let claims: RealNameClaims
+        do {
+            claims = try await keys.verify(token, as: RealNameClaims.self)
+        } catch {
+            throw .badSignature
+        }
+        let seconds = Int64(now.timeIntervalSince1970)
+        guard claims.exp > seconds else { throw .expired }
+        guard claims.exp - claims.iat <= Self.maxLifetime, claims.iat <= seconds + 60 else { throw .lifetimeTooLong }
+        guard claims.rnv else { throw .notRealNameVerified }
+        guard let id = try? IdentityNumber(parsing: claims.idn, today: today) else { throw .badIDNumber }
+        let name = PersonalData.normalizeName(claims.name)
+        guard !name.isEmpty else { throw .malformed }
+        return VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub)
+    }
+}
+
+/// The development identity provider: a key Passby makes on first run, so that demos and tests can
+/// mint assertions (`passby dev assertion`). It is named as such and can be switched off.
+public struct DevelopmentIdentityProvider: Sendable {
+    public static let issuer = "passby-dev-idp"
+    private let key: Curve25519.Signing.PrivateKey
+
+    /// Loads the key from `<data-dir>/dev-idp.key`, creating it (0600) on first run.
+    public init(dataDirectory: URL) throws {
+        let raw = try SecretFile.loadOrCreate(at: dataDirectory.appendingPathComponent("dev-idp.key"), length: 32)
+        self.key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+    }
+
+    public init(key: Curve25519.Signing.PrivateKey) { self.key = key }
+
+    var kid: String {
+        let digest = Array(SHA256.hash(data: key.publicKey.rawRepresentation).prefix(8))
+        return Data(digest).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The provider as the verifier trusts it.
+    public var provider: IdentityProvider {
+        let x = key.publicKey.rawRepresentation.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let jwks = #"{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid":"\#(kid)","x":"\#(x)"}]}"#
+        return IdentityProvider(issuer: Self.issuer, jwksJSON: jwks)
+    }
+
+    /// Signs an assertion for a person, valid for `ttl` seconds (at most 600 are accepted).
+    public func mint(name: String, idNumber: String, ttl: Int64 = 600, now: Date = Date(), realNameVerified: Bool = true) async throws -> String {
+        let iat = Int64(now.timeIntervalSince1970)
+        let claims = RealNameClaims(
+            iss: Self.issuer, sub: "dev-" + String(idNumber.suffix(4)), name: name, idn: idNumber, rnv: realNameVerified,
+            iat: iat, exp: iat + ttl)
+        let keys = await JWTKeyCollection().add(eddsa: EdDSA.PrivateKey(backing: key), kid: JWKIdentifier(string: kid))
+        return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
+    }
+}

@@ -1,0 +1,422 @@
+import Consent
+import Crypto
+import Display
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import LookupAPI
+
+/// People of the lookup tests. Their numbers are invented and checksum-valid.
+enum People {
+    static func number(_ region: String, _ year: Int, _ month: Int, _ day: Int, _ sequence: String) -> String {
+        let seventeen = Array(region + String(format: "%04d%02d%02d", year, month, day) + sequence)
+        return String(seventeen) + String(IdentityNumber.checkCharacter(for: seventeen))
+    }
+    static let today = AgePolicy().today()
+    static let elder = ("11010519491231002X", "王秀英")
+    static let otherElder = ("350203195510101235", "陈建国")
+    static let child = (number("310104", today.year - 3, 6, 1, "046"), "李小明")
+    static let adult = ("440305199005200716", "张伟")
+    static let guardian = (number("110105", 1980, 1, 1, "011"), "王建华")
+    static let passerby = (number("440305", 1992, 3, 4, "051"), "刘洋")
+    static let otherPasserby = (number("440305", 1993, 3, 4, "071"), "赵敏")
+    /// Eligible, but the gateway never sent a status.
+    static let unknownElder = (number("120101", 1950, 2, 2, "021"), "孙老")
+}
+
+/// A running application on PostgreSQL with a client of every role, subjects with statuses, and assertions.
+struct Scenario {
+    let client: any TestClientProtocol
+    let dependencies: PassbyDependencies
+    let postgres: PostgresClient
+    let keys: [Role: String]
+
+    static func run(configuration: PassbyConfiguration = .init(), _ body: @Sendable (Scenario) async throws -> Void) async throws {
+        let (dependencies, postgres) = try await TestApp.postgres(configuration: configuration)
+        try await buildApplication(dependencies).test(.router) { client in
+            var keys: [Role: String] = [:]
+            for role in Role.allCases { keys[role] = try await dependencies.clients.create(name: "test-\(role)", role: role).key }
+            let today = dependencies.configuration.agePolicy.today()
+            let updates = try [People.elder, People.otherElder, People.child, People.adult].map { person in
+                HealthStatusUpdate(
+                    id: try IdentityNumber(parsing: person.0, today: today), name: person.1, status: .green,
+                    asOf: Date(timeIntervalSince1970: 1_767_225_600), personalData: dependencies.personalData)
+            }
+            _ = try await dependencies.statuses.upsert(updates)
+            try await body(Scenario(client: client, dependencies: dependencies, postgres: postgres, keys: keys))
+        }
+    }
+
+    func assertion(_ person: (String, String)) async throws -> String {
+        try await TestApp.identityProvider.mint(name: person.1, idNumber: person.0)
+    }
+
+    func send(_ method: HTTPRequest.Method, _ uri: String, as role: Role, person: (String, String)?, body: [String: Any]? = nil,
+              headers: HTTPFields = [:]) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+        var headers = headers
+        if let person { headers[PassbyDependencies.assertionHeader] = try await assertion(person) }
+        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+        return try await client.send(method, uri, key: keys[role], body: text, headers: headers)
+    }
+
+    /// A guardian registers the subject and grants; returns the grant id and token.
+    func guardianGrant(for subject: (String, String), extra: [String: Any] = [:]) async throws -> (id: String, token: String) {
+        let registered = try await send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
+                                        body: ["id_number": subject.0, "name": subject.1, "relationship": "child"])
+        #expect(registered.status == .created || registered.body.contains("already-registered"), "\(registered.body)")
+        let granted = try await send(.post, "/v1/consents", as: .guardian, person: People.guardian,
+                                     body: ["id_number": subject.0].merging(extra) { $1 })
+        #expect(granted.status == .created, "\(granted.body)")
+        let body = try json(granted.body)
+        return (try #require(body["id"] as? String), try #require(body["token"] as? String))
+    }
+
+    func lookup(_ subject: String, token: String, by person: (String, String) = People.passerby, role: Role = .helper,
+                headers: HTTPFields = [:], format: String? = nil) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+        var body: [String: Any] = ["id_number": subject, "consent_token": token]
+        if let format { body["format"] = format }
+        return try await send(.post, "/v1/lookups", as: role, person: person, body: body, headers: headers)
+    }
+
+    func ledger() async throws -> [StoredLedgerRecord] {
+        try await dependencies.consents.ledger(after: 0, limit: 10_000)
+    }
+}
+
+@Suite("Consent and the passer-by lookup")
+struct LookupFlowTests {
+    @Test("a guardian registers and grants; a helper looks up once; the code verifies and expires; a replay is refused")
+    func happyPath() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            #expect(grant.token.count == 19 && grant.token.split(separator: "-").count == 4)
+            let lower = grant.token.lowercased().replacingOccurrences(of: "-", with: " ")
+            let answer = try await scenario.lookup(People.elder.0, token: lower)
+            #expect(answer.status == .created, "\(answer.body)")
+            let body = try json(answer.body)
+            let code = try #require(body["code"] as? String)
+            #expect(body["masked_name"] as? String == "王*英")
+            #expect(body["masked_id"] as? String == "1101**********002X")
+            #expect(body["group"] as? String == "elder")
+            #expect(body["status"] as? String == "green")
+            #expect((body["rendering"] as? [String: Any])?["format"] as? String == "svg")
+            #expect(((body["rendering"] as? [String: Any])?["data"] as? String)?.hasPrefix("<svg") == true)
+            #expect(!answer.body.contains(People.elder.0))
+
+            let verifier = CodeVerifier(keys: scenario.dependencies.keys.current.verification)
+            let claims = try CodeFormat.decode(code).claims
+            #expect(verifier.verify(code, now: claims.issuedAt).verdict == .valid)
+            #expect(claims.expiresAt - claims.issuedAt == 10)
+            #expect(verifier.verify(code, now: claims.issuedAt + 13).verdict == .expired)
+
+            let replay = try await scenario.lookup(People.elder.0, token: grant.token)
+            try expectProblem(replay, .forbidden, "consent-used")
+
+            let records = try await scenario.ledger()
+            #expect(records.map(\.record.kind) == [.familyMemberAdded, .grantCreated, .lookupIssued, .lookupRefused])
+            #expect(records[2].record.codeID == claims.codeID)
+            #expect(records[3].record.result == "consent-used")
+        }
+    }
+
+    @Test("refusals happen on cue, each recorded in the ledger with its reason")
+    func refusals() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            try expectProblem(try await scenario.lookup(People.otherElder.0, token: grant.token), .forbidden, "consent-wrong-subject")
+            try expectProblem(try await scenario.lookup(People.elder.0, token: "0000-0000-0000-0000"), .forbidden, "consent-invalid")
+            try expectProblem(try await scenario.lookup(People.elder.0, token: "not a token"), .forbidden, "consent-invalid")
+            try expectProblem(try await scenario.lookup(People.adult.0, token: grant.token), .forbidden, "not-eligible")
+            try expectProblem(try await scenario.lookup("110105194912310021", token: grant.token), .unprocessableContent, "checksum")
+            try expectProblem(try await scenario.lookup(People.unknownElder.0, token: grant.token), .forbidden, "consent-wrong-subject")
+            try expectProblem(try await scenario.send(.post, "/v1/lookups", as: .helper, person: nil,
+                                                      body: ["id_number": People.elder.0, "consent_token": grant.token]),
+                              .unauthorized, "assertion-missing")
+            try expectProblem(try await scenario.send(.post, "/v1/lookups", as: .guardian, person: People.passerby,
+                                                      body: ["id_number": People.elder.0, "consent_token": grant.token]),
+                              .forbidden, "wrong-role")
+            // The grant is still unused: every refusal above left it alone.
+            #expect(try await scenario.lookup(People.elder.0, token: grant.token, role: .gateway).status == .created)
+            let refused = try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.map(\.record.result)
+            #expect(refused == ["consent-wrong-subject", "consent-invalid", "consent-invalid", "not-eligible", "checksum",
+                                "consent-wrong-subject", "assertion-missing"])
+        }
+    }
+
+    @Test("bad assertions get 401 with their reason")
+    func assertions() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            let stranger = DevelopmentIdentityProvider(key: Curve25519.Signing.PrivateKey())
+            let cases: [(String, String)] = [
+                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(-700)), "assertion-expired"),
+                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, ttl: 3600), "assertion-lifetime-too-long"),
+                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, realNameVerified: false), "assertion-not-verified"),
+                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: "110105194912310021"), "assertion-bad-id-number"),
+                (try await stranger.mint(name: "刘洋", idNumber: People.passerby.0), "assertion-bad-signature"),
+                (Self.unsigned(People.passerby), "assertion-bad-signature"),
+                ("not.a.jws", "assertion-malformed"),
+            ]
+            for (assertion, reason) in cases {
+                let response = try await scenario.client.send(
+                    .post, "/v1/lookups", key: scenario.keys[.helper],
+                    body: #"{"id_number":"\#(People.elder.0)","consent_token":"\#(grant.token)"}"#,
+                    headers: [PassbyDependencies.assertionHeader: assertion])
+                try expectProblem(response, .unauthorized, reason)
+            }
+        }
+    }
+
+    /// A well-formed assertion with `alg: none` and no signature.
+    static func unsigned(_ person: (String, String)) -> String {
+        func part(_ object: [String: Any]) -> String {
+            (try! JSONSerialization.data(withJSONObject: object)).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let now = Int(Date().timeIntervalSince1970)
+        return part(["alg": "none", "typ": "JWT"]) + "." + part([
+            "iss": DevelopmentIdentityProvider.issuer, "sub": "x", "name": person.1, "idn": person.0, "rnv": true, "iat": now, "exp": now + 60,
+        ]) + "."
+    }
+
+    @Test("a withdrawn grant is refused from the moment the withdrawal answers; only the grantor may withdraw")
+    func withdrawal() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 5])
+            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
+            let stranger = try await scenario.send(.delete, "/v1/consents/\(grant.id)", as: .guardian, person: People.otherPasserby)
+            try expectProblem(stranger, .notFound, "not-found")
+            let withdrawn = try await scenario.send(.delete, "/v1/consents/\(grant.id)", as: .guardian, person: People.guardian)
+            #expect(withdrawn.status == .noContent)
+            try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-withdrawn")
+            // The receipt says so, signed.
+            let receipt = try await scenario.send(.get, "/v1/consents/\(grant.id)/receipt", as: .guardian, person: People.guardian)
+            #expect(receipt.status == .ok)
+            let code = try #require(try json(receipt.body)["receipt"] as? String)
+            var verifier = CodeVerifier(keys: scenario.dependencies.keys.current.verification)
+            verifier.acceptedKinds = [.receipt]
+            #expect(verifier.verify(code, now: Int64(Date().timeIntervalSince1970)).verdict == .valid)
+            let claims = try CodeFormat.decode(code).claims
+            #expect(claims.kind == .receipt)
+            #expect(claims.extra["grant"] == .text(grant.id.lowercased()))
+            #expect(claims.extra["status"] == .text("withdrawn"))
+            #expect(claims.extra["method"] == .text("guardian-app"))
+            #expect(claims.extra["uses"] == .int(1))
+        }
+    }
+
+    @Test("removing a family member stops the grants made through it")
+    func removedFamilyMember() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 3])
+            let list = try await scenario.send(.get, "/v1/family-members", as: .guardian, person: People.guardian)
+            let members = try #require(try json(list.body)["family_members"] as? [[String: Any]])
+            #expect(members.count == 1)
+            #expect(members[0]["masked_id"] as? String == "1101**********002X")
+            #expect(!list.body.contains(People.elder.0))
+            let id = try #require(members[0]["id"] as? String)
+            #expect(try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian).status == .noContent)
+            try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-withdrawn")
+            try expectProblem(try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian),
+                              .notFound, "not-found")
+        }
+    }
+
+    @Test("family registration checks the name, eligibility and both quotas")
+    func familyRules() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.quotas.familyMembersPerGuardian = 1
+        configuration.quotas.guardiansPerSubject = 1
+        try await Scenario.run(configuration: configuration) { scenario in
+            func register(_ subject: (String, String), name: String? = nil, by guardian: (String, String) = People.guardian) async throws
+                -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+                try await scenario.send(.post, "/v1/family-members", as: .guardian, person: guardian,
+                                        body: ["id_number": subject.0, "name": name ?? subject.1, "relationship": "child"])
+            }
+            try expectProblem(try await register(People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
+            try expectProblem(try await register(People.adult), .forbidden, "not-eligible")
+            try expectProblem(try await register(People.unknownElder), .notFound, "unknown-subject")
+            #expect(try await register(People.elder, name: " 王  秀英 ").status == .created)
+            try expectProblem(try await register(People.elder), .conflict, "already-registered")
+            try expectProblem(try await register(People.otherElder), .conflict, "guardian-quota-exceeded")
+            try expectProblem(try await register(People.elder, by: People.passerby), .conflict, "subject-guardian-quota-exceeded")
+            // Without a registration there is no grant.
+            try expectProblem(try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.passerby,
+                                                      body: ["id_number": People.elder.0]), .forbidden, "not-a-guardian")
+        }
+    }
+
+    @Test("attested consent: elderly only, bound to the requester, one use, rate-limited; children need a guardian")
+    func attested() async throws {
+        try await Scenario.run { scenario in
+            func attest(_ subject: (String, String), by person: (String, String) = People.passerby) async throws
+                -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+                try await scenario.send(.post, "/v1/consents/attested", as: .helper, person: person,
+                                        body: ["id_number": subject.0, "statement": "She said yes, out loud, at gate 3."])
+            }
+            try expectProblem(try await attest(People.child), .forbidden, "guardian-consent-required")
+            let first = try json(try await attest(People.elder).body)
+            let token = try #require(first["token"] as? String)
+            try expectProblem(try await scenario.lookup(People.elder.0, token: token, by: People.otherPasserby), .forbidden, "consent-wrong-grantee")
+            #expect(try await scenario.lookup(People.elder.0, token: token).status == .created)
+            try expectProblem(try await scenario.lookup(People.elder.0, token: token), .forbidden, "consent-used")
+            #expect(try await attest(People.elder).status == .created)
+            #expect(try await attest(People.otherElder).status == .created)
+            let limited = try await attest(People.elder)
+            try expectProblem(limited, .tooManyRequests, "rate-limited")
+            #expect(limited.headers[.retryAfter] != nil)
+        }
+    }
+
+    @Test("in a public-health emergency a child can be looked up on an attested grant, and the grant says why")
+    func emergency() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.publicHealthEmergency = true
+        try await Scenario.run(configuration: configuration) { scenario in
+            let answer = try await scenario.send(.post, "/v1/consents/attested", as: .helper, person: People.passerby,
+                                                 body: ["id_number": People.child.0, "statement": "Her mother is in the ambulance."])
+            #expect(answer.status == .created)
+            #expect(try json(answer.body)["legal_basis"] as? String == "public-health-emergency")
+            let token = try #require(try json(answer.body)["token"] as? String)
+            let lookup = try await scenario.lookup(People.child.0, token: token)
+            #expect(lookup.status == .created)
+            #expect(try json(lookup.body)["group"] as? String == "child")
+        }
+    }
+
+    @Test("50 concurrent lookups on one single-use token give exactly one code and one issued record")
+    func concurrentSingleUse() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.lookupsPerMinutePerRequester = 1000
+        configuration.lookupsPerMinutePerSubject = 1000
+        try await Scenario.run(configuration: configuration) { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<50 {
+                    group.addTask { try await scenario.lookup(People.elder.0, token: grant.token, by: People.passerby).status }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .created }.count == 1)
+            #expect(statuses.allSatisfy { $0 == .created || $0 == .forbidden })
+            let issued = try await scenario.ledger().filter { $0.record.kind == .lookupIssued && $0.record.grantID?.uuidString == grant.id.uppercased() }
+            #expect(issued.count == 1)
+            #expect(try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.count == 49)
+        }
+    }
+
+    @Test("an idempotent retry returns the same code and uses nothing; another body with the key is 422")
+    func idempotency() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 2])
+            let key: HTTPFields = [ConsentController.idempotencyHeader: "retry-1"]
+            let first = try await scenario.lookup(People.elder.0, token: grant.token, headers: key)
+            let second = try await scenario.lookup(People.elder.0, token: grant.token, headers: key)
+            #expect(first.status == .created && second.status == .created)
+            #expect(try json(first.body)["code"] as? String == json(second.body)["code"] as? String)
+            let other = try await scenario.lookup(People.elder.0, token: grant.token, headers: key, format: "text")
+            try expectProblem(other, .unprocessableContent, "idempotency-key-reused")
+            // One use left: the retry consumed nothing.
+            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
+            try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-used")
+            #expect(try await scenario.ledger().filter { $0.record.kind == .lookupIssued }.count == 2)
+
+            // Consents too: the same key and body give the same grant and token.
+            _ = try await scenario.send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
+                                    body: ["id_number": People.otherElder.0, "name": People.otherElder.1, "relationship": "parent"])
+            let grantKey: HTTPFields = [ConsentController.idempotencyHeader: "grant-1"]
+            let a = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
+                                            body: ["id_number": People.otherElder.0], headers: grantKey)
+            let b = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
+                                            body: ["id_number": People.otherElder.0], headers: grantKey)
+            #expect(a.status == .created && b.status == .ok)
+            #expect(try json(a.body)["token"] as? String == json(b.body)["token"] as? String)
+            #expect(try json(a.body)["id"] as? String == json(b.body)["id"] as? String)
+            let c = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
+                                            body: ["id_number": People.otherElder.0, "max_uses": 2], headers: grantKey)
+            try expectProblem(c, .unprocessableContent, "idempotency-key-reused")
+        }
+    }
+
+    @Test("an elderly person grants for themselves at a terminal; a child cannot")
+    func terminalGrant() async throws {
+        try await Scenario.run { scenario in
+            let own = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.elder, body: ["id_number": People.elder.0])
+            #expect(own.status == .created)
+            #expect(try json(own.body)["method"] as? String == "terminal")
+            let forOther = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.guardian, body: ["id_number": People.elder.0])
+            try expectProblem(forOther, .forbidden, "self-consent-elderly-only")
+            let child = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.child, body: ["id_number": People.child.0])
+            try expectProblem(child, .forbidden, "self-consent-elderly-only")
+        }
+    }
+
+    @Test("lookups are rate-limited per requester with Retry-After")
+    func rateLimit() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.lookupsPerMinutePerRequester = 2
+        try await Scenario.run(configuration: configuration) { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 10])
+            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
+            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
+            let limited = try await scenario.lookup(People.elder.0, token: grant.token)
+            try expectProblem(limited, .tooManyRequests, "rate-limited")
+            #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+        }
+    }
+
+    @Test("the rendering follows format or Accept")
+    func renderings() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 3])
+            let png = try json(try await scenario.lookup(People.elder.0, token: grant.token, format: "png").body)
+            let pngBase64 = try #require((png["rendering"] as? [String: Any])?["data"] as? String)
+            let pngData = try #require(Data(base64Encoded: pngBase64))
+            #expect(Array(pngData.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+            let text = try json(try await scenario.lookup(People.elder.0, token: grant.token, headers: [.accept: "text/plain"]).body)
+            #expect((text["rendering"] as? [String: Any])?["content_type"] as? String == "text/plain; charset=utf-8")
+            let bad = try await scenario.lookup(People.elder.0, token: grant.token, format: "gif")
+            try expectProblem(bad, .badRequest, "malformed-request")
+        }
+    }
+
+    @Test("no table holds a plain-text ID number or name after the whole flow")
+    func privacy() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            let everything = try await TestDump.allRows(scenario.postgres)
+            for person in [People.elder, People.otherElder, People.guardian, People.passerby] {
+                #expect(!everything.contains(person.0))
+                #expect(!everything.contains(person.1))
+                #expect(!everything.contains(String(person.0.dropFirst(6).prefix(8))))
+            }
+            #expect(!everything.contains(grant.token.replacingOccurrences(of: "-", with: "")))
+        }
+    }
+}
+
+/// Every row of every table of Passby's schema, as JSON text.
+enum TestDump {
+    static func allRows(_ client: PostgresClient) async throws -> String {
+        let logger = Logger(label: "test")
+        var tables: [String] = []
+        for try await name in try await client.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename", logger: logger
+        ).decode(String.self) {
+            tables.append(name)
+        }
+        #expect(tables.contains("ledger") && tables.contains("consent_grants") && tables.contains("guardianships"))
+        var dump = ""
+        for table in tables {
+            let rows = try await client.query("SELECT row_to_json(t)::text FROM \(unescaped: table) t", logger: logger)
+            for try await row in rows.decode(String.self) { dump += row + "\n" }
+        }
+        return dump
+    }
+}
