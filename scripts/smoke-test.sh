@@ -79,7 +79,36 @@ check "a new client's key works" 200 "$(status_of -X PUT "$base/v1/health-status
 "$bin" clients revoke --data-dir "$data" "$id" >/dev/null
 check "a revoked key gets 401 at once" 401 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $key" -d '[]')"
 
+# --- the consent flow with curl and the CLI alone ---
+guardian=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['demo-guardian'])" "$data/demo-keys.json")
+elder_name=$(grep -E '^  elder +[0-9]{17}[0-9X]' "$work/serve.log" | awk '{print $3}')
+G=$("$bin" dev assertion --data-dir "$data" --name 王建华 --id 110105198001010016)
+P=$("$bin" dev assertion --data-dir "$data" --name 刘洋 --id 440305199203040514)
+as_guardian=(-H "Authorization: Bearer $guardian" -H "Passby-Assertion: $G")
+as_helper=(-H "Authorization: Bearer $helper" -H "Passby-Assertion: $P")
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ''))" "$1" "$2"; }
+check "a guardian registers a family member" 201 "$(status_of -X POST "$base/v1/family-members" "${as_guardian[@]}" \
+  -d "{\"id_number\":\"$elder\",\"name\":\"$elder_name\",\"relationship\":\"parent\"}")"
+first=$(curl -s -X POST "$base/v1/consents" "${as_guardian[@]}" -d "{\"id_number\":\"$elder\"}")
+check "the guardian withdraws a grant" 204 "$(status_of -X DELETE "$base/v1/consents/$(field "$first" id)" "${as_guardian[@]}")"
+lookup() { curl -s -X POST "$base/v1/lookups" "${as_helper[@]}" -d "{\"id_number\":\"$elder\",\"consent_token\":\"$1\"}"; }
+check "a lookup on the withdrawn grant is refused" "consent-withdrawn" "$(field "$(lookup "$(field "$first" token)")" reason)"
+second=$(curl -s -X POST "$base/v1/consents" "${as_guardian[@]}" -d "{\"id_number\":\"$elder\"}")
+answer=$(lookup "$(field "$second" token)")
+field "$answer" code >"$work/lookup-code.txt"
+check "a helper looks up with the new token" "PB1:" "$(head -c 4 "$work/lookup-code.txt")"
+check "the same single-use token again is refused" "consent-used" "$(field "$(lookup "$(field "$second" token)")" reason)"
+
 # --- a code from this server, checked from outside with pycose and zxing-cpp ---
+if [ -n "${PYTHON:-}" ]; then
+  curl -s "$base/.well-known/passby-keys.json" >"$work/keys.json"
+  if "$PYTHON" "$(dirname "$0")/../tests-interop/check_codes.py" live "$work/keys.json" "$work/lookup-code.txt" >"$work/interop.log"; then
+    check "the lookup's display code verifies with pycose and stops 10 s + skew after issue" 0 0
+  else
+    check "the lookup's display code verifies with pycose and stops 10 s + skew after issue" 0 1; cat "$work/interop.log"
+  fi
+fi
+
 if [ -n "${PYTHON:-}" ]; then
   curl -s "$base/.well-known/passby-keys.json" >"$work/keys.json"
   "$bin" dev code --data-dir "$data" --qr "$work/code.png" >"$work/code.txt"
@@ -122,7 +151,7 @@ start_server
 check "the demo keys are unchanged on a second start" "$keys_before" "$(cat "$data/demo-keys.json")"
 check "the demo gateway key still works" 200 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $gateway" -d '[]')"
 stop_server
-check "three clients after two starts (two demo, one added)" 3 "$("$bin" clients list --data-dir "$data" | wc -l)"
+check "six clients after two starts (five demo, one added)" 6 "$("$bin" clients list --data-dir "$data" | wc -l)"
 check "a command that started the cluster stops it again" 0 "$(cluster_processes)"
 
 # --- a crash (server and PostgreSQL killed) leaves stale locks that the next start recovers ---

@@ -27,16 +27,23 @@ struct DemoSeed: Sendable {
             for subject in subjects {
                 lines.append("  \(subject.label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(subject.idNumber)  \(subject.name)  \(subject.status.rawValue)")
             }
-            let gateway = keys["demo-gateway"] ?? "KEY"
-            let elder = subjects.first?.idNumber ?? ""
+            let elder = subjects.first
+            let helper = keys["demo-helper"] ?? "KEY"
+            let guardian = keys["demo-guardian"] ?? "KEY"
+            let checkpoint = keys["demo-checkpoint"] ?? "KEY"
+            let bin = ".build/debug/passby"
             lines += [
-                "", "Try:",
-                "  curl -s \(baseURL)/readyz",
-                "  passby id inspect \(elder)        # (.build/debug/passby)",
-                "  curl -s -X PUT \(baseURL)/v1/health-statuses -H 'Authorization: Bearer \(gateway)' \\",
-                "       -H 'Content-Type: application/json' \\",
-                "       -d '[{\"id_number\":\"\(elder)\",\"name\":\"\(subjects.first?.name ?? "")\",\"status\":\"yellow\",\"as_of\":\"\(Date().formatted(.iso8601))\"}]'",
-                "  curl -s \(baseURL)/metrics | head",
+                "", "Walk-through (a guardian grants, a passer-by looks up, a checkpoint verifies):",
+                "  G=$(\(bin) dev assertion --name 王建华 --id 110105198001010016)        # the guardian, via the dev identity provider",
+                "  P=$(\(bin) dev assertion --name 刘洋 --id 440305199203040514)          # the passer-by",
+                "  curl -s -X POST \(baseURL)/v1/family-members -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" \\",
+                "       -d '{\"id_number\":\"\(elder?.idNumber ?? "")\",\"name\":\"\(elder?.name ?? "")\",\"relationship\":\"parent\"}'",
+                "  T=$(curl -s -X POST \(baseURL)/v1/consents -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" \\",
+                "       -d '{\"id_number\":\"\(elder?.idNumber ?? "")\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
+                "  C=$(curl -s -X POST \(baseURL)/v1/lookups -H 'Authorization: Bearer \(helper)' -H \"Passby-Assertion: $P\" \\",
+                "       -d \"{\\\"id_number\\\":\\\"\(elder?.idNumber ?? "")\\\",\\\"consent_token\\\":\\\"$T\\\"}\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
+                "  curl -s -X POST \(baseURL)/v1/verifications -H 'Authorization: Bearer \(checkpoint)' -d \"{\\\"code\\\":\\\"$C\\\"}\"",
+                "  curl -s \(baseURL)/.well-known/passby-keys.json",
                 "", "Press Ctrl-C to stop the server and its PostgreSQL.", "",
             ]
             return lines.joined(separator: "\n")
@@ -64,7 +71,8 @@ struct DemoSeed: Sendable {
         var keys = (FileManager.default.contents(atPath: file.path))
             .flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
         let existing = Set(try await dependencies.clients.list().filter { $0.revokedAt == nil }.map(\.name))
-        for (name, role) in [("demo-gateway", Role.gateway), ("demo-helper", Role.helper)]
+        for (name, role) in [("demo-gateway", Role.gateway), ("demo-helper", Role.helper), ("demo-guardian", Role.guardian),
+                             ("demo-terminal", Role.terminal), ("demo-checkpoint", Role.checkpoint)]
         where keys[name] == nil || !existing.contains(name) {
             keys[name] = try await dependencies.clients.create(name: name, role: role).key
             logger.info("seeded demo client", metadata: ["client.name": "\(name)"])

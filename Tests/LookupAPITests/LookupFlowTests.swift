@@ -144,6 +144,9 @@ struct LookupFlowTests {
             let refused = try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.map(\.record.result)
             #expect(refused == ["consent-wrong-subject", "consent-invalid", "consent-invalid", "not-eligible", "checksum",
                                 "consent-wrong-subject", "assertion-missing"])
+            let metrics = try await scenario.client.send(.get, "/metrics").body
+            #expect(metrics.contains(#"passby_lookup_refusals{reason="consent-wrong-subject"}"#))
+            #expect(metrics.contains(#"passby_lookup_refusals{reason="assertion-missing"}"#))
         }
     }
 

@@ -57,7 +57,7 @@ struct SystemAPITests {
             let first = try await seed.run(logger: .init(label: "test"))
             let second = try await seed.run(logger: .init(label: "test"))
             #expect(first.keys == second.keys)
-            #expect(try await dependencies.clients.list().count == 2)
+            #expect(try await dependencies.clients.list().count == 5)
             let today = dependencies.configuration.agePolicy.today()
             let groups = try first.subjects.map { subject in
                 let id = try IdentityNumber(parsing: subject.idNumber, today: today)
