@@ -1,6 +1,6 @@
 import Crypto
+import Display
 import Foundation
-import HummingbirdAuth
 
 /// The roles of DESIGN §1, plus `checkpoint` for verification devices.
 enum Role: String, Sendable, Codable, CaseIterable {
@@ -23,9 +23,7 @@ enum ClientKey {
     static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return prefix + Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return prefix + Base64URL.encode(bytes)
     }
 
     static func hash(_ key: String) -> [UInt8] {
