@@ -8,6 +8,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)   # prints offline-code cards as PDF and PNG
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need[*]}"

@@ -99,6 +99,22 @@ field "$answer" code >"$work/lookup-code.txt"
 check "a helper looks up with the new token" "PB1:" "$(head -c 4 "$work/lookup-code.txt")"
 check "the same single-use token again is refused" "consent-used" "$(field "$(lookup "$(field "$second" token)")" reason)"
 
+# --- offline codes: a guardian saves one, staff log in and verify it from its printed card ---
+printf 'smoke-test-password\n' | "$bin" staff add --data-dir "$data" --username gate-1 >/dev/null
+session=$(field "$(curl -s -X POST "$base/v1/staff/sessions" -d '{"username":"gate-1","password":"smoke-test-password"}')" token)
+check "staff log in with username and password" "pbs_" "${session:0:4}"
+check "a wrong password gets 401" 401 "$(status_of -X POST "$base/v1/staff/sessions" -d '{"username":"gate-1","password":"nope-nope"}')"
+saved=$(curl -s -X POST "$base/v1/offline-codes" "${as_guardian[@]}" -d "{\"id_number\":\"$elder\"}")
+verify() { curl -s -X POST "$base/v1/verifications" -H "Authorization: Bearer $1" -d "{\"code\":\"$2\"}"; }
+check "staff verify the saved offline code" "valid" "$(field "$(verify "$session" "$(field "$saved" code)")" verdict)"
+curl -s "$base$(field "$saved" print_url)?format=png" -H "Authorization: Bearer $guardian" -o "$work/card.png"
+if [ -n "${PYTHON:-}" ]; then
+  printed=$("$PYTHON" -c "import sys, zxingcpp; from PIL import Image; print(''.join(r.text for r in zxingcpp.read_barcodes(Image.open(sys.argv[1]))))" "$work/card.png")
+  check "the printed card's QR decodes with zxing-cpp to the saved code" "$(field "$saved" code)" "$printed"
+fi
+"$bin" staff disable --data-dir "$data" gate-1 >/dev/null
+check "a disabled staff member's session stops at once" 401 "$(status_of -X POST "$base/v1/verifications" -H "Authorization: Bearer $session" -d '{"code":"x"}')"
+
 # --- a code from this server, checked from outside with pycose and zxing-cpp ---
 if [ -n "${PYTHON:-}" ]; then
   curl -s "$base/.well-known/passby-keys.json" >"$work/keys.json"

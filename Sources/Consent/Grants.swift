@@ -126,6 +126,8 @@ public struct LedgerRecord: Sendable, Equatable {
         case lookupIssued = "lookup-issued"
         case lookupRefused = "lookup-refused"
         case verification
+        case offlineCodeIssued = "offline-code-issued"
+        case offlineCodeReplaced = "offline-code-replaced"
     }
 
     public var kind: Kind
@@ -141,14 +143,17 @@ public struct LedgerRecord: Sendable, Equatable {
     public var result: String
     public var codeID: [UInt8]?
     public var codeExpiry: Date?
+    /// The checkpoint staff member, for verifications made through a staff session.
+    public var staffID: UUID?
 
     public init(
-        kind: Kind, clientID: UUID? = nil, requesterKey: SubjectKey? = nil, requesterMasked: String? = nil,
+        kind: Kind, clientID: UUID? = nil, staffID: UUID? = nil, requesterKey: SubjectKey? = nil, requesterMasked: String? = nil,
         subjectKey: SubjectKey? = nil, subjectMasked: String? = nil, grantID: UUID? = nil, method: GrantMethod? = nil,
         legalBasis: LegalBasis? = nil, result: String = "ok", codeID: [UInt8]? = nil, codeExpiry: Date? = nil
     ) {
         self.kind = kind
         self.clientID = clientID
+        self.staffID = staffID
         self.requesterKey = requesterKey
         self.requesterMasked = requesterMasked
         self.subjectKey = subjectKey

@@ -96,7 +96,8 @@ extension QRCode {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func escapeXML(_ text: String) -> String {
+    /// Escapes text for XML content and attributes.
+    public static func escapeXML(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") }) else {
             return text
         }

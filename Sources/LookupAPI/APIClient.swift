@@ -14,6 +14,8 @@ struct APIClient: Sendable, Equatable, Codable {
     var role: Role
     var createdAt: Date
     var revokedAt: Date?
+    /// True for a checkpoint staff member's session, which acts with role `checkpoint`.
+    var isStaffSession = false
 }
 
 /// Bearer keys: `pbk_` and 43 base64url characters (256 random bits).

@@ -24,6 +24,8 @@ struct PassbyDependencies: Sendable {
     /// The code-signing keys, reloaded from their store every few seconds.
     var keys: LiveKeyRing
     var consents: any ConsentStore
+    var offlineCodes: any OfflineCodeStore
+    var staff: any StaffRepository
     var assertions: AssertionVerifier
     var rateLimiter = RateLimiter()
     /// Services that must run alongside the server, such as the PostgreSQL pool.
@@ -48,6 +50,8 @@ struct PassbyDependencies: Sendable {
             database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
             keys: keys,
             consents: PostgresConsentStore(client: postgres, logger: logger),
+            offlineCodes: PostgresOfflineCodeStore(client: postgres, logger: logger),
+            staff: PostgresStaffRepository(client: postgres, logger: logger),
             assertions: assertions,
             services: [postgres])
     }
@@ -94,5 +98,7 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     FamilyMemberController(dependencies: dependencies).addRoutes(to: v1.group("family-members").add(middleware: RequireRole(.guardian)))
     ConsentController(dependencies: dependencies).addRoutes(to: v1.group("consents"))
     LookupController(dependencies: dependencies).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
+    OfflineCodeController(dependencies: dependencies).addRoutes(to: v1)
+    StaffSessionController(dependencies: dependencies).addRoutes(to: router)
     return router
 }

@@ -41,6 +41,13 @@ struct PassbyConfiguration: Sendable {
     var lookupsPerMinutePerSubject = 20
     var lookupsPerMinutePerClient = 100_000
 
+    /// Staff: session length (`PASSBY_STAFF_SESSION_SECONDS`, 12 h), failures before a lock and its
+    /// length (`PASSBY_STAFF_LOGIN_ATTEMPTS`, 5; `PASSBY_STAFF_LOCK_SECONDS`, 900), bcrypt cost (`PASSBY_BCRYPT_COST`, 12).
+    var staffSessionSeconds = 12 * 3600
+    var staffLoginAttempts = 5
+    var staffLockSeconds = 900
+    var bcryptCost: UInt8 = 12
+
     /// A retired key stays published this long: until the longest-lived code it signed has expired.
     var maxCodeLifetime: Int64 { max(offlineCodeLifetime, displayCodeLifetime) + verificationSkew }
 
@@ -99,6 +106,10 @@ struct PassbyConfiguration: Sendable {
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_REQUESTER", positive) { configuration.lookupsPerMinutePerRequester = count }
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_SUBJECT", positive) { configuration.lookupsPerMinutePerSubject = count }
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_CLIENT", positive) { configuration.lookupsPerMinutePerClient = count }
+        if let seconds = try read("PASSBY_STAFF_SESSION_SECONDS", positive) { configuration.staffSessionSeconds = seconds }
+        if let count = try read("PASSBY_STAFF_LOGIN_ATTEMPTS", positive) { configuration.staffLoginAttempts = count }
+        if let seconds = try read("PASSBY_STAFF_LOCK_SECONDS", positive) { configuration.staffLockSeconds = seconds }
+        if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }
         return configuration
     }
 

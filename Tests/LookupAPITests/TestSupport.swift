@@ -39,7 +39,8 @@ enum TestApp {
         PassbyDependencies(
             configuration: configuration, personalData: personalData,
             clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
-            keys: try keys ?? Self.keys().1, consents: LedgerOnlyConsentStore(), assertions: try await assertions())
+            keys: try keys ?? Self.keys().1, consents: LedgerOnlyConsentStore(), offlineCodes: NoOfflineCodes(),
+            staff: NoStaff(), assertions: try await assertions())
     }
 
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
@@ -119,4 +120,28 @@ final class LedgerOnlyConsentStore: ConsentStore {
     func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? { throw Unavailable() }
     func record(_ record: LedgerRecord) async throws { records.withLock { $0.append(record) } }
     func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] { throw Unavailable() }
+}
+
+/// No offline code has ever been issued: every offline code reads as replaced.
+struct NoOfflineCodes: OfflineCodeStore {
+    struct Unavailable: Error {}
+    func issue(subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord,
+               claims: @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)) async throws -> OfflineIssueOutcome {
+        throw Unavailable()
+    }
+    func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord? { nil }
+    func code(id: UUID) async throws -> OfflineCodeRecord? { nil }
+    func currentGeneration(subjectReference: [UInt8]) async throws -> (subject: SubjectKey, generation: Int64)? { nil }
+}
+
+/// No staff accounts.
+struct NoStaff: StaffRepository {
+    func add(username: String, passwordHash: String) async throws -> StaffAccount? { nil }
+    func list() async throws -> [StaffAccount] { [] }
+    func disable(username: String) async throws -> Bool { false }
+    func credentials(username: String) async throws -> StaffCredentials? { nil }
+    func recordFailure(id: UUID, limit: Int, lockSeconds: Int) async throws {}
+    func recordSuccess(id: UUID) async throws {}
+    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date) async throws {}
+    func account(sessionHash: [UInt8], at: Date) async throws -> StaffAccount? { nil }
 }

@@ -69,7 +69,8 @@ struct VerificationAPITests {
             #expect(valid["masked_id"] as? String == "1101**********002X")
             #expect(valid["group"] as? String == "elder")
             #expect(valid["status"] as? String == "green")
-            #expect(try await verdict(offline)["kind"] as? String == "offline")
+            // No generation was ever issued for this subject reference: the code is not current.
+            #expect(try await verdict(offline)["verdict"] as? String == "replaced")
             #expect(try await verdict(receipt)["verdict"] as? String == "wrong-kind")
             #expect(try await verdict(old)["verdict"] as? String == "expired")
             let forged = try await verdict(foreign)
@@ -81,7 +82,7 @@ struct VerificationAPITests {
             let ledger = try #require(dependencies.consents as? LedgerOnlyConsentStore).records.withLock { $0 }
             #expect(ledger.count == 7)
             #expect(ledger.allSatisfy { $0.kind == .verification && $0.clientID == checkpoint.client.id })
-            #expect(ledger.map(\.result) == ["valid", "valid", "wrong-kind", "expired", "unknown-key", "malformed", "malformed"])
+            #expect(ledger.map(\.result) == ["valid", "replaced", "wrong-kind", "expired", "unknown-key", "malformed", "malformed"])
             #expect(ledger[0].codeID == Array(repeating: 5, count: 16))
             try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: "{}"), .badRequest, "malformed-request")
             try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":5}"#), .badRequest, "malformed-request")

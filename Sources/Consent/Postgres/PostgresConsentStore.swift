@@ -24,9 +24,9 @@ public struct PostgresConsentStore: ConsentStore {
     static func insert(_ record: LedgerRecord, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
-            INSERT INTO ledger (kind, client_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
+            INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
                                 method, legal_basis, result, code_cti, code_exp)
-            VALUES (\(record.kind.rawValue), \(record.clientID), \(bytes(record.requesterKey)), \(record.requesterMasked),
+            VALUES (\(record.kind.rawValue), \(record.clientID), \(record.staffID), \(bytes(record.requesterKey)), \(record.requesterMasked),
                     \(bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID), \(record.method?.rawValue),
                     \(record.legalBasis?.rawValue), \(record.result), \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry))
             """, logger: logger)
@@ -236,16 +236,16 @@ public struct PostgresConsentStore: ConsentStore {
     public func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] {
         let rows = try await client.query(
             """
-            SELECT seq, at, kind, client_id, requester_key, requester_masked, subject_key, subject_masked, grant_id, method,
+            SELECT seq, at, kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id, method,
                    legal_basis, result, code_cti, code_exp
             FROM ledger WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
             """, logger: logger)
         var result: [StoredLedgerRecord] = []
-        for try await (number, at, kind, clientID, requester, requesterMasked, subject, subjectMasked, grantID, method, basis, outcome, cti, exp)
-            in rows.decode((Int64, Date, String, UUID?, ByteBuffer?, String?, ByteBuffer?, String?, UUID?, String?, String?, String, ByteBuffer?, Date?).self) {
+        for try await (number, at, kind, clientID, staffID, requester, requesterMasked, subject, subjectMasked, grantID, method, basis, outcome, cti, exp)
+            in rows.decode((Int64, Date, String, UUID?, UUID?, ByteBuffer?, String?, ByteBuffer?, String?, UUID?, String?, String?, String, ByteBuffer?, Date?).self) {
             guard let kind = LedgerRecord.Kind(rawValue: kind) else { continue }
             result.append(StoredLedgerRecord(seq: number, at: at, record: LedgerRecord(
-                kind: kind, clientID: clientID, requesterKey: requester.map { SubjectKey(bytes: Array(buffer: $0)) },
+                kind: kind, clientID: clientID, staffID: staffID, requesterKey: requester.map { SubjectKey(bytes: Array(buffer: $0)) },
                 requesterMasked: requesterMasked, subjectKey: subject.map { SubjectKey(bytes: Array(buffer: $0)) },
                 subjectMasked: subjectMasked, grantID: grantID, method: method.flatMap(GrantMethod.init(rawValue:)),
                 legalBasis: basis.flatMap(LegalBasis.init(rawValue:)), result: outcome, codeID: cti.map { Array(buffer: $0) },
