@@ -40,8 +40,11 @@ test-smoke: venv
 
 ## Benchmarks in release mode; each prints ratios against a baseline measured in the same run.
 bench: bootstrap
+	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk; }
 	$(SWIFT) build -c release --product passby-bench
+	$(SWIFT) build -c release --product passby
 	.build/release/passby-bench
+	bash scripts/bench.sh .build/release/passby
 
 clean:
 	rm -rf .build $(VENV)

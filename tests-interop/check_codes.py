@@ -5,6 +5,8 @@ the code, zxing-cpp for the QR image.
   check_codes.py corpus DIR            every conformance case gives the result its `expected` says
   check_codes.py live JWKS CODE [PNG]  a code from a running passby verifies against its published
                                        keys (and the PNG decodes back to the same code)
+  check_codes.py signature JWKS CODE...  each code's signature verifies (offline codes: replacement
+                                       is a server-side check, so a replaced code still verifies here)
 
 Prints one line per check and a closing 'N passed, M failed'; exits 1 on any failure.
 """
@@ -167,9 +169,17 @@ def main():
             import zxingcpp
             from PIL import Image
 
-            results = zxingcpp.read_barcodes(Image.open(sys.argv[4]))
+            results = zxingcpp.read_barcodes(Image.open(sys.argv[4]), formats=zxingcpp.BarcodeFormat.QRCode)
             texts = [r.text for r in results]
             check("the PNG decodes with zxing-cpp to the same code", texts == [code], f"{texts}")
+    elif mode == "signature":
+        import time
+
+        jwks = json.loads(pathlib.Path(sys.argv[2]).read_text())
+        for path in sys.argv[3:]:
+            code = pathlib.Path(path).read_text().strip()
+            got = verify(code, jwks, int(time.time()), 2)
+            check(f"{pathlib.Path(path).name}: signature and time verify with pycose", got[1] and got[2], f"{got}")
     print(f"interop: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

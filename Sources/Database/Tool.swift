@@ -17,7 +17,7 @@ enum Tool {
         let result = try await Subprocess.run(
             .path(FilePath(arguments[0])), arguments: .init(Array(arguments.dropFirst())),
             input: .none, output: .string(limit: 1 << 20), error: .combinedWithOutput)
-        let output = result.standardOutput ?? ""
+        let output = result.standardOutput
         let succeeded = result.terminationStatus.isSuccess
         if !succeeded && !allowFailure {
             throw Failure(command: arguments.joined(separator: " "), status: "\(result.terminationStatus)", output: output)

@@ -14,7 +14,7 @@ struct PostgresProbe: DatabaseProbe {
     let logger: Logger
 
     func ping() async throws {
-        try await withDeadline(timeout) {
+        _ = try await withDeadline(timeout) {
             try await client.query("SELECT 1", logger: logger)
         }
     }

@@ -81,7 +81,7 @@ struct DemoSeed: Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try encoder.encode(keys)
         if FileManager.default.contents(atPath: file.path) != data {
-            FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
         }
 
         let subjects = Self.subjects(today: dependencies.configuration.agePolicy.today())

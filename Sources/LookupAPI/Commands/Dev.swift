@@ -6,7 +6,7 @@ import Foundation
 /// `passby dev …`: tools for demos and tests, named as such.
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Development and demo tools.", subcommands: [Assertion.self, Code.self])
+        abstract: "Development and demo tools.", subcommands: [Assertion.self, Code.self, BenchSeed.self])
 
     /// Mints a real-name assertion signed by the development identity provider.
     struct Assertion: AsyncParsableCommand {
