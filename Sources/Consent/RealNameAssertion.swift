@@ -43,6 +43,8 @@ public enum AssertionRejection: String, Error, Sendable, CaseIterable {
     case untrustedIssuer = "assertion-untrusted-issuer"
     case badSignature = "assertion-bad-signature"
     case expired = "assertion-expired"
+    /// Issued more than a minute in the future: the provider's clock or the assertion is wrong.
+    case notYetValid = "assertion-not-yet-valid"
     case lifetimeTooLong = "assertion-lifetime-too-long"
     case notRealNameVerified = "assertion-not-verified"
     case badIDNumber = "assertion-bad-id-number"
@@ -91,7 +93,8 @@ public struct AssertionVerifier: Sendable {
         }
         let seconds = Int64(now.timeIntervalSince1970)
         guard claims.exp > seconds else { throw .expired }
-        guard claims.exp - claims.iat <= Self.maxLifetime, claims.iat <= seconds + 60 else { throw .lifetimeTooLong }
+        guard claims.iat <= seconds + 60 else { throw .notYetValid }
+        guard claims.exp - claims.iat <= Self.maxLifetime else { throw .lifetimeTooLong }
         guard claims.rnv else { throw .notRealNameVerified }
         guard let id = try? IdentityNumber(parsing: claims.idn, today: today) else { throw .badIDNumber }
         let name = PersonalData.normalizeName(claims.name)

@@ -158,6 +158,7 @@ struct LookupFlowTests {
             let cases: [(String, String)] = [
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(-700)), "assertion-expired"),
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, ttl: 3600), "assertion-lifetime-too-long"),
+                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(300)), "assertion-not-yet-valid"),
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, realNameVerified: false), "assertion-not-verified"),
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: "110105194912310021"), "assertion-bad-id-number"),
                 (try await stranger.mint(name: "刘洋", idNumber: People.passerby.0), "assertion-bad-signature"),
