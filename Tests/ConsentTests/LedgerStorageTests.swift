@@ -1,0 +1,81 @@
+import Consent
+import Crypto
+import Database
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+@Suite("The ledger in PostgreSQL")
+struct LedgerStorageTests {
+    let logger = Logger(label: "test")
+
+    func record(_ client: PostgresClient, _ result: String = "ok") async throws {
+        try await PostgresConsentStore(client: client, logger: logger).record(LedgerRecord(
+            kind: .lookupRefused, clientID: UUID(), requesterKey: SubjectKey(bytes: Array(repeating: 1, count: 32)),
+            requesterMasked: "4403**********0514", subjectKey: SubjectKey(bytes: Array(repeating: 2, count: 32)),
+            subjectMasked: "1101**********002X", result: result, codeID: Array(repeating: 3, count: 16), codeExpiry: Date()))
+    }
+
+    @Test("UPDATE, DELETE and TRUNCATE are refused, even for a superuser in replica mode")
+    func appendOnly() async throws {
+        try await withThrowawayClient { client in
+            try await record(client)
+            for statement: PostgresQuery in ["UPDATE ledger SET result = 'forged'", "DELETE FROM ledger", "TRUNCATE ledger"] {
+                await #expect(throws: (any Error).self) { try await client.query(statement, logger: logger) }
+            }
+            try await client.withConnection { connection in
+                try await connection.query("SET session_replication_role = replica", logger: logger)
+                await #expect(throws: (any Error).self) { try await connection.query("UPDATE ledger SET result = 'forged'", logger: logger) }
+                await #expect(throws: (any Error).self) { try await connection.query("DELETE FROM ledger", logger: logger) }
+                try await connection.query("SET session_replication_role = origin", logger: logger)
+            }
+            let rows = try await client.query("SELECT result FROM ledger", logger: logger)
+            var results: [String] = []
+            for try await result in rows.decode(String.self) { results.append(result) }
+            #expect(results == ["ok"])
+        }
+    }
+
+    @Test("the application role may add and read entries and nothing more")
+    func applicationRole() async throws {
+        try await withThrowawayClient { client in
+            try await record(client)
+            try await client.withConnection { connection in
+                try await connection.query("SET ROLE passby_app", logger: logger)
+                try await connection.query(
+                    "INSERT INTO ledger (kind, result) VALUES ('verification', 'valid')", logger: logger)
+                _ = try await connection.query("SELECT count(*) FROM ledger", logger: logger).collect()
+                for statement: PostgresQuery in ["UPDATE ledger SET result = 'x'", "DELETE FROM ledger", "TRUNCATE ledger"] {
+                    await #expect(throws: PSQLError.self) { try await connection.query(statement, logger: logger) }
+                }
+                try await connection.query("RESET ROLE", logger: logger)
+            }
+        }
+    }
+
+    @Test("each entry's leaf hash is SHA-256(0x00 || its documented canonical text)")
+    func leafHash() async throws {
+        try await withThrowawayClient { client in
+            try await record(client, "consent-used")
+            let rows = try await client.query(
+                """
+                SELECT seq, kind, ledger_time(at), client_id::text, encode(requester_key, 'hex'), requester_masked,
+                       encode(subject_key, 'hex'), subject_masked, result, encode(code_cti, 'hex'), ledger_time(code_exp), leaf_hash
+                FROM ledger
+                """, logger: logger)
+            for try await (seq, kind, at, clientID, requester, requesterMasked, subject, subjectMasked, result, cti, exp, leaf)
+                in rows.decode((Int64, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self) {
+                let text = [
+                    "passby-ledger-v1", "seq=\(seq)", "kind=\(kind)", "at=\(at)", "client=\(clientID)", "staff=",
+                    "requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
+                    "subject_masked=\(subjectMasked)", "grant=", "method=", "basis=", "result=\(result)", "cti=\(cti)", "exp=\(exp)",
+                ].map { $0 + "\n" }.joined()
+                #expect(Array(buffer: leaf) == MerkleTree.leafHash(Array(text.utf8)))
+                #expect(requester == String(repeating: "01", count: 32))
+                #expect(at.hasSuffix("Z") && at.count == 27)
+            }
+        }
+    }
+}
