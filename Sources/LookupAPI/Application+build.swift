@@ -26,6 +26,8 @@ struct PassbyDependencies: Sendable {
     var consents: any ConsentStore
     var offlineCodes: any OfflineCodeStore
     var staff: any StaffRepository
+    var ledgerTree: any LedgerTreeStore
+    var ledgerKey: LedgerKey
     var assertions: AssertionVerifier
     var rateLimiter = RateLimiter()
     /// Services that must run alongside the server, such as the PostgreSQL pool.
@@ -40,9 +42,10 @@ struct PassbyDependencies: Sendable {
     /// The production wiring: every store in PostgreSQL through one pool.
     static func postgres(
         _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, keys: LiveKeyRing,
-        assertions: AssertionVerifier, logger: Logger
+        ledgerKey: LedgerKey, assertions: AssertionVerifier, logger: Logger
     ) -> PassbyDependencies {
-        PassbyDependencies(
+        let ledgerTree = PostgresLedgerTreeStore(client: postgres, logger: logger)
+        return PassbyDependencies(
             configuration: configuration,
             personalData: personalData,
             clients: PostgresAPIClientRepository(client: postgres, logger: logger),
@@ -52,8 +55,13 @@ struct PassbyDependencies: Sendable {
             consents: PostgresConsentStore(client: postgres, logger: logger),
             offlineCodes: PostgresOfflineCodeStore(client: postgres, logger: logger),
             staff: PostgresStaffRepository(client: postgres, logger: logger),
+            ledgerTree: ledgerTree,
+            ledgerKey: ledgerKey,
             assertions: assertions,
-            services: [postgres])
+            services: [
+                postgres,
+                LedgerSealer(tree: ledgerTree, key: ledgerKey, interval: configuration.sealInterval, logger: logger),
+            ])
     }
 }
 
@@ -89,7 +97,7 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     SystemController(database: dependencies.database, registry: PassbyMetrics.registry).addRoutes(to: router)
-    KeysController(keys: dependencies.keys).addRoutes(to: router)
+    KeysController(keys: dependencies.keys, ledgerKey: dependencies.ledgerKey).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: ClientAuthenticator(dependencies: dependencies))
     HealthStatusController(dependencies: dependencies).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
@@ -99,6 +107,7 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     ConsentController(dependencies: dependencies).addRoutes(to: v1.group("consents"))
     LookupController(dependencies: dependencies).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
     OfflineCodeController(dependencies: dependencies).addRoutes(to: v1)
+    LedgerController(dependencies: dependencies).addRoutes(to: v1)
     StaffSessionController(dependencies: dependencies).addRoutes(to: router)
     return router
 }

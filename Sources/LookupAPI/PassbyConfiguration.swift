@@ -48,6 +48,9 @@ struct PassbyConfiguration: Sendable {
     var staffLockSeconds = 900
     var bcryptCost: UInt8 = 12
 
+    /// How often the ledger is sealed (`PASSBY_SEAL_SECONDS`).
+    var sealInterval: Duration = .seconds(5)
+
     /// A retired key stays published this long: until the longest-lived code it signed has expired.
     var maxCodeLifetime: Int64 { max(offlineCodeLifetime, displayCodeLifetime) + verificationSkew }
 
@@ -110,6 +113,7 @@ struct PassbyConfiguration: Sendable {
         if let count = try read("PASSBY_STAFF_LOGIN_ATTEMPTS", positive) { configuration.staffLoginAttempts = count }
         if let seconds = try read("PASSBY_STAFF_LOCK_SECONDS", positive) { configuration.staffLockSeconds = seconds }
         if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }
+        if let seconds = try read("PASSBY_SEAL_SECONDS", positive) { configuration.sealInterval = .seconds(seconds) }
         return configuration
     }
 

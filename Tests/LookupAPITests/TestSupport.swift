@@ -25,6 +25,8 @@ enum TestApp {
         return (store, try LiveKeyRing(store: store, maxCodeLifetime: PassbyConfiguration().maxCodeLifetime, refreshInterval: 0))
     }
 
+    static let ledgerKey = LedgerKey(key: try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(repeating: UInt8(7), count: 32)))
+
     /// The development identity provider with a fixed key, and a verifier that trusts it.
     static let identityProvider = DevelopmentIdentityProvider(
         key: try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(repeating: UInt8(9), count: 32)))
@@ -40,7 +42,7 @@ enum TestApp {
             configuration: configuration, personalData: personalData,
             clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
             keys: try keys ?? Self.keys().1, consents: LedgerOnlyConsentStore(), offlineCodes: NoOfflineCodes(),
-            staff: NoStaff(), assertions: try await assertions())
+            staff: NoStaff(), ledgerTree: NoLedgerTree(), ledgerKey: ledgerKey, assertions: try await assertions())
     }
 
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
@@ -48,7 +50,7 @@ enum TestApp {
         let client = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
         let dependencies = PassbyDependencies.postgres(
             client, configuration: configuration, personalData: personalData, keys: try Self.keys().1,
-            assertions: try await assertions(), logger: Logger(label: "test"))
+            ledgerKey: ledgerKey, assertions: try await assertions(), logger: Logger(label: "test"))
         return (dependencies, client)
     }
 
@@ -61,8 +63,8 @@ enum TestApp {
         postgres.options.connectTimeout = .milliseconds(200)
         let client = PostgresClient(configuration: postgres, backgroundLogger: Logger(label: "test"))
         return .postgres(
-            client, configuration: configuration, personalData: personalData, keys: try keys().1, assertions: try await assertions(),
-            logger: Logger(label: "test"))
+            client, configuration: configuration, personalData: personalData, keys: try keys().1, ledgerKey: ledgerKey,
+            assertions: try await assertions(), logger: Logger(label: "test"))
     }
 }
 
@@ -144,4 +146,14 @@ struct NoStaff: StaffRepository {
     func recordSuccess(id: UUID) async throws {}
     func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date) async throws {}
     func account(sessionHash: [UInt8], at: Date) async throws -> StaffAccount? { nil }
+}
+
+/// No ledger tree: nothing is ever sealed.
+struct NoLedgerTree: LedgerTreeStore {
+    func seal(signer: @Sendable (Int, MerkleTree.Hash, Date) throws -> (kid: String, signature: [UInt8])) async throws -> TreeHead? { nil }
+    func latestHead() async throws -> TreeHead? { nil }
+    func head(size: Int) async throws -> TreeHead? { nil }
+    func heads() async throws -> [TreeHead] { [] }
+    func leaves(count: Int) async throws -> [MerkleTree.Hash] { [] }
+    func leafIndex(seq: Int64) async throws -> Int? { nil }
 }

@@ -41,7 +41,8 @@ struct Serve: AsyncParsableCommand {
             poolConfiguration.options.maximumConnections = 16
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
             let dependencies = PassbyDependencies.postgres(
-                postgres, configuration: configuration, personalData: personalData, keys: keys, assertions: assertions,
+                postgres, configuration: configuration, personalData: personalData, keys: keys,
+                ledgerKey: try LedgerKey(dataDirectory: data.dataDirectory), assertions: assertions,
                 logger: logger)
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, dependencies: dependencies) : nil
             let baseURL = "http://\(host):\(port)"

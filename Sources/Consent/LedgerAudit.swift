@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+
+/// Recomputes the ledger from its raw rows: each entry's leaf hash from its fields, every signed
+/// head's root from the leaves, and every head's signature. Used by `passby ledger verify`.
+public enum LedgerAudit {
+    /// One entry's fields as text, exactly as the canonical form writes them (see `sql/0005`).
+    public struct EntryFields: Sendable {
+        public var seq: Int64
+        public var fields: [(String, String)]
+        public var leafHash: [UInt8]
+
+        public init(seq: Int64, fields: [(String, String)], leafHash: [UInt8]) {
+            self.seq = seq
+            self.fields = fields
+            self.leafHash = leafHash
+        }
+    }
+
+    /// The canonical entry bytes: `passby-ledger-v1` then one `name=value` line per field.
+    public static func entryBytes(_ fields: [(String, String)]) -> [UInt8] {
+        Array((["passby-ledger-v1"] + fields.map { "\($0.0)=\($0.1)" }).map { $0 + "\n" }.joined().utf8)
+    }
+
+    /// Everything that does not match, named; empty when the ledger verifies.
+    public static func problems(
+        entries: [EntryFields], treeOrder: [(index: Int64, seq: Int64)], heads: [TreeHead], ledgerKey: Curve25519.Signing.PublicKey
+    ) -> [String] {
+        var problems: [String] = []
+        var leafBySeq: [Int64: [UInt8]] = [:]
+        for entry in entries {
+            leafBySeq[entry.seq] = entry.leafHash
+            if MerkleTree.leafHash(entryBytes(entry.fields)) != entry.leafHash {
+                problems.append("entry \(entry.seq): its contents do not match its leaf hash")
+            }
+        }
+        var frontier = MerkleFrontier()
+        var roots: [Int: MerkleTree.Hash] = [:]
+        let headSizes = Set(heads.map(\.size))
+        for (position, node) in treeOrder.enumerated() {
+            guard node.index == Int64(position) else {
+                problems.append("tree: leaf index \(position) is missing")
+                break
+            }
+            if let leaf = leafBySeq[node.seq] {
+                frontier.append(leaf)
+            } else {
+                problems.append("entry \(node.seq): sealed at leaf \(node.index) but missing from the ledger")
+                frontier.append(Array(repeating: 0, count: 32))
+            }
+            if headSizes.contains(frontier.size) { roots[frontier.size] = frontier.root }
+        }
+        for head in heads {
+            if !LedgerKey.verify(head, with: ledgerKey) { problems.append("head \(head.size): the signature does not verify") }
+            if let root = roots[head.size] {
+                if root != head.root { problems.append("head \(head.size): the root does not match the sealed entries") }
+            } else {
+                problems.append("head \(head.size): the tree has fewer leaves than the head claims")
+            }
+        }
+        return problems
+    }
+}

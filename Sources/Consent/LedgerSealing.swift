@@ -1,0 +1,73 @@
+import Crypto
+import Foundation
+
+/// A signed tree head: the ledger's size and root at a moment, signed by the ledger key.
+public struct TreeHead: Sendable, Equatable {
+    public var size: Int
+    public var root: MerkleTree.Hash
+    public var sealedAt: Date
+    public var kid: String
+    public var signature: [UInt8]
+    /// The tree's frontier after `size` leaves, and the highest entry sequence number sealed.
+    public var frontier: [MerkleTree.Hash]
+    public var lastSeq: Int64
+
+    public init(size: Int, root: MerkleTree.Hash, sealedAt: Date, kid: String, signature: [UInt8], frontier: [MerkleTree.Hash], lastSeq: Int64) {
+        self.size = size
+        self.root = root
+        self.sealedAt = sealedAt
+        self.kid = kid
+        self.signature = signature
+        self.frontier = frontier
+        self.lastSeq = lastSeq
+    }
+
+    /// The bytes the signature covers:
+    /// `passby-tree-head-v1\nsize=N\nroot=<hex>\ntime=<unix seconds>\n`.
+    public static func signedBytes(size: Int, root: MerkleTree.Hash, sealedAt: Date) -> [UInt8] {
+        let hex = root.map { String(format: "%02x", $0) }.joined()
+        return Array("passby-tree-head-v1\nsize=\(size)\nroot=\(hex)\ntime=\(Int64(sealedAt.timeIntervalSince1970))\n".utf8)
+    }
+}
+
+/// The key that signs tree heads. It is the ledger's own and never signs codes.
+public struct LedgerKey: Sendable {
+    public let key: Curve25519.Signing.PrivateKey
+
+    /// `<data-dir>/ledger.key`, created (0600) on first run.
+    public init(dataDirectory: URL) throws {
+        key = try Curve25519.Signing.PrivateKey(
+            rawRepresentation: SecretFile.loadOrCreate(at: dataDirectory.appendingPathComponent("ledger.key"), length: 32))
+    }
+
+    public init(key: Curve25519.Signing.PrivateKey) { self.key = key }
+
+    /// Base64url of the first 8 bytes of SHA-256 over the public key, as for code keys.
+    public var kid: String {
+        Data(SHA256.hash(data: key.publicKey.rawRepresentation).prefix(8)).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public func sign(size: Int, root: MerkleTree.Hash, sealedAt: Date) throws -> [UInt8] {
+        Array(try key.signature(for: TreeHead.signedBytes(size: size, root: root, sealedAt: sealedAt)))
+    }
+
+    public static func verify(_ head: TreeHead, with publicKey: Curve25519.Signing.PublicKey) -> Bool {
+        publicKey.isValidSignature(head.signature, for: TreeHead.signedBytes(size: head.size, root: head.root, sealedAt: head.sealedAt))
+    }
+}
+
+/// Storage for the tree and its heads.
+public protocol LedgerTreeStore: Sendable {
+    /// Under an advisory lock (one sealer at a time across instances), appends the entries not
+    /// yet in the tree and stores a signed head. Returns nil when another sealer holds the lock or
+    /// when nothing is new.
+    func seal(signer: @Sendable (_ size: Int, _ root: MerkleTree.Hash, _ at: Date) throws -> (kid: String, signature: [UInt8])) async throws -> TreeHead?
+    func latestHead() async throws -> TreeHead?
+    func head(size: Int) async throws -> TreeHead?
+    func heads() async throws -> [TreeHead]
+    /// Leaf hashes in tree order, the first `count` of them.
+    func leaves(count: Int) async throws -> [MerkleTree.Hash]
+    /// The leaf index of an entry, if sealed.
+    func leafIndex(seq: Int64) async throws -> Int?
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The ledger's Merkle tree and signed heads in PostgreSQL.
+public struct PostgresLedgerTreeStore: LedgerTreeStore {
+    let client: PostgresClient
+    let logger: Logger
+    /// One sealer at a time across all instances ("seal").
+    static let sealerLock = Int64(0x7365_616C)
+    /// How far back a seal looks for entries that committed after higher ones were sealed.
+    static let lateWindow: Int64 = 10_000
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let headColumns = "size, root, sealed_at, kid, signature, frontier, last_seq"
+
+    static func heads(_ rows: PostgresRowSequence) async throws -> [TreeHead] {
+        var heads: [TreeHead] = []
+        for try await (size, root, at, kid, signature, frontier, lastSeq)
+            in rows.decode((Int64, ByteBuffer, Date, String, ByteBuffer, [ByteBuffer], Int64).self) {
+            heads.append(TreeHead(
+                size: Int(size), root: Array(buffer: root), sealedAt: at, kid: kid, signature: Array(buffer: signature),
+                frontier: frontier.map { Array(buffer: $0) }, lastSeq: lastSeq))
+        }
+        return heads
+    }
+
+    public func seal(
+        signer: @Sendable (_ size: Int, _ root: MerkleTree.Hash, _ at: Date) throws -> (kid: String, signature: [UInt8])
+    ) async throws -> TreeHead? {
+        try await client.withTransaction(logger: logger) { connection in
+            var locked = false
+            for try await value in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.sealerLock))", logger: logger).decode(Bool.self) {
+                locked = value
+            }
+            guard locked else { return nil }
+            let latest = try await Self.heads(connection.query(
+                "SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size DESC LIMIT 1", logger: logger)).first
+            var frontier = latest.map { MerkleFrontier(size: $0.size, nodes: $0.frontier) } ?? MerkleFrontier()
+            let lastSeq = latest?.lastSeq ?? 0
+            let rows = try await connection.query(
+                """
+                SELECT l.seq, l.leaf_hash FROM ledger l
+                WHERE l.seq > \(lastSeq - Self.lateWindow) AND NOT EXISTS (SELECT 1 FROM ledger_tree t WHERE t.seq = l.seq)
+                ORDER BY l.seq LIMIT 100000
+                """, logger: logger)
+            var seqs: [Int64] = []
+            var indices: [Int64] = []
+            for try await (seq, leaf) in rows.decode((Int64, ByteBuffer).self) {
+                indices.append(Int64(frontier.size))
+                frontier.append(Array(buffer: leaf))
+                seqs.append(seq)
+            }
+            guard !seqs.isEmpty else { return nil }
+            try await connection.query(
+                "INSERT INTO ledger_tree (leaf_index, seq) SELECT * FROM unnest(\(indices)::bigint[], \(seqs)::bigint[])", logger: logger)
+            // Whole seconds: the signed bytes carry Unix seconds.
+            let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+            let root = frontier.root
+            let (kid, signature) = try signer(frontier.size, root, now)
+            let head = TreeHead(
+                size: frontier.size, root: root, sealedAt: now, kid: kid, signature: signature, frontier: frontier.nodes,
+                lastSeq: max(lastSeq, seqs.max() ?? lastSeq))
+            try await connection.query(
+                """
+                INSERT INTO ledger_heads (size, root, sealed_at, kid, signature, frontier, last_seq)
+                VALUES (\(Int64(head.size)), \(ByteBuffer(bytes: head.root)), \(head.sealedAt), \(head.kid), \(ByteBuffer(bytes: head.signature)),
+                        \(head.frontier.map { ByteBuffer(bytes: $0) })::bytea[], \(head.lastSeq))
+                """, logger: logger)
+            return head
+        }
+    }
+
+    public func latestHead() async throws -> TreeHead? {
+        try await Self.heads(client.query("SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size DESC LIMIT 1", logger: logger)).first
+    }
+
+    public func head(size: Int) async throws -> TreeHead? {
+        try await Self.heads(client.query("SELECT \(unescaped: Self.headColumns) FROM ledger_heads WHERE size = \(Int64(size))", logger: logger)).first
+    }
+
+    public func heads() async throws -> [TreeHead] {
+        try await Self.heads(client.query("SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size", logger: logger))
+    }
+
+    public func leaves(count: Int) async throws -> [MerkleTree.Hash] {
+        let rows = try await client.query(
+            """
+            SELECT l.leaf_hash FROM ledger_tree t JOIN ledger l ON l.seq = t.seq
+            WHERE t.leaf_index < \(Int64(count)) ORDER BY t.leaf_index
+            """, logger: logger)
+        var leaves: [MerkleTree.Hash] = []
+        for try await leaf in rows.decode(ByteBuffer.self) { leaves.append(Array(buffer: leaf)) }
+        return leaves
+    }
+
+    public func leafIndex(seq: Int64) async throws -> Int? {
+        for try await index in try await client.query("SELECT leaf_index FROM ledger_tree WHERE seq = \(seq)", logger: logger).decode(Int64.self) {
+            return Int(index)
+        }
+        return nil
+    }
+}

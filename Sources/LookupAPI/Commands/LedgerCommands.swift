@@ -1,0 +1,96 @@
+import ArgumentParser
+import Consent
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// `passby ledger seal|verify|export-heads`.
+struct LedgerCommands: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger", abstract: "Seal, verify and publish the consent ledger.",
+        subcommands: [Seal.self, Verify.self, ExportHeads.self])
+
+    struct Seal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Seal the ledger now (the server does so every few seconds).")
+        @OptionGroup var data: DataOptions
+
+        func run() async throws {
+            CommandLogging.bootstrap(level: .error)
+            let logger = Logger(label: "passby.ledger")
+            let key = try LedgerKey(dataDirectory: data.dataDirectory)
+            let head = try await withDatabase(data, logger: logger) { postgres in
+                try await LedgerSealer.seal(tree: PostgresLedgerTreeStore(client: postgres, logger: logger), key: key)
+            }
+            print(head.map { "sealed: size \($0.size)" } ?? "nothing new to seal")
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every leaf, root and head signature; name each mismatch; exit 1 if any.")
+        @OptionGroup var data: DataOptions
+
+        func run() async throws {
+            CommandLogging.bootstrap(level: .error)
+            let logger = Logger(label: "passby.ledger")
+            let key = try LedgerKey(dataDirectory: data.dataDirectory)
+            let problems = try await withDatabase(data, logger: logger) { postgres in
+                try await Self.audit(postgres, logger: logger, key: key)
+            }
+            guard problems.isEmpty else {
+                for problem in problems { print(problem) }
+                throw ExitCode(1)
+            }
+            print("the ledger verifies")
+        }
+
+        /// Reads the raw rows (formatting times in the query, not through functions stored in the database).
+        static func audit(_ postgres: PostgresClient, logger: Logger, key: LedgerKey) async throws -> [String] {
+            let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+            let rows = try await postgres.query(
+                """
+                SELECT seq, kind, to_char(at AT TIME ZONE 'UTC', \(unescaped: time)), coalesce(client_id::text, ''),
+                       coalesce(staff_id::text, ''), coalesce(encode(requester_key, 'hex'), ''), coalesce(requester_masked, ''),
+                       coalesce(encode(subject_key, 'hex'), ''), coalesce(subject_masked, ''), coalesce(grant_id::text, ''),
+                       coalesce(method, ''), coalesce(legal_basis, ''), result, coalesce(encode(code_cti, 'hex'), ''),
+                       coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash
+                FROM ledger ORDER BY seq
+                """, logger: logger)
+            var entries: [LedgerAudit.EntryFields] = []
+            for try await row in rows {
+                let c = try row.decode((Int64, String, String, String, String, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self)
+                entries.append(LedgerAudit.EntryFields(seq: c.0, fields: [
+                    ("seq", "\(c.0)"), ("kind", c.1), ("at", c.2), ("client", c.3), ("staff", c.4), ("requester", c.5),
+                    ("requester_masked", c.6), ("subject", c.7), ("subject_masked", c.8), ("grant", c.9), ("method", c.10),
+                    ("basis", c.11), ("result", c.12), ("cti", c.13), ("exp", c.14),
+                ], leafHash: Array(buffer: c.15)))
+            }
+            var order: [(index: Int64, seq: Int64)] = []
+            for try await (index, seq) in try await postgres.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
+                .decode((Int64, Int64).self) {
+                order.append((index, seq))
+            }
+            let heads = try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
+            return LedgerAudit.problems(entries: entries, treeOrder: order, heads: heads, ledgerKey: key.key.publicKey)
+        }
+    }
+
+    struct ExportHeads: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every signed head as JSON lines, to publish elsewhere.")
+        @OptionGroup var data: DataOptions
+
+        func run() async throws {
+            CommandLogging.bootstrap(level: .error)
+            let logger = Logger(label: "passby.ledger")
+            let heads = try await withDatabase(data, logger: logger) { postgres in
+                try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            for head in heads { print(String(decoding: try encoder.encode(LedgerController.HeadBody(head)), as: UTF8.self)) }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Consent
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import Testing
+
+@testable import LookupAPI
+
+@Suite("The sealed ledger: heads, proofs and verification")
+struct LedgerSealTests {
+    func hex(_ text: String) -> [UInt8] { stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! } }
+
+    func seal(_ scenario: Scenario) async throws -> TreeHead? {
+        try await LedgerSealer.seal(tree: scenario.dependencies.ledgerTree, key: scenario.dependencies.ledgerKey)
+    }
+
+    func audit(_ scenario: Scenario) async throws -> [String] {
+        try await LedgerCommands.Verify.audit(scenario.postgres, logger: Logger(label: "test"), key: scenario.dependencies.ledgerKey)
+    }
+
+    @Test("every entry's inclusion proof verifies against the signed head, and heads are consistent")
+    func proofs() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 3])
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            let first = try #require(try await seal(scenario))
+            #expect(try await seal(scenario) == nil)  // nothing new
+            let entries = try await scenario.ledger()
+            #expect(first.size == entries.count)
+
+            let headResponse = try await scenario.client.send(.get, "/v1/ledger/head", key: scenario.keys[.reviewer])
+            let head = try json(headResponse.body)
+            #expect(head["size"] as? Int == first.size)
+            #expect(LedgerKey.verify(first, with: TestApp.ledgerKey.key.publicKey))
+
+            for entry in entries {
+                let proof = try json(try await scenario.client.send(.get, "/v1/records/\(entry.seq)/proof", key: scenario.keys[.reviewer]).body)
+                let path = try #require(proof["path"] as? [String]).map(hex)
+                let leaf = hex(try #require(proof["leaf_hash"] as? String))
+                let index = try #require(proof["leaf_index"] as? Int)
+                #expect(MerkleTree.verifyInclusion(leaf: leaf, index: index, size: first.size, proof: path, root: first.root))
+            }
+
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            let second = try #require(try await seal(scenario))
+            #expect(second.size == first.size + 2)
+            let consistency = try json(try await scenario.client.send(
+                .get, "/v1/ledger/consistency?from=\(first.size)&to=\(second.size)", key: scenario.keys[.reviewer]).body)
+            let path = try #require(consistency["path"] as? [String]).map(hex)
+            #expect(MerkleTree.verifyConsistency(oldSize: first.size, newSize: second.size, oldRoot: first.root, newRoot: second.root, proof: path))
+            #expect(try await audit(scenario) == [])
+
+            try expectProblem(try await scenario.client.send(.get, "/v1/ledger/head", key: scenario.keys[.helper]), .forbidden, "wrong-role")
+            try expectProblem(try await scenario.client.send(.get, "/v1/ledger/consistency?from=5&to=2", key: scenario.keys[.reviewer]),
+                              .badRequest, "malformed-request")
+            try expectProblem(try await scenario.client.send(.get, "/v1/records/999999/proof", key: scenario.keys[.reviewer]), .notFound, "not-sealed")
+        }
+    }
+
+    @Test("ledger verify names an edited entry, a deleted entry and a rewritten head")
+    func tampering() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            let head = try #require(try await seal(scenario))
+            #expect(try await audit(scenario) == [])
+            let logger = Logger(label: "test")
+            let entries = try await scenario.ledger()
+            let edited = entries[2].seq
+            let deleted = entries[3].seq
+            // A superuser who turns the guards off and edits, deletes and rewrites.
+            try await scenario.postgres.query("ALTER TABLE ledger DISABLE TRIGGER ledger_no_update", logger: logger)
+            try await scenario.postgres.query("ALTER TABLE ledger DISABLE TRIGGER ledger_no_delete", logger: logger)
+            try await scenario.postgres.query("UPDATE ledger SET result = 'forged' WHERE seq = \(edited)", logger: logger)
+            try await scenario.postgres.query("ALTER TABLE ledger_tree DROP CONSTRAINT ledger_tree_seq_fkey", logger: logger)
+            try await scenario.postgres.query("DELETE FROM ledger WHERE seq = \(deleted)", logger: logger)
+            try await scenario.postgres.query(
+                "UPDATE ledger_heads SET root = \(ByteBuffer(bytes: Array(repeating: UInt8(0), count: 32))) WHERE size = \(Int64(head.size))",
+                logger: logger)
+            let problems = try await audit(scenario)
+            #expect(problems.contains("entry \(edited): its contents do not match its leaf hash"))
+            #expect(problems.contains { $0.hasPrefix("entry \(deleted): sealed at leaf") })
+            #expect(problems.contains("head \(head.size): the signature does not verify"))
+        }
+    }
+}

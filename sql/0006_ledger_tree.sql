@@ -1,0 +1,20 @@
+-- The Merkle tree over the ledger (RFC 9162) and its signed tree heads.
+-- Leaves enter the tree in the order the sealer takes them (by seq, and a late-committing entry
+-- with a lower seq at the next seal); ledger_tree records each entry's leaf index.
+CREATE TABLE ledger_tree (
+    leaf_index  bigint PRIMARY KEY,
+    seq         bigint NOT NULL UNIQUE REFERENCES ledger (seq)
+);
+
+-- A signed tree head, with the tree's frontier so that the next seal costs O(new entries + log n).
+CREATE TABLE ledger_heads (
+    size        bigint PRIMARY KEY,
+    root        bytea NOT NULL CHECK (octet_length(root) = 32),
+    sealed_at   timestamptz NOT NULL,
+    kid         text NOT NULL,
+    signature   bytea NOT NULL,
+    frontier    bytea[] NOT NULL,
+    last_seq    bigint NOT NULL
+);
+
+GRANT SELECT ON ledger_tree, ledger_heads TO passby_app;
