@@ -128,6 +128,7 @@ public struct LedgerRecord: Sendable, Equatable {
         case verification
         case offlineCodeIssued = "offline-code-issued"
         case offlineCodeReplaced = "offline-code-replaced"
+        case review
     }
 
     public var kind: Kind

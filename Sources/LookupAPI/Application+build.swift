@@ -27,6 +27,7 @@ struct PassbyDependencies: Sendable {
     var offlineCodes: any OfflineCodeStore
     var staff: any StaffRepository
     var ledgerTree: any LedgerTreeStore
+    var reviews: any LedgerReviewStore
     var ledgerKey: LedgerKey
     var assertions: AssertionVerifier
     var rateLimiter = RateLimiter()
@@ -56,6 +57,7 @@ struct PassbyDependencies: Sendable {
             offlineCodes: PostgresOfflineCodeStore(client: postgres, logger: logger),
             staff: PostgresStaffRepository(client: postgres, logger: logger),
             ledgerTree: ledgerTree,
+            reviews: ledgerTree,
             ledgerKey: ledgerKey,
             assertions: assertions,
             services: [
@@ -108,6 +110,7 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     LookupController(dependencies: dependencies).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
     OfflineCodeController(dependencies: dependencies).addRoutes(to: v1)
     LedgerController(dependencies: dependencies).addRoutes(to: v1)
+    ReviewController(dependencies: dependencies).addRoutes(to: v1)
     StaffSessionController(dependencies: dependencies).addRoutes(to: router)
     return router
 }

@@ -42,7 +42,7 @@ enum TestApp {
             configuration: configuration, personalData: personalData,
             clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
             keys: try keys ?? Self.keys().1, consents: LedgerOnlyConsentStore(), offlineCodes: NoOfflineCodes(),
-            staff: NoStaff(), ledgerTree: NoLedgerTree(), ledgerKey: ledgerKey, assertions: try await assertions())
+            staff: NoStaff(), ledgerTree: NoLedgerTree(), reviews: NoLedgerTree(), ledgerKey: ledgerKey, assertions: try await assertions())
     }
 
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
@@ -149,7 +149,8 @@ struct NoStaff: StaffRepository {
 }
 
 /// No ledger tree: nothing is ever sealed.
-struct NoLedgerTree: LedgerTreeStore {
+struct NoLedgerTree: LedgerTreeStore, LedgerReviewStore {
+    func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] { [] }
     func seal(signer: @Sendable (Int, MerkleTree.Hash, Date) throws -> (kid: String, signature: [UInt8])) async throws -> TreeHead? { nil }
     func latestHead() async throws -> TreeHead? { nil }
     func head(size: Int) async throws -> TreeHead? { nil }

@@ -105,4 +105,36 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
         }
         return nil
     }
+
+}
+
+extension PostgresLedgerTreeStore: LedgerReviewStore {
+    public func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] {
+        let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+        let rows = try await client.query(
+            """
+            SELECT t.leaf_index, l.seq, l.kind, to_char(l.at AT TIME ZONE 'UTC', \(unescaped: time)), coalesce(l.client_id::text, ''),
+                   coalesce(l.staff_id::text, ''), coalesce(l.requester_masked, ''), coalesce(l.subject_masked, ''),
+                   coalesce(l.grant_id::text, ''), coalesce(l.method, ''), coalesce(l.legal_basis, ''), l.result,
+                   coalesce(encode(l.code_cti, 'hex'), ''), coalesce(to_char(l.code_exp AT TIME ZONE 'UTC', \(unescaped: time)), '')
+            FROM ledger_tree t JOIN ledger l ON l.seq = t.seq
+            WHERE t.leaf_index > \(afterLeaf) AND t.leaf_index < \(beforeLeaf)
+              AND (\(filter.subjectKey.map { ByteBuffer(bytes: $0.bytes) })::bytea IS NULL OR l.subject_key = \(filter.subjectKey.map { ByteBuffer(bytes: $0.bytes) }))
+              AND (\(filter.requesterKey.map { ByteBuffer(bytes: $0.bytes) })::bytea IS NULL OR l.requester_key = \(filter.requesterKey.map { ByteBuffer(bytes: $0.bytes) }))
+              AND (\(filter.kind)::text IS NULL OR l.kind = \(filter.kind))
+              AND (\(filter.result)::text IS NULL OR l.result = \(filter.result))
+              AND (\(filter.clientID)::uuid IS NULL OR l.client_id = \(filter.clientID))
+              AND (\(filter.from)::timestamptz IS NULL OR l.at >= \(filter.from))
+              AND (\(filter.to)::timestamptz IS NULL OR l.at < \(filter.to))
+            ORDER BY t.leaf_index LIMIT \(limit)
+            """, logger: logger)
+        var result: [ReviewedEntry] = []
+        for try await row in rows {
+            let c = try row.decode((Int64, Int64, String, String, String, String, String, String, String, String, String, String, String, String).self)
+            result.append(ReviewedEntry(
+                leafIndex: c.0, seq: c.1, kind: c.2, at: c.3, clientID: c.4, staffID: c.5, requesterMasked: c.6, subjectMasked: c.7,
+                grantID: c.8, method: c.9, legalBasis: c.10, result: c.11, codeID: c.12, codeExpiry: c.13))
+        }
+        return result
+    }
 }

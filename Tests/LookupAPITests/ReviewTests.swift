@@ -1,0 +1,93 @@
+import Consent
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import LookupAPI
+
+@Suite("Reviewer queries over the sealed ledger")
+struct ReviewTests {
+    func seal(_ scenario: Scenario) async throws {
+        _ = try await LedgerSealer.seal(tree: scenario.dependencies.ledgerTree, key: scenario.dependencies.ledgerKey)
+    }
+
+    @Test("paging while lookups run and seals happen returns every entry exactly once")
+    func pagingUnderLoad() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.lookupsPerMinutePerRequester = 10_000
+        configuration.lookupsPerMinutePerSubject = 10_000
+        try await Scenario.run(configuration: configuration) { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 100])
+            try await seal(scenario)
+            var seen: [Int64] = []
+            var cursor: String?
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for _ in 0..<30 {
+                        _ = try await scenario.lookup(People.elder.0, token: grant.token)
+                        try await seal(scenario)
+                    }
+                }
+                for _ in 0..<40 {
+                    let uri = "/v1/records?limit=3" + (cursor.map { "&cursor=\($0)" } ?? "")
+                    let page = try json(try await scenario.client.send(.get, uri, key: scenario.keys[.reviewer]).body)
+                    let records = try #require(page["records"] as? [[String: String]])
+                    seen += records.compactMap { $0["seq"].flatMap { Int64($0) } }
+                    if let next = page["next_cursor"] as? String { cursor = next } else if let last = records.last?["leaf_index"] { cursor = last }
+                }
+                try await group.waitForAll()
+            }
+            try await seal(scenario)
+            while true {
+                let uri = "/v1/records?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try json(try await scenario.client.send(.get, uri, key: scenario.keys[.reviewer]).body)
+                let records = try #require(page["records"] as? [[String: String]])
+                seen += records.compactMap { $0["seq"].flatMap { Int64($0) } }
+                guard let next = page["next_cursor"] as? String else { break }
+                cursor = next
+            }
+            #expect(Set(seen).count == seen.count, "an entry came twice")
+            let sealed = try await scenario.dependencies.ledgerTree.latestHead()?.size ?? 0
+            #expect(seen.count == sealed)
+        }
+    }
+
+    @Test("filters by subject, kind and result; every query is itself recorded; CSV exports are byte-identical")
+    func filtersAndExports() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            try await seal(scenario)
+            let reviewer = try #require(scenario.keys[.reviewer])
+            let bySubject = try json(try await scenario.client.send(.get, "/v1/records?subject_id_number=\(People.elder.0)", key: reviewer).body)
+            let records = try #require(bySubject["records"] as? [[String: String]])
+            #expect(records.allSatisfy { $0["subject_masked"] == "1101**********002X" })
+            #expect(records.map { $0["kind"]! } == ["family-member-added", "grant-created", "lookup-issued", "lookup-refused"])
+            #expect(!bySubject.description.contains(People.elder.0))
+            let refused = try json(try await scenario.client.send(.get, "/v1/records?kind=lookup-refused&result=consent-used", key: reviewer).body)
+            #expect((refused["records"] as? [[String: String]])?.count == 1)
+
+            let size = try #require(bySubject["head_size"] as? Int)
+            let first = try await scenario.client.send(.get, "/v1/records?format=csv&size=\(size)", key: reviewer)
+            try await seal(scenario)  // the reviews above are sealed now, after `size`
+            let second = try await scenario.client.send(.get, "/v1/records?size=\(size)", key: reviewer, headers: [.accept: "text/csv"])
+            #expect(first.headers[.contentType] == "text/csv; charset=utf-8")
+            #expect(first.body == second.body)
+            #expect(first.body.hasPrefix("leaf_index,seq,kind,at,client_id,staff_id,requester_masked,subject_masked,"))
+            #expect(first.body.components(separatedBy: "\r\n").count == size + 2)
+
+            let reviews = try await scenario.ledger().filter { $0.record.kind == .review }
+            #expect(reviews.count == 4)
+            #expect(reviews[0].record.subjectKey == TestApp.personalData.subjectKey(try IdentityNumber(parsing: People.elder.0, today: People.today)))
+
+            try expectProblem(try await scenario.client.send(.get, "/v1/records", key: scenario.keys[.helper]), .forbidden, "wrong-role")
+            try expectProblem(try await scenario.client.send(.get, "/v1/records?limit=5000", key: reviewer), .badRequest, "malformed-request")
+            try expectProblem(try await scenario.client.send(.get, "/v1/records?subject_id_number=110105194912310021", key: reviewer),
+                              .unprocessableContent, "checksum")
+            try expectProblem(try await scenario.client.send(.get, "/v1/records?size=99999", key: reviewer), .notFound, "unknown-head")
+        }
+    }
+}
