@@ -3,11 +3,22 @@
 -- Canonical entry bytes (version 1): UTF-8 text, one "name=value" line per field in this order,
 -- each line ending in "\n", absent values empty, keys and hashes in lower-case hex, UUIDs in
 -- lower case, times in UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ:
---   passby-ledger-v1, seq, kind, at, client, staff, requester, requester_masked, subject,
---   subject_masked, grant, method, basis, result, cti, exp
+--   passby-ledger-v1, seq, kind, at, client, staff, personal, grant, method, basis, result, cti, exp
+-- where `personal` is the hex SHA-256 of the personal part, itself lines in this order:
+--   requester, requester_masked, subject, subject_masked
 -- leaf_hash = SHA-256(0x00 || entry bytes). Anyone can recompute it with standard SHA-256.
+-- The retention purge erases the personal part and keeps its digest, so leaves still verify.
 
 ALTER TABLE ledger ADD COLUMN leaf_hash bytea;
+ALTER TABLE ledger ADD COLUMN personal_digest bytea;
+ALTER TABLE ledger ADD COLUMN purged_at timestamptz;
+
+CREATE FUNCTION ledger_personal_text(l ledger) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'requester=' || coalesce(encode(l.requester_key, 'hex'), '') || E'\n'
+        || 'requester_masked=' || coalesce(l.requester_masked, '') || E'\n'
+        || 'subject=' || coalesce(encode(l.subject_key, 'hex'), '') || E'\n'
+        || 'subject_masked=' || coalesce(l.subject_masked, '') || E'\n'
+$$;
 
 CREATE FUNCTION ledger_time(t timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
@@ -20,10 +31,7 @@ CREATE FUNCTION ledger_entry_text(l ledger) RETURNS text LANGUAGE sql STABLE AS 
         || 'at=' || ledger_time(l.at) || E'\n'
         || 'client=' || coalesce(l.client_id::text, '') || E'\n'
         || 'staff=' || coalesce(l.staff_id::text, '') || E'\n'
-        || 'requester=' || coalesce(encode(l.requester_key, 'hex'), '') || E'\n'
-        || 'requester_masked=' || coalesce(l.requester_masked, '') || E'\n'
-        || 'subject=' || coalesce(encode(l.subject_key, 'hex'), '') || E'\n'
-        || 'subject_masked=' || coalesce(l.subject_masked, '') || E'\n'
+        || 'personal=' || encode(l.personal_digest, 'hex') || E'\n'
         || 'grant=' || coalesce(l.grant_id::text, '') || E'\n'
         || 'method=' || coalesce(l.method, '') || E'\n'
         || 'basis=' || coalesce(l.legal_basis, '') || E'\n'
@@ -34,6 +42,8 @@ $$;
 
 CREATE FUNCTION ledger_leaf() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    NEW.personal_digest := sha256(convert_to(ledger_personal_text(NEW), 'UTF8'));
+    NEW.purged_at := NULL;
     NEW.leaf_hash := sha256('\x00'::bytea || convert_to(ledger_entry_text(NEW), 'UTF8'));
     RETURN NEW;
 END
@@ -42,13 +52,29 @@ CREATE TRIGGER ledger_leaf BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION
 ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_leaf;
 
 -- Guards: no UPDATE, DELETE or TRUNCATE, for every role, even with session_replication_role =
--- replica (ENABLE ALWAYS). The retention purge (a later migration) is the one sanctioned path.
+-- replica (ENABLE ALWAYS). The one sanctioned change is the retention purge (passby.purge = on in
+-- the transaction): it may only erase the personal part and stamp purged_at.
 CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'the ledger is append-only: % is refused', TG_OP USING ERRCODE = 'insufficient_privilege';
 END
 $$;
-CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE FUNCTION ledger_guard_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('passby.purge', true) = 'on'
+       AND NEW.requester_key IS NULL AND NEW.requester_masked IS NULL AND NEW.subject_key IS NULL AND NEW.subject_masked IS NULL
+       AND NEW.purged_at IS NOT NULL AND OLD.purged_at IS NULL
+       AND (NEW.seq, NEW.kind, NEW.at, NEW.client_id, NEW.staff_id, NEW.grant_id, NEW.method, NEW.legal_basis, NEW.result,
+            NEW.code_cti, NEW.code_exp, NEW.leaf_hash, NEW.personal_digest)
+           IS NOT DISTINCT FROM
+           (OLD.seq, OLD.kind, OLD.at, OLD.client_id, OLD.staff_id, OLD.grant_id, OLD.method, OLD.legal_basis, OLD.result,
+            OLD.code_cti, OLD.code_exp, OLD.leaf_hash, OLD.personal_digest) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'the ledger is append-only: UPDATE is refused' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_guard_update();
 CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_no_update;

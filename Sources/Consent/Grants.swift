@@ -129,6 +129,7 @@ public struct LedgerRecord: Sendable, Equatable {
         case offlineCodeIssued = "offline-code-issued"
         case offlineCodeReplaced = "offline-code-replaced"
         case review
+        case purge
     }
 
     public var kind: Kind

@@ -7,12 +7,18 @@ public enum LedgerAudit {
     /// One entry's fields as text, exactly as the canonical form writes them (see `sql/0005`).
     public struct EntryFields: Sendable {
         public var seq: Int64
+        /// The non-personal fields, in canonical order, with `personal` holding the stored digest.
         public var fields: [(String, String)]
+        /// requester, requester_masked, subject, subject_masked; nil once purged.
+        public var personal: [(String, String)]?
+        public var personalDigest: [UInt8]
         public var leafHash: [UInt8]
 
-        public init(seq: Int64, fields: [(String, String)], leafHash: [UInt8]) {
+        public init(seq: Int64, fields: [(String, String)], personal: [(String, String)]?, personalDigest: [UInt8], leafHash: [UInt8]) {
             self.seq = seq
             self.fields = fields
+            self.personal = personal
+            self.personalDigest = personalDigest
             self.leafHash = leafHash
         }
     }
@@ -20,6 +26,11 @@ public enum LedgerAudit {
     /// The canonical entry bytes: `passby-ledger-v1` then one `name=value` line per field.
     public static func entryBytes(_ fields: [(String, String)]) -> [UInt8] {
         Array((["passby-ledger-v1"] + fields.map { "\($0.0)=\($0.1)" }).map { $0 + "\n" }.joined().utf8)
+    }
+
+    /// The digest of the personal part: SHA-256 of its `name=value` lines.
+    public static func personalDigest(_ fields: [(String, String)]) -> [UInt8] {
+        Array(SHA256.hash(data: Array(fields.map { "\($0.0)=\($0.1)\n" }.joined().utf8)))
     }
 
     /// Everything that does not match, named; empty when the ledger verifies.
@@ -32,6 +43,8 @@ public enum LedgerAudit {
             leafBySeq[entry.seq] = entry.leafHash
             if MerkleTree.leafHash(entryBytes(entry.fields)) != entry.leafHash {
                 problems.append("entry \(entry.seq): its contents do not match its leaf hash")
+            } else if let personal = entry.personal, personalDigest(personal) != entry.personalDigest {
+                problems.append("entry \(entry.seq): its personal fields do not match their digest")
             }
         }
         var frontier = MerkleFrontier()

@@ -67,10 +67,12 @@ struct LedgerStorageTests {
                 """, logger: logger)
             for try await (seq, kind, at, clientID, requester, requesterMasked, subject, subjectMasked, result, cti, exp, leaf)
                 in rows.decode((Int64, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self) {
+                let personal = ["requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
+                                "subject_masked=\(subjectMasked)"].map { $0 + "\n" }.joined()
+                let digest = SHA256.hash(data: Array(personal.utf8)).map { String(format: "%02x", $0) }.joined()
                 let text = [
                     "passby-ledger-v1", "seq=\(seq)", "kind=\(kind)", "at=\(at)", "client=\(clientID)", "staff=",
-                    "requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
-                    "subject_masked=\(subjectMasked)", "grant=", "method=", "basis=", "result=\(result)", "cti=\(cti)", "exp=\(exp)",
+                    "personal=\(digest)", "grant=", "method=", "basis=", "result=\(result)", "cti=\(cti)", "exp=\(exp)",
                 ].map { $0 + "\n" }.joined()
                 #expect(Array(buffer: leaf) == MerkleTree.leafHash(Array(text.utf8)))
                 #expect(requester == String(repeating: "01", count: 32))

@@ -88,4 +88,47 @@ struct LedgerSealTests {
             #expect(problems.contains("head \(head.size): the signature does not verify"))
         }
     }
+
+    @Test("a purge erases personal fields but keeps leaves: proofs and ledger verify still pass")
+    func purge() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            let head = try #require(try await seal(scenario))
+            let logger = Logger(label: "test")
+            let store = PostgresConsentStore(client: scenario.postgres, logger: logger)
+            let purged = try await store.purge(before: Date().addingTimeInterval(3600))
+            #expect(purged == head.size)
+            #expect(try await audit(scenario) == [])
+            let entries = try await scenario.ledger()
+            #expect(entries.filter { $0.record.kind != .purge }.allSatisfy { $0.record.subjectKey == nil && $0.record.requesterMasked == nil })
+            #expect(entries.last?.record.kind == .purge)
+            for entry in entries.prefix(head.size) {
+                let proof = try json(try await scenario.client.send(.get, "/v1/records/\(entry.seq)/proof", key: scenario.keys[.reviewer]).body)
+                let path = try #require(proof["path"] as? [String]).map(hex)
+                #expect(MerkleTree.verifyInclusion(leaf: hex(try #require(proof["leaf_hash"] as? String)), index: try #require(proof["leaf_index"] as? Int),
+                                                   size: head.size, proof: path, root: head.root))
+            }
+            // The purge switch allows erasing personal fields only.
+            try await scenario.postgres.withTransaction(logger: logger) { connection in
+                try await connection.query("SET LOCAL passby.purge = 'on'", logger: logger)
+                await #expect(throws: (any Error).self) {
+                    try await connection.query("UPDATE ledger SET result = 'forged' WHERE seq = \(entries[0].seq)", logger: logger)
+                }
+            }
+        }
+    }
+
+    @Test("ledger verify names an entry whose personal fields were changed")
+    func personalTampering() async throws {
+        try await Scenario.run { scenario in
+            _ = try await scenario.guardianGrant(for: People.elder)
+            _ = try #require(try await seal(scenario))
+            let logger = Logger(label: "test")
+            let first = try #require(try await scenario.ledger().first)
+            try await scenario.postgres.query("ALTER TABLE ledger DISABLE TRIGGER ledger_no_update", logger: logger)
+            try await scenario.postgres.query("UPDATE ledger SET subject_masked = '9999**********9999' WHERE seq = \(first.seq)", logger: logger)
+            #expect(try await audit(scenario) == ["entry \(first.seq): its personal fields do not match their digest"])
+        }
+    }
 }

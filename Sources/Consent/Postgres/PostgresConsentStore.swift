@@ -253,4 +253,23 @@ public struct PostgresConsentStore: ConsentStore {
         }
         return result
     }
+
+    /// The retention purge: erases the personal fields of entries before `cutoff` (keeping their
+    /// digest and leaf hash) and records itself. Returns how many entries were purged.
+    public func purge(before cutoff: Date) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET LOCAL passby.purge = 'on'", logger: logger)
+            let rows = try await connection.query(
+                """
+                UPDATE ledger SET requester_key = NULL, requester_masked = NULL, subject_key = NULL, subject_masked = NULL, purged_at = now()
+                WHERE at < \(cutoff) AND purged_at IS NULL RETURNING seq
+                """, logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            try await connection.query("SET LOCAL passby.purge = 'off'", logger: logger)
+            let stamp = ISO8601DateFormatter().string(from: cutoff)
+            try await Self.insert(LedgerRecord(kind: .purge, result: "before=\(stamp) entries=\(count)"), on: connection, logger: logger)
+            return count
+        }
+    }
 }

@@ -10,7 +10,7 @@ import PostgresNIO
 struct LedgerCommands: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger", abstract: "Seal, verify and publish the consent ledger.",
-        subcommands: [Seal.self, Verify.self, ExportHeads.self])
+        subcommands: [Seal.self, Verify.self, ExportHeads.self, Purge.self])
 
     struct Seal: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Seal the ledger now (the server does so every few seconds).")
@@ -55,17 +55,21 @@ struct LedgerCommands: AsyncParsableCommand {
                        coalesce(staff_id::text, ''), coalesce(encode(requester_key, 'hex'), ''), coalesce(requester_masked, ''),
                        coalesce(encode(subject_key, 'hex'), ''), coalesce(subject_masked, ''), coalesce(grant_id::text, ''),
                        coalesce(method, ''), coalesce(legal_basis, ''), result, coalesce(encode(code_cti, 'hex'), ''),
-                       coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash
+                       coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash, personal_digest,
+                       purged_at IS NOT NULL
                 FROM ledger ORDER BY seq
                 """, logger: logger)
             var entries: [LedgerAudit.EntryFields] = []
             for try await row in rows {
-                let c = try row.decode((Int64, String, String, String, String, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self)
+                let c = try row.decode((Int64, String, String, String, String, String, String, String, String, String, String, String, String,
+                                         String, String, ByteBuffer, ByteBuffer, Bool).self)
+                let digest = Array(buffer: c.16)
+                let personal = [("requester", c.5), ("requester_masked", c.6), ("subject", c.7), ("subject_masked", c.8)]
                 entries.append(LedgerAudit.EntryFields(seq: c.0, fields: [
-                    ("seq", "\(c.0)"), ("kind", c.1), ("at", c.2), ("client", c.3), ("staff", c.4), ("requester", c.5),
-                    ("requester_masked", c.6), ("subject", c.7), ("subject_masked", c.8), ("grant", c.9), ("method", c.10),
+                    ("seq", "\(c.0)"), ("kind", c.1), ("at", c.2), ("client", c.3), ("staff", c.4),
+                    ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", c.9), ("method", c.10),
                     ("basis", c.11), ("result", c.12), ("cti", c.13), ("exp", c.14),
-                ], leafHash: Array(buffer: c.15)))
+                ], personal: c.17 ? nil : personal, personalDigest: digest, leafHash: Array(buffer: c.15)))
             }
             var order: [(index: Int64, seq: Int64)] = []
             for try await (index, seq) in try await postgres.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
@@ -91,6 +95,25 @@ struct LedgerCommands: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
             for head in heads { print(String(decoding: try encoder.encode(LedgerController.HeadBody(head)), as: UTF8.self)) }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase the personal fields of entries before DATE; leaf hashes stay, so proofs still verify. The purge is recorded.")
+        @OptionGroup var data: DataOptions
+        @Option(help: "Entries before this day (YYYY-MM-DD, UTC) are purged.") var before: String
+
+        func run() async throws {
+            CommandLogging.bootstrap(level: .error)
+            guard let day = CivilDate(iso: before) else { throw ValidationError("--before must be a date as YYYY-MM-DD") }
+            let cutoff = DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"),
+                                        year: day.year, month: day.month, day: day.day).date!
+            let logger = Logger(label: "passby.ledger")
+            let count = try await withDatabase(data, logger: logger) { postgres in
+                try await PostgresConsentStore(client: postgres, logger: logger).purge(before: cutoff)
+            }
+            print("purged the personal fields of \(count) entries before \(before)")
         }
     }
 }
