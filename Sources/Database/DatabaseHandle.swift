@@ -7,7 +7,12 @@ import PostgresNIO
 /// `open` starts the embedded cluster when it is not running; `close` stops it again only
 /// when this handle started it (or when `ownsCluster` says so, as `passby serve` does).
 public struct DatabaseHandle: Sendable {
+    /// The owner's connection: migrations and operator commands.
     public let configuration: PostgresClient.Configuration
+    /// The running service's connection, as the `passby_app` role, which may only add to and read
+    /// the ledger: through the embedded cluster's socket, or `PASSBY_APP_DATABASE_URL` (else
+    /// `DATABASE_URL` itself) for an external server.
+    public var applicationConfiguration: PostgresClient.Configuration
     public let cluster: EmbeddedCluster?
     /// Whether `close()` stops the embedded cluster.
     public let stopsClusterOnClose: Bool
@@ -19,13 +24,19 @@ public struct DatabaseHandle: Sendable {
         let handle: DatabaseHandle
         switch settings {
         case .url(let url):
-            handle = .init(configuration: try DatabaseSettings.clientConfiguration(url: url), cluster: nil, stopsClusterOnClose: false)
+            let owner = try DatabaseSettings.clientConfiguration(url: url)
+            let applicationURL = ProcessInfo.processInfo.environment["PASSBY_APP_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            handle = .init(
+                configuration: owner, applicationConfiguration: try applicationURL.map(DatabaseSettings.clientConfiguration(url:)) ?? owner,
+                cluster: nil, stopsClusterOnClose: false)
         case .embedded(let dataDirectory):
             let cluster = try EmbeddedCluster(directory: DatabaseSettings.clusterDirectory(in: dataDirectory))
             let started = try await cluster.start(logger: logger)
+            let owner = DatabaseSettings.clientConfiguration(cluster: cluster, database: DatabaseSettings.embeddedDatabaseName)
+            var application = owner
+            application.username = Self.applicationRole
             handle = .init(
-                configuration: DatabaseSettings.clientConfiguration(cluster: cluster, database: DatabaseSettings.embeddedDatabaseName),
-                cluster: cluster, stopsClusterOnClose: started || ownsCluster)
+                configuration: owner, applicationConfiguration: application, cluster: cluster, stopsClusterOnClose: started || ownsCluster)
             do {
                 try await PostgresAdmin.createDatabaseIfMissing(DatabaseSettings.embeddedDatabaseName, cluster: cluster, logger: logger)
             } catch {
@@ -43,6 +54,9 @@ public struct DatabaseHandle: Sendable {
         }
         return handle
     }
+
+    /// The role the service connects as (created by the migrations).
+    public static let applicationRole = "passby_app"
 
     /// Stops the embedded cluster if this handle is responsible for it.
     public func close(logger: Logger? = nil) async throws {

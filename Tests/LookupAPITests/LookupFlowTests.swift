@@ -394,6 +394,13 @@ struct LookupFlowTests {
             let grant = try await scenario.guardianGrant(for: People.elder)
             _ = try await scenario.lookup(People.elder.0, token: grant.token)
             _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            // The application itself is connected as passby_app, which cannot change the ledger.
+            var appConnections = 0
+            for try await count in try await scenario.postgres.query(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE usename = 'passby_app' AND datname = current_database()",
+                logger: Logger(label: "test")
+            ).decode(Int.self) { appConnections = count }
+            #expect(appConnections > 0)
             let everything = try await TestDump.allRows(scenario.postgres)
             for person in [People.elder, People.otherElder, People.guardian, People.passerby] {
                 #expect(!everything.contains(person.0))

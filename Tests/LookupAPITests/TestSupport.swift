@@ -45,13 +45,19 @@ enum TestApp {
             staff: NoStaff(), ledgerTree: NoLedgerTree(), reviews: NoLedgerTree(), ledgerKey: ledgerKey, assertions: try await assertions())
     }
 
+    /// The application connects as `passby_app`, as `passby serve` does; the second client is the
+    /// database owner's, for tests that inspect every table or play a superuser tampering with it.
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
         let database = try await ThrowawayDatabase.create()
-        let client = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
-        let dependencies = PassbyDependencies.postgres(
+        var application = database
+        application.username = DatabaseHandle.applicationRole
+        let client = PostgresClient(configuration: application, backgroundLogger: Logger(label: "test"))
+        let owner = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
+        var dependencies = PassbyDependencies.postgres(
             client, configuration: configuration, personalData: personalData, keys: try Self.keys().1,
             ledgerKey: ledgerKey, assertions: try await assertions(), logger: Logger(label: "test"))
-        return (dependencies, client)
+        dependencies.services.append(owner)
+        return (dependencies, owner)
     }
 
     /// Dependencies whose PostgreSQL cannot be reached at all.

@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
         // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
         let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)
         do {
-            var poolConfiguration = database.configuration
+            var poolConfiguration = database.applicationConfiguration
             poolConfiguration.options.maximumConnections = 16
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
             let dependencies = PassbyDependencies.postgres(
