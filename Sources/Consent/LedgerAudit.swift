@@ -35,7 +35,8 @@ public enum LedgerAudit {
 
     /// Everything that does not match, named; empty when the ledger verifies.
     public static func problems(
-        entries: [EntryFields], treeOrder: [(index: Int64, seq: Int64)], heads: [TreeHead], ledgerKey: Curve25519.Signing.PublicKey
+        entries: [EntryFields], treeOrder: [(index: Int64, seq: Int64)], heads: [TreeHead], nodes: [MerkleNodeRef: MerkleTree.Hash],
+        ledgerKey: Curve25519.Signing.PublicKey
     ) -> [String] {
         var problems: [String] = []
         var leafBySeq: [Int64: [UInt8]] = [:]
@@ -55,11 +56,13 @@ public enum LedgerAudit {
                 problems.append("tree: leaf index \(position) is missing")
                 break
             }
-            if let leaf = leafBySeq[node.seq] {
-                frontier.append(leaf)
-            } else {
+            let leaf = leafBySeq[node.seq] ?? Array(repeating: 0, count: 32)
+            if leafBySeq[node.seq] == nil {
                 problems.append("entry \(node.seq): sealed at leaf \(node.index) but missing from the ledger")
-                frontier.append(Array(repeating: 0, count: 32))
+            }
+            // The stored nodes that proofs are built from must be the ones the leaves make.
+            for (ref, hash) in frontier.appendReturningNodes(leaf) where nodes[ref] != hash {
+                problems.append("tree node (level \(ref.level), index \(ref.index)) does not match the entries")
             }
             if headSizes.contains(frontier.size) { roots[frontier.size] = frontier.root }
         }

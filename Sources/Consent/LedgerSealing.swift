@@ -66,8 +66,8 @@ public protocol LedgerTreeStore: Sendable {
     func latestHead() async throws -> TreeHead?
     func head(size: Int) async throws -> TreeHead?
     func heads() async throws -> [TreeHead]
-    /// Leaf hashes in tree order, the first `count` of them.
-    func leaves(count: Int) async throws -> [MerkleTree.Hash]
+    /// Stored perfect-subtree roots, for proofs.
+    func nodes(_ refs: Set<MerkleNodeRef>) async throws -> [MerkleNodeRef: MerkleTree.Hash]
     /// The leaf index of an entry, if sealed.
     func leafIndex(seq: Int64) async throws -> Int?
 }

@@ -154,3 +154,92 @@ public struct MerkleFrontier: Sendable, Equatable {
         return result
     }
 }
+
+/// A perfect subtree of the ledger's tree: leaves `[index << level, (index + 1) << level)`.
+/// The sealer stores every such node as it forms, so proofs need only O(log² n) of them.
+public struct MerkleNodeRef: Hashable, Sendable {
+    public var level: Int
+    public var index: Int64
+
+    public init(level: Int, index: Int64) {
+        self.level = level
+        self.index = index
+    }
+}
+
+extension MerkleTree {
+    /// The perfect nodes whose right fold is MTH(D[start:end]); `start` is aligned as in RFC 9162 proofs.
+    static func cover(start: Int64, end: Int64) -> [MerkleNodeRef] {
+        let count = end - start
+        if count & (count - 1) == 0 {
+            return [MerkleNodeRef(level: count.trailingZeroBitCount, index: start >> Int64(count.trailingZeroBitCount))]
+        }
+        let k = Int64(split(Int(count)))
+        return [MerkleNodeRef(level: k.trailingZeroBitCount, index: start >> Int64(k.trailingZeroBitCount))] + cover(start: start + k, end: end)
+    }
+
+    /// The ranges whose roots make the inclusion proof of leaf `index` in a tree of `size`.
+    static func inclusionRanges(index: Int64, start: Int64, end: Int64) -> [(Int64, Int64)] {
+        guard end - start > 1 else { return [] }
+        let k = Int64(split(Int(end - start)))
+        if index < start + k {
+            return inclusionRanges(index: index, start: start, end: start + k) + [(start + k, end)]
+        }
+        return inclusionRanges(index: index, start: start + k, end: end) + [(start, start + k)]
+    }
+
+    /// The ranges whose roots make the consistency proof from `oldSize` to the range's end.
+    static func consistencyRanges(_ m: Int64, start: Int64, end: Int64, complete: Bool) -> [(Int64, Int64)] {
+        let n = end - start
+        if m == n { return complete ? [] : [(start, end)] }
+        let k = Int64(split(Int(n)))
+        if m <= k {
+            return consistencyRanges(m, start: start, end: start + k, complete: complete) + [(start + k, end)]
+        }
+        return consistencyRanges(m - k, start: start + k, end: end, complete: false) + [(start, start + k)]
+    }
+
+    /// Proof elements as sets of stored nodes: each element is the right fold of its nodes.
+    public static func inclusionProofNodes(index: Int, size: Int) -> [[MerkleNodeRef]] {
+        inclusionRanges(index: Int64(index), start: 0, end: Int64(size)).map { cover(start: $0.0, end: $0.1) }
+    }
+
+    public static func consistencyProofNodes(oldSize: Int, newSize: Int) -> [[MerkleNodeRef]] {
+        guard oldSize > 0, oldSize < newSize else { return [] }
+        return consistencyRanges(Int64(oldSize), start: 0, end: Int64(newSize), complete: true).map { cover(start: $0.0, end: $0.1) }
+    }
+
+    /// Folds stored nodes into proof hashes.
+    public static func resolve(_ elements: [[MerkleNodeRef]], nodes: [MerkleNodeRef: Hash]) -> [Hash]? {
+        var proof: [Hash] = []
+        for element in elements {
+            var hashes: [Hash] = []
+            for ref in element {
+                guard let hash = nodes[ref] else { return nil }
+                hashes.append(hash)
+            }
+            guard var folded = hashes.popLast() else { return nil }
+            while let left = hashes.popLast() { folded = nodeHash(left, folded) }
+            proof.append(folded)
+        }
+        return proof
+    }
+}
+
+extension MerkleFrontier {
+    /// Appends a leaf and returns every perfect node it completes, the leaf itself included.
+    public mutating func appendReturningNodes(_ leaf: MerkleTree.Hash) -> [(MerkleNodeRef, MerkleTree.Hash)] {
+        let index = Int64(size)
+        var made = [(MerkleNodeRef(level: 0, index: index), leaf)]
+        var carry = leaf
+        var level = 0
+        var nodes = self.nodes
+        while (size >> level) & 1 == 1 {
+            carry = MerkleTree.nodeHash(nodes.removeLast(), carry)
+            level += 1
+            made.append((MerkleNodeRef(level: level, index: index >> Int64(level)), carry))
+        }
+        append(leaf)
+        return made
+    }
+}

@@ -70,3 +70,28 @@ struct MerkleTreeTests {
         }
     }
 }
+
+@Suite("Proofs from stored nodes")
+struct StoredNodeProofTests {
+    @Test("proofs built from the sealer's stored nodes equal those built from all leaves")
+    func sameProofs() throws {
+        let leaves = (0..<45).map { MerkleTree.leafHash([UInt8($0), 7]) }
+        var frontier = MerkleFrontier()
+        var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
+        for leaf in leaves {
+            for (ref, hash) in frontier.appendReturningNodes(leaf) { nodes[ref] = hash }
+        }
+        #expect(frontier.root == MerkleTree.root(leaves[...]))
+        for size in 1...leaves.count {
+            for index in 0..<size {
+                let stored = try #require(MerkleTree.resolve(MerkleTree.inclusionProofNodes(index: index, size: size), nodes: nodes))
+                #expect(stored == MerkleTree.inclusionProof(index: index, leaves: leaves.prefix(size)))
+            }
+            for old in 1...size {
+                let stored = try #require(MerkleTree.resolve(MerkleTree.consistencyProofNodes(oldSize: old, newSize: size), nodes: nodes))
+                #expect(stored == MerkleTree.consistencyProof(oldSize: old, leaves: leaves.prefix(size)))
+            }
+        }
+        #expect(MerkleTree.resolve([[MerkleNodeRef(level: 9, index: 0)]], nodes: nodes) == nil)
+    }
+}

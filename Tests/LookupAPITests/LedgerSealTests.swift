@@ -82,7 +82,9 @@ struct LedgerSealTests {
             try await scenario.postgres.query(
                 "UPDATE ledger_heads SET root = \(ByteBuffer(bytes: Array(repeating: UInt8(0), count: 32))) WHERE size = \(Int64(head.size))",
                 logger: logger)
+            try await scenario.postgres.query("UPDATE ledger_nodes SET hash = \(ByteBuffer(bytes: Array(repeating: UInt8(1), count: 32))) WHERE level = 1 AND idx = 0", logger: logger)
             let problems = try await audit(scenario)
+            #expect(problems.contains("tree node (level 1, index 0) does not match the entries"))
             #expect(problems.contains("entry \(edited): its contents do not match its leaf hash"))
             #expect(problems.contains { $0.hasPrefix("entry \(deleted): sealed at leaf") })
             #expect(problems.contains("head \(head.size): the signature does not verify"))

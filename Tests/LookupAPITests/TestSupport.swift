@@ -161,6 +161,6 @@ struct NoLedgerTree: LedgerTreeStore, LedgerReviewStore {
     func latestHead() async throws -> TreeHead? { nil }
     func head(size: Int) async throws -> TreeHead? { nil }
     func heads() async throws -> [TreeHead] { [] }
-    func leaves(count: Int) async throws -> [MerkleTree.Hash] { [] }
+    func nodes(_ refs: Set<MerkleNodeRef>) async throws -> [MerkleNodeRef: MerkleTree.Hash] { [:] }
     func leafIndex(seq: Int64) async throws -> Int? { nil }
 }

@@ -51,14 +51,24 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                 """, logger: logger)
             var seqs: [Int64] = []
             var indices: [Int64] = []
+            var levels: [Int] = []
+            var positions: [Int64] = []
+            var hashes: [ByteBuffer] = []
             for try await (seq, leaf) in rows.decode((Int64, ByteBuffer).self) {
                 indices.append(Int64(frontier.size))
-                frontier.append(Array(buffer: leaf))
+                for (ref, hash) in frontier.appendReturningNodes(Array(buffer: leaf)) {
+                    levels.append(ref.level)
+                    positions.append(ref.index)
+                    hashes.append(ByteBuffer(bytes: hash))
+                }
                 seqs.append(seq)
             }
             guard !seqs.isEmpty else { return nil }
             try await connection.query(
                 "INSERT INTO ledger_tree (leaf_index, seq) SELECT * FROM unnest(\(indices)::bigint[], \(seqs)::bigint[])", logger: logger)
+            try await connection.query(
+                "INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest(\(levels)::integer[], \(positions)::bigint[], \(hashes)::bytea[])",
+                logger: logger)
             // Whole seconds: the signed bytes carry Unix seconds.
             let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
             let root = frontier.root
@@ -88,15 +98,18 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
         try await Self.heads(client.query("SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size", logger: logger))
     }
 
-    public func leaves(count: Int) async throws -> [MerkleTree.Hash] {
+    public func nodes(_ refs: Set<MerkleNodeRef>) async throws -> [MerkleNodeRef: MerkleTree.Hash] {
+        let wanted = Array(refs)
         let rows = try await client.query(
             """
-            SELECT l.leaf_hash FROM ledger_tree t JOIN ledger l ON l.seq = t.seq
-            WHERE t.leaf_index < \(Int64(count)) ORDER BY t.leaf_index
+            SELECT n.level, n.idx, n.hash FROM ledger_nodes n
+            JOIN unnest(\(wanted.map(\.level))::integer[], \(wanted.map(\.index))::bigint[]) AS w(level, idx) USING (level, idx)
             """, logger: logger)
-        var leaves: [MerkleTree.Hash] = []
-        for try await leaf in rows.decode(ByteBuffer.self) { leaves.append(Array(buffer: leaf)) }
-        return leaves
+        var found: [MerkleNodeRef: MerkleTree.Hash] = [:]
+        for try await (level, index, hash) in rows.decode((Int, Int64, ByteBuffer).self) {
+            found[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
+        }
+        return found
     }
 
     public func leafIndex(seq: Int64) async throws -> Int? {

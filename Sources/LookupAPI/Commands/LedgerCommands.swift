@@ -77,7 +77,12 @@ struct LedgerCommands: AsyncParsableCommand {
                 order.append((index, seq))
             }
             let heads = try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
-            return LedgerAudit.problems(entries: entries, treeOrder: order, heads: heads, ledgerKey: key.key.publicKey)
+            var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
+            for try await (level, index, hash) in try await postgres.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
+                .decode((Int, Int64, ByteBuffer).self) {
+                nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
+            }
+            return LedgerAudit.problems(entries: entries, treeOrder: order, heads: heads, nodes: nodes, ledgerKey: key.key.publicKey)
         }
     }
 

@@ -69,10 +69,12 @@ struct LedgerController {
         guard let index = try await dependencies.storage({ try await tree.leafIndex(seq: seq) }), index < head.size else {
             throw Problem(.notFound, "not-sealed", "That entry is not in this head's tree (yet)")
         }
-        let leaves = try await dependencies.storage { try await tree.leaves(count: head.size) }
+        let elements = MerkleTree.inclusionProofNodes(index: index, size: head.size)
+        let leafRef = MerkleNodeRef(level: 0, index: Int64(index))
+        let nodes = try await dependencies.storage { try await tree.nodes(Set(elements.flatMap { $0 } + [leafRef])) }
+        guard let path = MerkleTree.resolve(elements, nodes: nodes), let leaf = nodes[leafRef] else { throw Problem.internalError }
         let body = InclusionBody(
-            seq: seq, leafIndex: index, leafHash: HeadBody.hex(leaves[index]), treeSize: head.size,
-            path: MerkleTree.inclusionProof(index: index, leaves: leaves[...]).map(HeadBody.hex), head: HeadBody(head))
+            seq: seq, leafIndex: index, leafHash: HeadBody.hex(leaf), treeSize: head.size, path: path.map(HeadBody.hex), head: HeadBody(head))
         return try context.responseEncoder.encode(body, from: request, context: context)
     }
 
@@ -83,10 +85,10 @@ struct LedgerController {
         let old = try await head(size: from)
         let new = try await head(size: to)
         let tree = dependencies.ledgerTree
-        let leaves = try await dependencies.storage { try await tree.leaves(count: new.size) }
-        let body = ConsistencyBody(
-            from: HeadBody(old), to: HeadBody(new),
-            path: MerkleTree.consistencyProof(oldSize: old.size, leaves: leaves[...]).map(HeadBody.hex))
+        let elements = MerkleTree.consistencyProofNodes(oldSize: old.size, newSize: new.size)
+        let nodes = try await dependencies.storage { try await tree.nodes(Set(elements.flatMap { $0 })) }
+        guard let path = MerkleTree.resolve(elements, nodes: nodes) else { throw Problem.internalError }
+        let body = ConsistencyBody(from: HeadBody(old), to: HeadBody(new), path: path.map(HeadBody.hex))
         return try context.responseEncoder.encode(body, from: request, context: context)
     }
 }
