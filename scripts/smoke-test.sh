@@ -167,6 +167,13 @@ check "passby ledger verify passes on an untouched ledger" 0 "$("$bin" ledger ve
 check "passby ledger export-heads prints signed heads" yes "$("$bin" ledger export-heads --data-dir "$data" | grep -q '"signature"' && echo yes)"
 "$bin" ledger purge --data-dir "$data" --before 2000-01-01 >/dev/null
 check "a purge that touches nothing still leaves a verifying ledger" 0 "$("$bin" ledger verify --data-dir "$data" >/dev/null; echo $?)"
+# A superuser who switches the guard off and edits an entry is caught.
+"$pg_bin/psql" -q -h "$data/postgres" -U postgres -d passby \
+  -c "ALTER TABLE ledger DISABLE TRIGGER ledger_no_update" -c "UPDATE ledger SET result = 'forged' WHERE seq = (SELECT min(seq) FROM ledger)" \
+  -c "ALTER TABLE ledger ENABLE ALWAYS TRIGGER ledger_no_update"
+tampered=$("$bin" ledger verify --data-dir "$data"; echo "exit=$?")
+check "passby ledger verify names the edited entry and exits non-zero" "yes" \
+  "$(case "$tampered" in *"its contents do not match its leaf hash"*"exit=1"*) echo yes ;; *) echo "$tampered" ;; esac)"
 
 # --- privacy: no seeded or pushed ID number in plain text anywhere in the database ---
 dump=$("$pg_bin/pg_dump" -h "$data/postgres" -U postgres passby)

@@ -95,12 +95,17 @@ struct LedgerSealTests {
     func purge() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
+            let earlier = try #require(try await seal(scenario))
             _ = try await scenario.lookup(People.elder.0, token: grant.token)
             let head = try #require(try await seal(scenario))
             let logger = Logger(label: "test")
             let store = PostgresConsentStore(client: scenario.postgres, logger: logger)
             let purged = try await store.purge(before: Date().addingTimeInterval(3600))
             #expect(purged == head.size)
+            let consistency = try json(try await scenario.client.send(
+                .get, "/v1/ledger/consistency?from=\(earlier.size)&to=\(head.size)", key: scenario.keys[.reviewer]).body)
+            #expect(MerkleTree.verifyConsistency(oldSize: earlier.size, newSize: head.size, oldRoot: earlier.root, newRoot: head.root,
+                                                 proof: try #require(consistency["path"] as? [String]).map(hex)))
             #expect(try await audit(scenario) == [])
             let entries = try await scenario.ledger()
             #expect(entries.filter { $0.record.kind != .purge }.allSatisfy { $0.record.subjectKey == nil && $0.record.requesterMasked == nil })

@@ -69,6 +69,13 @@ struct ReviewTests {
             #expect(!bySubject.description.contains(People.elder.0))
             let refused = try json(try await scenario.client.send(.get, "/v1/records?kind=lookup-refused&result=consent-used", key: reviewer).body)
             #expect((refused["records"] as? [[String: String]])?.count == 1)
+            let helperID = try #require(try await scenario.dependencies.clients.list().first { $0.role == .helper }).id
+            let byClient = try json(try await scenario.client.send(.get, "/v1/records?client=\(helperID)", key: reviewer).body)
+            #expect((byClient["records"] as? [[String: String]])?.map { $0["kind"]! } == ["lookup-issued", "lookup-refused", "lookup-refused"])
+            let future = try json(try await scenario.client.send(.get, "/v1/records?from=2999-01-01T00:00:00Z", key: reviewer).body)
+            #expect((future["records"] as? [[String: String]])?.isEmpty == true)
+            let past = try json(try await scenario.client.send(.get, "/v1/records?to=2000-01-01T00:00:00Z", key: reviewer).body)
+            #expect((past["records"] as? [[String: String]])?.isEmpty == true)
 
             let size = try #require(bySubject["head_size"] as? Int)
             let first = try await scenario.client.send(.get, "/v1/records?format=csv&size=\(size)", key: reviewer)
@@ -80,7 +87,7 @@ struct ReviewTests {
             #expect(first.body.components(separatedBy: "\r\n").count == size + 2)
 
             let reviews = try await scenario.ledger().filter { $0.record.kind == .review }
-            #expect(reviews.count == 4)
+            #expect(reviews.count == 7)
             #expect(reviews[0].record.subjectKey == TestApp.personalData.subjectKey(try IdentityNumber(parsing: People.elder.0, today: People.today)))
 
             try expectProblem(try await scenario.client.send(.get, "/v1/records", key: scenario.keys[.helper]), .forbidden, "wrong-role")

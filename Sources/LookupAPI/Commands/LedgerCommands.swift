@@ -20,10 +20,13 @@ struct LedgerCommands: AsyncParsableCommand {
             CommandLogging.bootstrap(level: .error)
             let logger = Logger(label: "passby.ledger")
             let key = try LedgerKey(dataDirectory: data.dataDirectory)
-            let head = try await withDatabase(data, logger: logger) { postgres in
-                try await LedgerSealer.seal(tree: PostgresLedgerTreeStore(client: postgres, logger: logger), key: key)
+            let (head, elapsed) = try await withDatabase(data, logger: logger) { postgres in
+                let start = ContinuousClock.now
+                let head = try await LedgerSealer.seal(tree: PostgresLedgerTreeStore(client: postgres, logger: logger), key: key)
+                return (head, ContinuousClock.now - start)
             }
-            print(head.map { "sealed: size \($0.size)" } ?? "nothing new to seal")
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            print(head.map { "sealed: size \($0.size) in \(String(format: "%.1f", milliseconds)) ms" } ?? "nothing new to seal")
         }
     }
 
