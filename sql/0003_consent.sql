@@ -38,9 +38,12 @@ CREATE INDEX consent_grants_attested_by ON consent_grants (grantor_key, created_
 CREATE TABLE ledger (
     seq               bigserial PRIMARY KEY,
     kind              text NOT NULL CHECK (kind IN ('grant-created', 'grant-withdrawn', 'family-member-added',
-                                                    'family-member-removed', 'lookup-issued', 'lookup-refused', 'verification')),
+                                                    'family-member-removed', 'lookup-issued', 'lookup-refused', 'verification',
+                                                    'offline-code-issued', 'offline-code-replaced', 'review', 'purge')),
     at                timestamptz NOT NULL DEFAULT clock_timestamp(),
     client_id         uuid,
+    -- The checkpoint staff member, for verifications made through a staff session.
+    staff_id          uuid,
     requester_key     bytea,
     requester_masked  text,
     subject_key       bytea,

@@ -36,8 +36,3 @@ CREATE TABLE staff_sessions (
     created_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz NOT NULL
 );
-
-ALTER TABLE ledger ADD COLUMN staff_id uuid;
-ALTER TABLE ledger DROP CONSTRAINT ledger_kind_check;
-ALTER TABLE ledger ADD CONSTRAINT ledger_kind_check CHECK (kind IN ('grant-created', 'grant-withdrawn', 'family-member-added',
-    'family-member-removed', 'lookup-issued', 'lookup-refused', 'verification', 'offline-code-issued', 'offline-code-replaced'));
