@@ -46,6 +46,15 @@ stop_server() {
 
 status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
+# --- commands that need no server ---
+check "passby id inspect exits 0 for a valid number" 0 "$("$bin" id inspect 110105491231002 --on 2026-11-29 >/dev/null; echo $?)"
+check "and prints the normalized number and group" "11010519491231002X elder" \
+  "$("$bin" id inspect 110105491231002 --on 2026-11-29 | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["normalized"], r["group"])')"
+check "passby id inspect exits 1 and names the reason for an invalid one" "1 checksum" \
+  "$(out=$("$bin" id inspect 110105194912310021); echo "$? $(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["reason"])')")"
+check "passby migrate starts the cluster for itself and leaves it stopped" "0 0" \
+  "$("$bin" migrate --data-dir "$data" >/dev/null 2>&1; echo "$? $(cluster_processes)")"
+
 # --- first start: readiness within 60 s ---
 start=$(date +%s)
 start_server

@@ -78,7 +78,9 @@ public struct EmbeddedCluster: Sendable {
     public func initializeIfNeeded() async throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: directory.appendingPathComponent("PG_VERSION").path) { return }
-        try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The parents keep default permissions: the unprivileged owner must be able to reach the cluster.
+        try fm.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try fm.createDirectory(at: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         if Self.isRoot {
             guard getpwnam(Self.unprivilegedUser) != nil else { throw ClusterError.noUnprivilegedUser(Self.unprivilegedUser) }
             try fm.setAttributes([.ownerAccountName: Self.unprivilegedUser], ofItemAtPath: directory.path)

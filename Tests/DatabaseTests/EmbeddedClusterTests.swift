@@ -17,8 +17,10 @@ struct EmbeddedClusterTests {
 
     @Test("opening creates, starts and migrates the cluster; closing stops what it started")
     func openAndClose() async throws {
-        let data = try scratch()
-        defer { try? FileManager.default.removeItem(at: data) }
+        let scratch = try scratch()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        // A data directory that does not exist yet, two levels down: the cluster's owner must still reach it.
+        let data = scratch.appendingPathComponent("nested/data")
         let handle = try await DatabaseHandle.open(.embedded(dataDirectory: data), logger: logger)
         let cluster = try #require(handle.cluster)
         #expect(cluster.isRunning())
