@@ -91,6 +91,12 @@ public struct IdentityNumber: Sendable, Hashable, CustomStringConvertible, Custo
         return checkCharacters[sum % 11]
     }
 
+    /// The 18-character number for a division code, a birth date and a 3-digit sequence, with its check character.
+    public static func compose(region: String, birthDate: CivilDate, sequence: String) -> String {
+        let seventeen = Array(region + birthDate.description.replacingOccurrences(of: "-", with: "") + sequence)
+        return String(seventeen) + String(checkCharacter(for: seventeen))
+    }
+
     /// First four and last four characters, the birth date hidden: `1101**********123X`.
     public var masked: String { PersonalData.maskIdentityNumber(normalized) }
 

@@ -43,10 +43,7 @@ public struct LedgerKey: Sendable {
     public init(key: Curve25519.Signing.PrivateKey) { self.key = key }
 
     /// Base64url of the first 8 bytes of SHA-256 over the public key, as for code keys.
-    public var kid: String {
-        Data(SHA256.hash(data: key.publicKey.rawRepresentation).prefix(8)).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
+    public var kid: String { keyID(rawPublicKey: key.publicKey.rawRepresentation) }
 
     public func sign(size: Int, root: MerkleTree.Hash, sealedAt: Date) throws -> [UInt8] {
         Array(try key.signature(for: TreeHead.signedBytes(size: size, root: root, sealedAt: sealedAt)))

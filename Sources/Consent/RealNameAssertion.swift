@@ -117,16 +117,11 @@ public struct DevelopmentIdentityProvider: Sendable {
 
     public init(key: Curve25519.Signing.PrivateKey) { self.key = key }
 
-    var kid: String {
-        let digest = Array(SHA256.hash(data: key.publicKey.rawRepresentation).prefix(8))
-        return Data(digest).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
+    var kid: String { keyID(rawPublicKey: key.publicKey.rawRepresentation) }
 
     /// The provider as the verifier trusts it.
     public var provider: IdentityProvider {
-        let x = key.publicKey.rawRepresentation.base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let x = base64URL(key.publicKey.rawRepresentation)
         let jwks = #"{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid":"\#(kid)","x":"\#(x)"}]}"#
         return IdentityProvider(issuer: Self.issuer, jwksJSON: jwks)
     }

@@ -53,8 +53,7 @@ struct DemoSeed: Sendable {
     /// An elderly person, a small child and an adult who is not eligible, relative to today.
     static func subjects(today: CivilDate) -> [Subject] {
         func number(_ region: String, _ birth: CivilDate, _ sequence: String) -> String {
-            let seventeen = Array(region + String(format: "%04d%02d%02d", birth.year, birth.month, birth.day) + sequence)
-            return String(seventeen) + String(IdentityNumber.checkCharacter(for: seventeen))
+            IdentityNumber.compose(region: region, birthDate: birth, sequence: sequence)
         }
         return [
             Subject(label: "elder", idNumber: number("110105", CivilDate(year: 1948, month: 3, day: 12)!, "123"),

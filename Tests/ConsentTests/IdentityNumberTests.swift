@@ -99,8 +99,8 @@ struct IdentityNumberTests {
             guard birth <= Self.today else { continue }
             let region = regions.randomElement(using: &generator)!
             let sequence = String(format: "%03d", Int.random(in: 0...999, using: &generator))
-            let seventeen = Array(region + String(format: "%04d%02d%02d", birth.year, birth.month, birth.day) + sequence)
-            let number = String(seventeen) + String(IdentityNumber.checkCharacter(for: seventeen))
+            let number = IdentityNumber.compose(region: region, birthDate: birth, sequence: sequence)
+            let seventeen = Array(number.prefix(17))
             let id = try IdentityNumber(parsing: number, today: Self.today)
             #expect(id.normalized == number)
             #expect(id.birthDate == birth)

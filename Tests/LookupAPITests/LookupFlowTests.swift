@@ -13,8 +13,7 @@ import Testing
 /// People of the lookup tests. Their numbers are invented and checksum-valid.
 enum People {
     static func number(_ region: String, _ year: Int, _ month: Int, _ day: Int, _ sequence: String) -> String {
-        let seventeen = Array(region + String(format: "%04d%02d%02d", year, month, day) + sequence)
-        return String(seventeen) + String(IdentityNumber.checkCharacter(for: seventeen))
+        IdentityNumber.compose(region: region, birthDate: CivilDate(year: year, month: month, day: day)!, sequence: sequence)
     }
     static let today = AgePolicy().today()
     static let elder = ("11010519491231002X", "王秀英")
