@@ -43,8 +43,8 @@ bench: bootstrap
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk; }
 	$(SWIFT) build -c release --product passby-bench
 	$(SWIFT) build -c release --product passby
-	.build/release/passby-bench
-	bash scripts/bench.sh .build/release/passby
+	.build/release/passby-bench bench/micro.json
+	BENCH_MICRO_JSON=bench/micro.json bash scripts/bench.sh .build/release/passby
 
 clean:
 	rm -rf .build $(VENV)

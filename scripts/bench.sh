@@ -26,15 +26,15 @@ export PASSBY_LOOKUPS_PER_MINUTE_REQUESTER=1000000000 PASSBY_LOOKUPS_PER_MINUTE_
 start_server() { # start_server SEAL_SECONDS
   PASSBY_SEAL_SECONDS=$1 "$bin" serve --data-dir "$data" --port "$port" >>"$work/serve.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 120); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && return 0; sleep 0.5; done
+  for _ in $(seq 1 3000); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] && return 0; sleep 0.02; done
   echo "passby did not start"; cat "$work/serve.log"; exit 1
 }
 stop_server() { kill -INT "$pid"; wait "$pid" 2>/dev/null; pid=""; }
 
-# Lookups: wrk, 2 threads, 32 connections, fresh tokens; prints "lookups/s p50 p99 refused".
-run_lookups() { # run_lookups TOKENS_FILE
-  BENCH_TOKENS="$1" BENCH_THREADS=2 BENCH_KEY="$key" BENCH_ASSERTION="$assertion" BENCH_SUBJECT="$subject" \
-    wrk -t2 -c32 -d"${duration}s" --latency -s "$here/bench/lookup.lua" "$base" >"$work/wrk.txt"
+# One wrk run of 32 connections; prints "requests/s p50 p99 non-2xx". Extra arguments go to wrk.
+run_wrk() { # run_wrk URL [wrk options…]
+  local url=$1; shift
+  wrk -t2 -c32 -d"${duration}s" --latency "$@" "$url" >"$work/wrk.txt"
   python3 - "$work/wrk.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -48,6 +48,11 @@ def ms(label):
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 print(f"{(total - bad) / seconds:.0f} {ms('50'):.2f} {ms('99'):.2f} {bad}")
 PY
+}
+# Lookups with fresh single-use tokens (wrk's two threads take alternate lines).
+run_lookups() { # run_lookups TOKENS_FILE
+  BENCH_TOKENS="$1" BENCH_THREADS=2 BENCH_KEY="$key" BENCH_ASSERTION="$assertion" BENCH_SUBJECT="$subject" \
+    run_wrk "$base" -s "$here/bench/lookup.lua"
 }
 seal_ms() { "$bin" ledger seal --data-dir "$data" | sed -n 's/.* in \([0-9.]*\) ms/\1/p'; }
 
@@ -73,8 +78,38 @@ seal_large=$(seal_ms)
 ledger_size=$($psql -t -A -c "SELECT count(*) FROM ledger")
 stop_server
 
-start_server 1
+# Start-up: launch to a 200 from /readyz with an existing data directory (PostgreSQL included);
+# the median of three starts. The last start stays up, sealing every second.
+startups=()
+for attempt in 1 2 3; do
+  [ -n "$pid" ] && stop_server
+  began=$(date +%s%N)
+  start_server 1
+  startups+=("$(( ($(date +%s%N) - began) / 1000000 ))")
+done
+startup_ms=$(printf '%s\n' "${startups[@]}" | sort -n | sed -n 2p)
+
+# BENCH_PROFILE=DIR records a perf profile of passby during the lookup run into DIR.
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  mkdir -p "$BENCH_PROFILE"
+  perf record -F 999 -g -p "$pid" -o "$BENCH_PROFILE/perf.data" -- sleep "$duration" 2>"$BENCH_PROFILE/perf.log" &
+  profiler=$!
+fi
 read -r lookups p50 p99 refused < <(run_lookups "$work/tokens-on.txt")
+if [ -n "${BENCH_PROFILE:-}" ]; then
+  wait "$profiler" || true
+  { perf report -i "$BENCH_PROFILE/perf.data" --no-children -g none --sort dso,symbol --stdio 2>/dev/null | grep '%' | swift demangle --simplified \
+      | cut -c1-200 | head -n 60 >"$BENCH_PROFILE/lookups.txt"; } || true
+  { perf report -i "$BENCH_PROFILE/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null | grep '%' | head -n 20 \
+      >"$BENCH_PROFILE/lookups-by-library.txt"; } || true
+fi
+
+# Verifications of display codes (valid for the whole run), then a bare route in the same binary.
+checkpoint_key=$("$bin" clients add --data-dir "$data" --name bench-checkpoint --role checkpoint --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+PASSBY_DISPLAY_TTL_SECONDS=60 "$bin" dev code --data-dir "$data" --count 500 >"$work/codes.txt"
+read -r verifications vp50 vp99 vbad < <(BENCH_CODES="$work/codes.txt" BENCH_KEY="$checkpoint_key" run_wrk "$base" -s "$here/bench/verify.lua")
+read -r bare bp50 bp99 bbad < <(run_wrk "$base/healthz")
+peak_rss_mb=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
 
 # Baseline: the same SQL through pgbench, on grants that never run out of uses.
 psql="$pg_bin/psql -q -h $data/postgres -U postgres -d passby"
@@ -91,14 +126,49 @@ SQL
   -f "$here/bench/lookup.pgbench" passby >"$work/pgbench.txt" 2>&1
 tps=$(python3 -c 'import re,sys; print(round(float(re.search(r"tps = ([\d.]+)", open(sys.argv[1]).read()).group(1))))' "$work/pgbench.txt")
 
-printf '%-44s %10s\n' "lookups/s (POST /v1/lookups, 32 connections)" "$lookups"
-printf '%-44s %10s ms\n' "  p50 latency" "$p50"
-printf '%-44s %10s ms\n' "  p99 latency" "$p99"
-printf '%-44s %10s\n' "  refused (should be 0)" "$refused"
-printf '%-44s %10s\n' "baseline TPS (same SQL, pgbench, 16 clients)" "$tps"
-printf '%-44s %10s ×\n' "lookup ratio (lookups/s ÷ baseline TPS)" "$(python3 -c "print(f'{$lookups / $tps:.2f}')")"
-printf '%-44s %10s\n' "lookups/s with the sealer off" "$lookups_off"
-printf '%-44s %10s ×\n' "sealer ratio (on ÷ off, target ≥ 0.9)" "$(python3 -c "print(f'{$lookups / $lookups_off:.2f}')")"
-printf '%-44s %10s ms\n' "seal 1,000 new entries, small ledger" "$seal_small"
-printf '%-44s %10s ms\n' "seal 1,000 new entries, ledger of $ledger_size" "$seal_large"
-printf '%-44s %10s ×\n' "  ratio (large ÷ small)" "$(python3 -c "print(f'{$seal_large / $seal_small:.2f}')")"
+micro_json=${BENCH_MICRO_JSON:-}
+export lookups p50 p99 refused tps lookups_off verifications vp50 vp99 vbad bare bp50 bp99 peak_rss_mb startup_ms \
+  seal_small seal_large ledger_size micro_json
+python3 - "$here/bench/results.json" <<'PY'
+import json, os, sys, time
+e = os.environ
+n = lambda name: float(e[name])
+micro = json.load(open(e["micro_json"])) if e.get("micro_json") else {}
+rows = [  # (label, value, unit, target)
+    ("lookups/s (POST /v1/lookups, SVG, 32 conn.)", n("lookups"), "", ""),
+    ("  p50 / p99 latency", f'{e["p50"]} / {e["p99"]}', "ms", "p99 ≤ 50"),
+    ("  refused (should be 0)", n("refused"), "", ""),
+    ("baseline TPS (same SQL, pgbench, 16 clients)", n("tps"), "", ""),
+    ("lookup ratio (lookups/s ÷ baseline TPS)", n("lookups") / n("tps"), "×", "≥ 0.5"),
+    ("verifications/s (display codes, 32 conn.)", n("verifications"), "", ""),
+    ("  p50 / p99 latency", f'{e["vp50"]} / {e["vp99"]}', "ms", ""),
+    ("bare route req/s (GET /healthz, 32 conn.)", n("bare"), "", ""),
+    ("framework ratio (verifications ÷ bare)", n("verifications") / n("bare"), "×", "≥ 0.25"),
+    ("code-build ratio (build ÷ sign + QR)", micro.get("code_build_ratio", float("nan")), "×", "≤ 1.5"),
+    ("peak resident memory of passby", n("peak_rss_mb"), "MB", "≤ 150"),
+    ("start-up to ready (existing data dir)", n("startup_ms"), "ms", "≤ 3000"),
+    ("lookups/s with the sealer off", n("lookups_off"), "", ""),
+    ("sealer ratio (on ÷ off)", n("lookups") / n("lookups_off"), "×", "≥ 0.9"),
+    ("seal 1,000 new entries, small ledger", n("seal_small"), "ms", ""),
+    (f'seal 1,000 new entries, ledger of {e["ledger_size"]}', n("seal_large"), "ms", ""),
+    ("  ratio (large ÷ small)", n("seal_large") / n("seal_small"), "×", ""),
+]
+print("=" * 80)
+print(f'{"measure":<46}{"value":>14}  {"target"}')
+for label, value, unit, target in rows:
+    shown = value if isinstance(value, str) else (f"{value:.2f}" if unit == "×" else f"{value:.0f}")
+    print(f"{label:<46}{shown:>11} {unit:<3} {target}")
+results = {
+    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "lookups_per_s": n("lookups"), "lookup_p50_ms": n("p50"), "lookup_p99_ms": n("p99"), "lookups_refused": n("refused"),
+    "baseline_tps": n("tps"), "lookup_ratio": n("lookups") / n("tps"),
+    "verifications_per_s": n("verifications"), "verification_p50_ms": n("vp50"), "verification_p99_ms": n("vp99"),
+    "bare_route_per_s": n("bare"), "framework_ratio": n("verifications") / n("bare"),
+    "peak_rss_mb": n("peak_rss_mb"), "startup_ms": n("startup_ms"),
+    "lookups_per_s_sealer_off": n("lookups_off"), "sealer_ratio": n("lookups") / n("lookups_off"),
+    "seal_1000_small_ms": n("seal_small"), "seal_1000_large_ms": n("seal_large"), "ledger_size": n("ledger_size"),
+    "micro": micro,
+}
+json.dump(results, open(sys.argv[1], "w"), indent=2, sort_keys=True)
+print(f"written to {sys.argv[1]}")
+PY

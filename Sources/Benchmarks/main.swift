@@ -65,3 +65,14 @@ row("verify one code", verificationCost)
 print(String(repeating: "-", count: 80))
 ratio("build / (sign + QR encode)", buildCost / (signCost + qrCost), "target ≤ 1.5")
 ratio("verify / Ed25519 verify", verificationCost / verifyCost, "")
+
+// For `make bench`'s combined table and bench/results.json.
+if CommandLine.arguments.count > 1 {
+    let results: [String: Double] = [
+        "ed25519_sign_us": signCost, "qr_encode_us": qrCost, "ed25519_verify_us": verifyCost,
+        "code_build_svg_us": buildCost, "code_verify_us": verificationCost,
+        "code_build_ratio": buildCost / (signCost + qrCost), "code_verify_ratio": verificationCost / verifyCost,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])
+    try data.write(to: URL(fileURLWithPath: CommandLine.arguments[1]))
+}

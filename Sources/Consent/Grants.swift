@@ -106,6 +106,18 @@ public struct ConsentGrant: Sendable, Equatable {
     }
 }
 
+/// Somewhere ledger records can be appended several at a time (see `LedgerBatchWriter`).
+public protocol LedgerRecorder: Sendable {
+    /// Several records in one statement and one commit: all are written or none.
+    func record(_ records: [LedgerRecord]) async throws
+}
+
+extension ConsentStore {
+    public func record(_ records: [LedgerRecord]) async throws {
+        for record in records { try await self.record(record) }
+    }
+}
+
 /// Why a consent token did not let a lookup through; the raw values are the problem reasons.
 public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case invalid = "consent-invalid"
@@ -197,7 +209,7 @@ public struct IdempotentAnswer: Sendable, Equatable {
 
 /// Storage for family members, grants, the ledger and idempotent answers. Every method that
 /// changes state writes its ledger record in the same transaction.
-public protocol ConsentStore: Sendable {
+public protocol ConsentStore: LedgerRecorder {
     func addGuardianship(_ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<Guardianship, GuardianshipRefusal>
     func guardianships(of guardian: SubjectKey) async throws -> [Guardianship]
     func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship?

@@ -66,8 +66,11 @@ public struct IdentityProvider: Sendable {
 public struct AssertionVerifier: Sendable {
     /// Longest lifetime (`exp - iat`) accepted.
     public static let maxLifetime: Int64 = 600
+    /// How far in the future `iat` may be, for providers whose clocks run ahead.
+    public static let allowedClockSkew: Int64 = 60
     private let providers: [String: JWTKeyCollection]
     private let parser = JWTKeyCollection()
+    private let cache = AssertionCache()
 
     public init(providers: [IdentityProvider]) async throws {
         var collections: [String: JWTKeyCollection] = [:]
@@ -81,6 +84,9 @@ public struct AssertionVerifier: Sendable {
 
     public func verify(_ token: String?, now: Date, today: CivilDate) async throws(AssertionRejection) -> VerifiedPerson {
         guard let token, !token.isEmpty else { throw .missing }
+        let seconds = Int64(now.timeIntervalSince1970)
+        let cacheKey = AssertionCache.key(token)
+        if let person = cache.person(for: cacheKey, now: seconds) { return person }
         guard token.utf8.count <= 8192, let unverified = try? await parser.unverified(token, as: RealNameClaims.self) else {
             throw .malformed
         }
@@ -91,16 +97,20 @@ public struct AssertionVerifier: Sendable {
         } catch {
             throw .badSignature
         }
-        let seconds = Int64(now.timeIntervalSince1970)
         guard claims.exp > seconds else { throw .expired }
-        guard claims.iat <= seconds + 60 else { throw .notYetValid }
+        guard claims.iat <= seconds + Self.allowedClockSkew else { throw .notYetValid }
         guard claims.exp - claims.iat <= Self.maxLifetime else { throw .lifetimeTooLong }
         guard claims.rnv else { throw .notRealNameVerified }
         guard let id = try? IdentityNumber(parsing: claims.idn, today: today) else { throw .badIDNumber }
         let name = PersonalData.normalizeName(claims.name)
         guard !name.isEmpty else { throw .malformed }
-        return VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub)
+        let person = VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub)
+        cache.store(person, for: cacheKey, issuedAt: claims.iat, expiresAt: claims.exp, now: seconds)
+        return person
     }
+
+    /// How many verified assertions are cached (for tests).
+    var cachedCount: Int { cache.count }
 }
 
 /// The development identity provider: a key Passby makes on first run, so that demos and tests can

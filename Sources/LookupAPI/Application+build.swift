@@ -24,6 +24,9 @@ struct PassbyDependencies: Sendable {
     /// The code-signing keys, reloaded from their store every few seconds.
     var keys: LiveKeyRing
     var consents: any ConsentStore
+    /// Refusals and verifications: records that need no transaction of their own, written in
+    /// batches (each call still returns only after its record commits).
+    var ledgerWriter: LedgerBatchWriter
     var offlineCodes: any OfflineCodeStore
     var staff: any StaffRepository
     var ledgerTree: any LedgerTreeStore
@@ -46,6 +49,7 @@ struct PassbyDependencies: Sendable {
         ledgerKey: LedgerKey, assertions: AssertionVerifier, logger: Logger
     ) -> PassbyDependencies {
         let ledgerTree = PostgresLedgerTreeStore(client: postgres, logger: logger)
+        let consents = PostgresConsentStore(client: postgres, logger: logger)
         return PassbyDependencies(
             configuration: configuration,
             personalData: personalData,
@@ -53,7 +57,8 @@ struct PassbyDependencies: Sendable {
             statuses: PostgresHealthStatusRepository(client: postgres, logger: logger),
             database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
             keys: keys,
-            consents: PostgresConsentStore(client: postgres, logger: logger),
+            consents: consents,
+            ledgerWriter: LedgerBatchWriter(store: consents),
             offlineCodes: PostgresOfflineCodeStore(client: postgres, logger: logger),
             staff: PostgresStaffRepository(client: postgres, logger: logger),
             ledgerTree: ledgerTree,

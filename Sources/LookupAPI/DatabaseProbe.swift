@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -23,28 +25,38 @@ struct PostgresProbe: DatabaseProbe {
 /// Runs `operation`, or throws `DatabaseTimeout` once `duration` has passed.
 ///
 /// It does not wait for the operation to notice cancellation: a pool waiting for a connection
-/// to a database that is gone may not, and the caller must answer on time regardless.
+/// to a database that is gone may not, and the caller must answer on time regardless. The timer
+/// is an event-loop task rather than a sleeping Swift task: it costs no thread wake-up when, as
+/// nearly always, the operation finishes first and cancels it.
 func withDeadline<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = OnceContinuation<T>()
+    let timer = DeadlineTimer()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
             outcome.install(continuation)
             let work = Task {
                 do { outcome.resume(with: .success(try await operation())) } catch { outcome.resume(with: .failure(error)) }
-            }
-            let timer = Task {
-                try await Task.sleep(for: duration)
-                if outcome.resume(with: .failure(DatabaseTimeout())) { work.cancel() }
-            }
-            // The timer need not outlive the work.
-            Task {
-                await work.value
                 timer.cancel()
             }
+            let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+            let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) {
+                if outcome.resume(with: .failure(DatabaseTimeout())) { work.cancel() }
+            }
+            timer.set(scheduled)
+            // The work may have finished before the timer was stored.
+            if outcome.isDone { scheduled.cancel() }
         }
     } onCancel: {
         outcome.resume(with: .failure(CancellationError()))
     }
+}
+
+/// The timer of one `withDeadline`, which the work cancels when it ends.
+final class DeadlineTimer: Sendable {
+    private let scheduled = Mutex<Scheduled<Void>?>(nil)
+
+    func set(_ timer: Scheduled<Void>) { scheduled.withLock { $0 = timer } }
+    func cancel() { scheduled.withLock { $0?.cancel() } }
 }
 
 /// A continuation that the first of several racers resumes; the others are ignored.
@@ -60,6 +72,9 @@ final class OnceContinuation<T: Sendable>: Sendable {
         }
         if let early { continuation.resume(with: early) }
     }
+
+    /// Whether a racer has resumed.
+    var isDone: Bool { state.withLock { $0.done } }
 
     /// Returns true when this call was the one that resumed.
     @discardableResult

@@ -312,6 +312,30 @@ struct LookupFlowTests {
         }
     }
 
+    @Test("30 concurrent lookups on a three-use grant give exactly three codes, each with its issued record")
+    func concurrentMultiUse() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.lookupsPerMinutePerRequester = 1000
+        configuration.lookupsPerMinutePerSubject = 1000
+        try await Scenario.run(configuration: configuration) { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 3])
+            let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String).self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        let answer = try await scenario.lookup(People.elder.0, token: grant.token, by: People.passerby)
+                        return (answer.status, answer.body)
+                    }
+                }
+                return try await group.reduce(into: [(HTTPResponse.Status, String)]()) { $0.append($1) }
+            }
+            #expect(answers.filter { $0.0 == .created }.count == 3)
+            #expect(answers.filter { $0.0 != .created }.allSatisfy { $0.0 == .forbidden && $0.1.contains("consent-used") })
+            let ledger = try await scenario.ledger().filter { $0.record.grantID?.uuidString == grant.id.uppercased() }
+            #expect(ledger.filter { $0.record.kind == .lookupIssued }.count == 3)
+            #expect(ledger.filter { $0.record.kind == .lookupRefused && $0.record.result == "consent-used" }.count == 27)
+        }
+    }
+
     @Test("an idempotent retry returns the same code and uses nothing; another body with the key is 422")
     func idempotency() async throws {
         try await Scenario.run { scenario in

@@ -38,10 +38,11 @@ enum TestApp {
     static func memory(
         configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady(), keys: LiveKeyRing? = nil
     ) async throws -> PassbyDependencies {
-        PassbyDependencies(
+        let consents = LedgerOnlyConsentStore()
+        return PassbyDependencies(
             configuration: configuration, personalData: personalData,
             clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
-            keys: try keys ?? Self.keys().1, consents: LedgerOnlyConsentStore(), offlineCodes: NoOfflineCodes(),
+            keys: try keys ?? Self.keys().1, consents: consents, ledgerWriter: LedgerBatchWriter(store: consents), offlineCodes: NoOfflineCodes(),
             staff: NoStaff(), ledgerTree: NoLedgerTree(), reviews: NoLedgerTree(), ledgerKey: ledgerKey, assertions: try await assertions())
     }
 

@@ -36,6 +36,30 @@ public struct PostgresConsentStore: ConsentStore {
         try await client.withConnection { connection in try await Self.insert(ledger, on: connection, logger: logger) }
     }
 
+    public func record(_ records: [LedgerRecord]) async throws {
+        guard !records.isEmpty else { return }
+        var binds = PostgresBindings()
+        var rows: [String] = []
+        for record in records {
+            var placeholders: [String] = []
+            func add<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value?) throws {
+                try binds.append(value)
+                placeholders.append("$\(binds.count)")
+            }
+            try add(record.kind.rawValue); try add(record.clientID); try add(record.staffID); try add(Self.bytes(record.requesterKey))
+            try add(record.requesterMasked); try add(Self.bytes(record.subjectKey)); try add(record.subjectMasked); try add(record.grantID)
+            try add(record.method?.rawValue); try add(record.legalBasis?.rawValue); try add(record.result)
+            try add(record.codeID.map { ByteBuffer(bytes: $0) }); try add(record.codeExpiry)
+            rows.append("(" + placeholders.joined(separator: ", ") + ")")
+        }
+        let query = PostgresQuery(unsafeSQL: """
+            INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
+                                method, legal_basis, result, code_cti, code_exp)
+            VALUES \(rows.joined(separator: ", "))
+            """, binds: binds)
+        try await client.query(query, logger: logger)
+    }
+
     // MARK: Family members
 
     public func addGuardianship(
@@ -202,23 +226,43 @@ public struct PostgresConsentStore: ConsentStore {
         grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
         idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
     ) async throws -> ConsentRefusal? {
-        try await client.withTransaction(logger: logger) { connection in
-            // The row lock serialises lookups on one grant, and withdrawal against them.
-            guard let grant = try await Self.grants(connection.query(Self.grantQuery("g.id = \(grantID)", forUpdate: true), logger: logger)).first
-            else { return .invalid }
-            if let refusal = grant.refusal(subject: subject, requester: requester, at: now) { return refusal }
-            try await connection.query("UPDATE consent_grants SET uses = uses + 1 WHERE id = \(grantID)", logger: logger)
-            try await Self.insert(ledger, on: connection, logger: logger)
-            if let idempotency {
-                try await connection.query(
-                    """
-                    INSERT INTO idempotent_lookups (client_id, key, request_hash, claims)
-                    VALUES (\(idempotency.clientID), \(idempotency.key), \(ByteBuffer(bytes: idempotency.answer.requestHash)),
-                            \(ByteBuffer(bytes: idempotency.answer.claims)))
-                    """, logger: logger)
-            }
-            return nil
-        }
+        // One statement, so one round trip and one implicit transaction. The UPDATE's row lock
+        // serialises lookups on one grant: a second one waits, then re-checks `uses < max_uses`
+        // against the committed row. The ledger and idempotency rows are written only for the
+        // row it updated, so a refusal writes nothing here.
+        let record = ledger
+        let rows = try await client.query(
+            """
+            WITH used AS (
+              UPDATE consent_grants g SET uses = g.uses + 1
+              WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
+                AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
+                AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
+                AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))
+              RETURNING g.id
+            ), recorded AS (
+              INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
+                                  method, legal_basis, result, code_cti, code_exp)
+              SELECT \(record.kind.rawValue), \(record.clientID), \(record.staffID), \(Self.bytes(record.requesterKey)),
+                     \(record.requesterMasked), \(Self.bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID),
+                     \(record.method?.rawValue), \(record.legalBasis?.rawValue), \(record.result),
+                     \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry)
+              FROM used
+            ), answered AS (
+              INSERT INTO idempotent_lookups (client_id, key, request_hash, claims)
+              SELECT \(idempotency?.clientID), \(idempotency?.key), \(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) }),
+                     \(idempotency.map { ByteBuffer(bytes: $0.answer.claims) })
+              FROM used WHERE \(idempotency != nil)
+            )
+            SELECT count(*)::int FROM used
+            """, logger: logger)
+        var taken = 0
+        for try await count in rows.decode(Int.self) { taken = count }
+        if taken == 1 { return nil }
+        // Refused: read the grant to say why. Uses only grow and withdrawals are final, so the
+        // reason read now is the reason the update did not match.
+        guard let grant = try await grant(id: grantID) else { return .invalid }
+        return grant.refusal(subject: subject, requester: requester, at: now) ?? .used
     }
 
     public func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? {

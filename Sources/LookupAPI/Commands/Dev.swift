@@ -29,27 +29,35 @@ struct Dev: AsyncParsableCommand {
         @Option(help: "display or offline.") var kind: String = "display"
         @Option(help: "Write the QR to this file as well.") var qr: String?
         @Option(help: "svg, png or text, for --qr.") var format: String = "png"
+        @Option(help: "How many codes to print, one per line (for benchmarks).") var count = 1
 
         func run() throws {
             let configuration = try PassbyConfiguration.fromEnvironment()
             guard let kind = CodeKind(rawValue: kind), kind != .receipt else { throw ValidationError("--kind must be display or offline") }
             guard let format = RenderingFormat(rawValue: format) else { throw ValidationError("--format must be svg, png or text") }
+            guard count >= 1 else { throw ValidationError("--count must be at least 1") }
             let key = try data.keyStore.ensureActiveKey().key
             let now = Int64(Date().timeIntervalSince1970)
             var generator = SystemRandomNumberGenerator()
-            let claims = CodeClaims(
+            for _ in 1..<count {
+                print(try CodeFormat.encode(claims(kind: kind, now: now, configuration: configuration, generator: &generator), with: key))
+            }
+            let code = try CodeFormat.encode(claims(kind: kind, now: now, configuration: configuration, generator: &generator), with: key)
+            if let qr {
+                let rendering = try Rendering(code: code, format: format, correction: kind == .offline ? .q : .m, label: "Passby demo code")
+                try Data(rendering.bytes).write(to: URL(fileURLWithPath: qr))
+            }
+            print(code)
+        }
+
+        func claims(kind: CodeKind, now: Int64, configuration: PassbyConfiguration, generator: inout SystemRandomNumberGenerator) -> CodeClaims {
+            CodeClaims(
                 issuer: configuration.issuer, issuedAt: now,
                 expiresAt: now + (kind == .display ? configuration.displayCodeLifetime : configuration.offlineCodeLifetime),
                 codeID: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }, kind: kind,
                 maskedName: "王*英", maskedID: "1101**********002X", ageGroup: "elder",
                 status: kind == .display ? "green" : nil, statusTime: kind == .display ? now - 60 : nil,
                 generation: kind == .offline ? 1 : nil, subjectReference: kind == .offline ? [0, 1, 2, 3, 4, 5, 6, 7] : nil)
-            let code = try CodeFormat.encode(claims, with: key)
-            if let qr {
-                let rendering = try Rendering(code: code, format: format, correction: kind == .offline ? .q : .m, label: "Passby demo code")
-                try Data(rendering.bytes).write(to: URL(fileURLWithPath: qr))
-            }
-            print(code)
         }
     }
 }

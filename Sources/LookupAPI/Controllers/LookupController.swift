@@ -55,7 +55,7 @@ struct LookupController {
         record.kind = .lookupRefused
         record.result = problem.reason
         Counter(label: "passby_lookup_refusals", dimensions: [("reason", problem.reason)]).increment()
-        try await dependencies.storage { [record] in try await dependencies.consents.record(record) }
+        try await dependencies.storage { [record] in try await dependencies.ledgerWriter.record(record) }
         throw problem
     }
 

@@ -56,7 +56,7 @@ struct VerificationController {
             staffID: caller?.isStaffSession == true ? caller?.id : nil, subjectKey: current?.subjectKey, subjectMasked: result.verdict == .valid ? result.claims?.maskedID : nil,
             result: result.verdict.rawValue, codeID: result.claims?.codeID,
             codeExpiry: result.claims.map { Date(timeIntervalSince1970: TimeInterval($0.expiresAt)) })
-        try await dependencies.storage { try await dependencies.consents.record(record) }
+        try await dependencies.storage { try await dependencies.ledgerWriter.record(record) }
         var answer = VerificationAnswer(verdict: result.verdict.rawValue, valid: result.verdict == .valid)
         // Details only for a valid code: a forged one must not have its claims repeated as if true.
         if result.verdict == .valid, let claims = result.claims {
