@@ -50,10 +50,11 @@ struct PassbyDependencies: Sendable {
     ) -> PassbyDependencies {
         let ledgerTree = PostgresLedgerTreeStore(client: postgres, logger: logger)
         let consents = PostgresConsentStore(client: postgres, logger: logger)
+        let clientCache = APIClientCache()
         return PassbyDependencies(
             configuration: configuration,
             personalData: personalData,
-            clients: PostgresAPIClientRepository(client: postgres, logger: logger),
+            clients: CachedAPIClientRepository(base: PostgresAPIClientRepository(client: postgres, logger: logger), cache: clientCache),
             statuses: PostgresHealthStatusRepository(client: postgres, logger: logger),
             database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
             keys: keys,
@@ -67,6 +68,7 @@ struct PassbyDependencies: Sendable {
             assertions: assertions,
             services: [
                 postgres,
+                APIClientRevocationListener(client: postgres, cache: clientCache, logger: logger),
                 LedgerSealer(tree: ledgerTree, key: ledgerKey, interval: configuration.sealInterval, logger: logger),
             ])
     }
