@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test test-swift test-smoke test-interop venv bench clean
+.PHONY: bootstrap build run test test-swift test-smoke test-interop test-pages venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -16,9 +16,10 @@ build: bootstrap
 run: build
 	$(PASSBY) serve --demo --data-dir $(DATA_DIR)
 
-## Unit and PostgreSQL tests, the conformance corpus through independent tools, then an
-## end-to-end smoke test of the real binary (which also checks its live codes from outside).
-test: bootstrap test-swift test-interop test-smoke
+## Unit and PostgreSQL tests, the conformance corpus through independent tools, an end-to-end
+## smoke test of the real binary (which also checks its live codes from outside), and the pages
+## in headless Chromium (screenshots in .build/test-output/pages).
+test: bootstrap test-swift test-interop test-smoke test-pages
 
 ## Python tools that check Passby from outside, in a virtual environment under the project.
 venv: $(VENV)/.installed
@@ -33,6 +34,10 @@ test-interop: venv
 test-swift:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+test-pages: venv
+	$(SWIFT) build --product passby
+	$(VENV)/bin/python tests-web/pages_test.py $(PASSBY) .build/test-output/pages
 
 test-smoke: venv
 	$(SWIFT) build --product passby

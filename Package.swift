@@ -93,6 +93,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
+            resources: [.copy("Web")],
             swiftSettings: swiftSettings
         ),
         // `make bench`: ratios of Passby's code path to its unavoidable costs, measured in one run.

@@ -205,7 +205,7 @@ start_server
 check "the demo keys are unchanged on a second start" "$keys_before" "$(cat "$data/demo-keys.json")"
 check "the demo gateway key still works" 200 "$(status_of -X PUT "$base/v1/health-statuses" -H "Authorization: Bearer $gateway" -d '[]')"
 stop_server
-check "six clients after two starts (five demo, one added)" 6 "$("$bin" clients list --data-dir "$data" | wc -l)"
+check "seven clients after two starts (five demo, the web helper page's own, one added)" 7 "$("$bin" clients list --data-dir "$data" | wc -l)"
 check "a command that started the cluster stops it again" 0 "$(cluster_processes)"
 
 # --- a crash (server and PostgreSQL killed) leaves stale locks that the next start recovers ---

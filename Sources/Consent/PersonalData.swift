@@ -21,6 +21,12 @@ public struct PersonalData: Sendable {
         keyedHash(domain: "name", Array(Self.normalizeName(name).utf8))
     }
 
+    /// 32 bytes derived from the server secret for `purpose`, for secrets that must be the same
+    /// on every start without being stored (such as the key of Passby's own web client).
+    public func derivedSecret(for purpose: String) -> [UInt8] {
+        keyedHash(domain: "derived:" + purpose, [])
+    }
+
     /// HMAC-SHA-256 of `bytes` under the secret, separated by `domain` from every other use.
     func keyedHash(domain: String, _ bytes: [UInt8]) -> [UInt8] {
         Array(HMAC<SHA256>.authenticationCode(for: Array(domain.utf8) + [0] + bytes, using: secret))

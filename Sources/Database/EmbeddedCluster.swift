@@ -105,7 +105,8 @@ public struct EmbeddedCluster: Sendable {
         if isRunning() { return false }
         removeStaleLocks(logger: logger)
         var settings = "-k '\(directory.path)' -p \(Self.port) -c listen_addresses=''"
-        if !durable { settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
+        // A throwaway cluster serves every test of a run at once, each with its own pool.
+        if !durable { settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" }
         let result = try await Tool.run(
             asClusterOwner("pg_ctl", ["start", "-w", "-t", "60", "-D", directory.path, "-l", logFile.path, "-o", settings]),
             allowFailure: true

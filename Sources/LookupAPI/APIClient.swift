@@ -37,6 +37,8 @@ enum ClientKey {
 protocol APIClientRepository: Sendable {
     /// Registers a client and returns it with its key, which is shown once.
     func create(name: String, role: Role) async throws -> (client: APIClient, key: String)
+    /// Registers a client with a key chosen by the caller (Passby's own web client).
+    func register(name: String, role: Role, key: String) async throws -> APIClient
     /// The unrevoked client whose key hashes to `keyHash`.
     func client(keyHash: [UInt8]) async throws -> APIClient?
     func list() async throws -> [APIClient]
@@ -50,9 +52,13 @@ actor InMemoryAPIClientRepository: APIClientRepository {
 
     func create(name: String, role: Role) -> (client: APIClient, key: String) {
         let key = ClientKey.generate()
+        return (register(name: name, role: role, key: key), key)
+    }
+
+    func register(name: String, role: Role, key: String) -> APIClient {
         let client = APIClient(id: UUID(), name: name, role: role, createdAt: Date(), revokedAt: nil)
         clients.append((client, ClientKey.hash(key)))
-        return (client, key)
+        return client
     }
 
     func client(keyHash: [UInt8]) -> APIClient? {

@@ -80,6 +80,10 @@ struct CachedAPIClientRepository: APIClientRepository {
         return client
     }
 
+    func register(name: String, role: Role, key: String) async throws -> APIClient {
+        try await base.register(name: name, role: role, key: key)
+    }
+
     func list() async throws -> [APIClient] { try await base.list() }
 
     func revoke(id: UUID) async throws -> Bool {

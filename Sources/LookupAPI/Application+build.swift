@@ -34,6 +34,10 @@ struct PassbyDependencies: Sendable {
     var ledgerKey: LedgerKey
     var assertions: AssertionVerifier
     var rateLimiter = RateLimiter()
+    /// Present while the development identity provider is trusted: `/helper`'s demo sign-in mints with it.
+    var developmentIdentityProvider: DevelopmentIdentityProvider?
+    /// Passby's own pages and their assets.
+    var webFiles: WebFiles?
     /// Services that must run alongside the server, such as the PostgreSQL pool.
     var services: [any Service] = []
 
@@ -119,5 +123,6 @@ func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestCont
     LedgerController(dependencies: dependencies).addRoutes(to: v1)
     ReviewController(dependencies: dependencies).addRoutes(to: v1)
     StaffSessionController(dependencies: dependencies).addRoutes(to: router)
+    if let files = dependencies.webFiles { WebController(dependencies: dependencies, files: files).addRoutes(to: router) }
     return router
 }

@@ -5,8 +5,6 @@ import Display
 import Foundation
 import Hummingbird
 import Logging
-import NIOCore
-import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import UnixSignals
@@ -26,9 +24,6 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         CommandLogging.bootstrap(level: .info)
-        // Swift tasks run on NIO's event loops: a request's handler, its database calls and its
-        // socket then share threads instead of hopping between pools (measured in `make bench`).
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let logger = Logger(label: "passby")
         let configuration = try PassbyConfiguration.fromEnvironment()
         let personalData = PersonalData(secret: try ServerSecret.load(dataDirectory: data.dataDirectory))
@@ -44,15 +39,19 @@ struct Serve: AsyncParsableCommand {
         do {
             var poolConfiguration = database.applicationConfiguration
             poolConfiguration.options.maximumConnections = 16
-            let postgres = PostgresClient(
-                configuration: poolConfiguration, eventLoopGroup: RotatingEventLoopGroup(.singleton), backgroundLogger: logger)
-            let dependencies = PassbyDependencies.postgres(
+            let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
+            var dependencies = PassbyDependencies.postgres(
                 postgres, configuration: configuration, personalData: personalData, keys: keys,
                 ledgerKey: try LedgerKey(dataDirectory: data.dataDirectory), assertions: assertions,
                 logger: logger)
+            dependencies.webFiles = try WebFiles.bundled()
+            if configuration.developmentIdentityProvider {
+                dependencies.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
+            }
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, dependencies: dependencies) : nil
             let baseURL = "http://\(host):\(port)"
-            let app = buildApplication(dependencies, listen: .init(host: host, port: port), logger: logger) {
+            let app = buildApplication(dependencies, listen: .init(host: host, port: port), logger: logger) { [dependencies] in
+                try await WebHelperClient.ensure(dependencies)
                 guard let seed else { return }
                 let walkthrough = try await seed.run(logger: logger)
                 // Written straight to the file descriptor: print() would sit in a buffer when stdout is a pipe.

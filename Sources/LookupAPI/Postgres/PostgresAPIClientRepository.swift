@@ -10,6 +10,10 @@ struct PostgresAPIClientRepository: APIClientRepository {
 
     func create(name: String, role: Role) async throws -> (client: APIClient, key: String) {
         let key = ClientKey.generate()
+        return (try await register(name: name, role: role, key: key), key)
+    }
+
+    func register(name: String, role: Role, key: String) async throws -> APIClient {
         let id = UUID()
         let rows = try await client.query(
             """
@@ -18,7 +22,7 @@ struct PostgresAPIClientRepository: APIClientRepository {
             """, logger: logger)
         var createdAt = Date()
         for try await created in rows.decode(Date.self) { createdAt = created }
-        return (APIClient(id: id, name: name, role: role, createdAt: createdAt, revokedAt: nil), key)
+        return APIClient(id: id, name: name, role: role, createdAt: createdAt, revokedAt: nil)
     }
 
     func client(keyHash: [UInt8]) async throws -> APIClient? {
