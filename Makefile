@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test test-swift test-smoke test-interop test-pages venv bench clean
+.PHONY: bootstrap build run test test-swift test-smoke test-interop test-pages test-contract test-faults fuzz faults venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -18,8 +18,9 @@ run: build
 
 ## Unit and PostgreSQL tests, the conformance corpus through independent tools, an end-to-end
 ## smoke test of the real binary (which also checks its live codes from outside), and the pages
-## in headless Chromium (screenshots in .build/test-output/pages).
-test: bootstrap test-swift test-interop test-smoke test-pages
+## in headless Chromium (screenshots in .build/test-output/pages), schemathesis against
+## openapi.yaml, and fault injection (database, process, abusive clients).
+test: bootstrap test-swift test-interop test-smoke test-pages test-contract test-faults
 
 ## Python tools that check Passby from outside, in a virtual environment under the project.
 venv: $(VENV)/.installed
@@ -37,7 +38,21 @@ test-swift:
 
 test-pages: venv
 	$(SWIFT) build --product passby
-	$(VENV)/bin/python tests-web/pages_test.py $(PASSBY) .build/test-output/pages
+	$(VENV)/bin/python tests-live/pages_test.py $(PASSBY) .build/test-output/pages
+
+## At least 1,000 generated requests with a fixed seed; `make fuzz` runs a longer one.
+test-contract: venv
+	$(SWIFT) build --product passby
+	$(VENV)/bin/python tests-live/fuzz_contract.py $(PASSBY) .build/test-output/fuzz 20
+
+fuzz: venv
+	$(SWIFT) build --product passby
+	FUZZ_MIN_REQUESTS=5000 $(VENV)/bin/python tests-live/fuzz_contract.py $(PASSBY) .build/test-output/fuzz-long 200 $${SEED:-20261129}
+
+## The database stopped and slowed under load, 20 SIGKILLs, SIGTERM, abusive clients.
+test-faults faults: venv
+	$(SWIFT) build --product passby
+	$(VENV)/bin/python tests-live/faults.py $(PASSBY)
 
 test-smoke: venv
 	$(SWIFT) build --product passby

@@ -116,7 +116,7 @@ check "a wrong password gets 401" 401 "$(status_of -X POST "$base/v1/staff/sessi
 saved=$(curl -s -X POST "$base/v1/offline-codes" "${as_guardian[@]}" -d "{\"id_number\":\"$elder\"}")
 verify() { curl -s -X POST "$base/v1/verifications" -H "Authorization: Bearer $1" -d "{\"code\":\"$2\"}"; }
 check "staff verify the saved offline code" "valid" "$(field "$(verify "$session" "$(field "$saved" code)")" verdict)"
-curl -s "$base$(field "$saved" print_url)?format=png" -H "Authorization: Bearer $guardian" -o "$work/card.png"
+curl -s "$base$(field "$saved" print_url)?format=png" "${as_guardian[@]}" -o "$work/card.png"
 if [ -n "${PYTHON:-}" ]; then
   printed=$("$PYTHON" -c "import sys, zxingcpp; from PIL import Image; print(''.join(r.text for r in zxingcpp.read_barcodes(Image.open(sys.argv[1]), formats=zxingcpp.BarcodeFormat.QRCode)))" "$work/card.png")
   check "the printed card's QR decodes with zxing-cpp to the saved code" "$(field "$saved" code)" "$printed"
@@ -216,6 +216,14 @@ check "a crash leaves postmaster.pid behind" yes "$([ -f "$data/postgres/postmas
 start_server
 check "the next start recovers and is ready" 200 "$(status_of "$base/readyz")"
 stop_server
+
+# Secrets never reach the log: the server secret, the signing keys' private parts, the ledger key.
+leaked=0
+for secret in "$(od -An -tx1 "$data/secret" | tr -d ' \n')" \
+              $(python3 -c 'import json,sys; [print(json.load(open(p))["private_key"]) for p in sys.argv[1:]]' "$data"/keys/*.json); do
+  [ -n "$secret" ] && grep -qF "$secret" "$work/serve.log" && leaked=$((leaked + 1))
+done
+check "no secret or private key appears in the server's log" 0 "$leaked"
 
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@ import Consent
 import Display
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import PostgresNIO
@@ -94,9 +95,15 @@ func buildApplication(
     beforeServerStarts: (@Sendable () async throws -> Void)? = nil
 ) -> some ApplicationProtocol {
     let router = buildRouter(dependencies)
+    let settings = dependencies.configuration
     var app = Application(
         router: router,
-        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "passby"),
+        server: .http1(configuration: .init(
+            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))),
+        configuration: .init(
+            address: .hostname(listen.host, port: listen.port), serverName: "passby",
+            availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
         logger: logger)
     for service in dependencies.services { app.addServices(service) }
     if let beforeServerStarts { app.beforeServerStarts(perform: beforeServerStarts) }

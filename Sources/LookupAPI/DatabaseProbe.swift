@@ -22,13 +22,15 @@ struct PostgresProbe: DatabaseProbe {
     }
 }
 
-/// Runs `operation`, or throws `DatabaseTimeout` once `duration` has passed.
+/// Runs `operation`, or throws `timeout` (by default `DatabaseTimeout`) once `duration` has passed.
 ///
 /// It does not wait for the operation to notice cancellation: a pool waiting for a connection
 /// to a database that is gone may not, and the caller must answer on time regardless. The timer
 /// is an event-loop task rather than a sleeping Swift task: it costs no thread wake-up when, as
 /// nearly always, the operation finishes first and cancels it.
-func withDeadline<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadline<T: Sendable>(
+    _ duration: Duration, timeout: any Error = DatabaseTimeout(), _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
     let outcome = OnceContinuation<T>()
     let timer = DeadlineTimer()
     return try await withTaskCancellationHandler {
@@ -40,7 +42,7 @@ func withDeadline<T: Sendable>(_ duration: Duration, _ operation: @escaping @Sen
             }
             let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
             let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) {
-                if outcome.resume(with: .failure(DatabaseTimeout())) { work.cancel() }
+                if outcome.resume(with: .failure(timeout)) { work.cancel() }
             }
             timer.set(scheduled)
             // The work may have finished before the timer was stored.

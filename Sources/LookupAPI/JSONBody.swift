@@ -6,14 +6,30 @@ import NIOCore
 /// The body is read as JSON whatever `Content-Type` says, so a client that forgets the header
 /// (curl's `-d` sends a form type) is told what is wrong with the JSON, not with the header.
 enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
-        let body: ByteBuffer
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, within configuration: PassbyConfiguration) async throws -> T {
+        try decode(T.self, from: try await collect(request, within: configuration))
+    }
+
+    /// The whole body, at most `maxBodyBytes` (else 413), arriving within `bodyTimeout` (else 408,
+    /// so a client that trickles its body does not hold a request open).
+    ///
+    /// The race is structured: a request body may have only one reader at a time, so the reader
+    /// is cancelled and awaited before the 408 goes out and Hummingbird drains what is left.
+    static func collect(_ request: Request, within configuration: PassbyConfiguration) async throws -> ByteBuffer {
         do {
-            body = try await request.body.collect(upTo: limit)
+            return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await request.body.collect(upTo: configuration.maxBodyBytes) }
+                group.addTask {
+                    try await Task.sleep(for: configuration.bodyTimeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else { throw Problem.requestTimeout }
+                return body
+            }
         } catch is NIOTooManyBytesError {
             throw Problem.bodyTooLarge
         }
-        return try decode(T.self, from: body)
     }
 
     /// Decodes a body already collected (when the caller also needs its bytes).

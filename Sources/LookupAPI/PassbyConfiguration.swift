@@ -13,6 +13,12 @@ struct PassbyConfiguration: Sendable {
     var statusClockTolerance: TimeInterval = 300
     /// How long a request waits for the database before answering 503 (`PASSBY_DB_TIMEOUT_MS`).
     var databaseTimeout: Duration = .seconds(5)
+    /// A request body must arrive within this time (408 otherwise).
+    var bodyTimeout: Duration = .seconds(10)
+    /// A connection with nothing to read for this long is closed.
+    var idleTimeoutSeconds = 30
+    /// Connections beyond this wait in the listen backlog until others close.
+    var maxConnections = 2000
     /// The `iss` of every code (`PASSBY_ISSUER`).
     var issuer = "passby"
     /// Display codes live this long (`PASSBY_DISPLAY_TTL_SECONDS`, at most 60).
@@ -89,6 +95,11 @@ struct PassbyConfiguration: Sendable {
         if let milliseconds = try read("PASSBY_DB_TIMEOUT_MS", { Int($0).flatMap { $0 >= 10 ? $0 : nil } }) {
             configuration.databaseTimeout = .milliseconds(milliseconds)
         }
+        if let milliseconds = try read("PASSBY_BODY_TIMEOUT_MS", { Int($0).flatMap { $0 >= 10 ? $0 : nil } }) {
+            configuration.bodyTimeout = .milliseconds(milliseconds)
+        }
+        if let seconds = try read("PASSBY_IDLE_TIMEOUT_SECONDS", positive) { configuration.idleTimeoutSeconds = seconds }
+        if let count = try read("PASSBY_MAX_CONNECTIONS", positive) { configuration.maxConnections = count }
         if let issuer = try read("PASSBY_ISSUER", { $0.count <= 100 ? $0 : nil }) { configuration.issuer = issuer }
         if let seconds = try read("PASSBY_DISPLAY_TTL_SECONDS", { Int64($0).flatMap { (1...60).contains($0) ? $0 : nil } }) {
             configuration.displayCodeLifetime = seconds

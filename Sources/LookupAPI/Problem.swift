@@ -64,6 +64,7 @@ extension Problem {
     static let wrongRole = Problem(.forbidden, "wrong-role", "This client's role may not use this route")
     static let bodyTooLarge = Problem(.contentTooLarge, "body-too-large", "The request body is larger than this route accepts")
     static let notFound = Problem(.notFound, "not-found", "No such resource")
+    static let requestTimeout = Problem(.requestTimeout, "request-timeout", "The request body did not arrive in time")
     static let methodNotAllowed = Problem(.methodNotAllowed, "method-not-allowed", "This method is not allowed here")
     static let databaseUnavailable = Problem(.serviceUnavailable, "database-unavailable",
         "The database cannot be reached; nothing was done", headers: [.retryAfter: "1"])

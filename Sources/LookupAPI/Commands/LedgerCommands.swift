@@ -50,7 +50,22 @@ struct LedgerCommands: AsyncParsableCommand {
         }
 
         /// Reads the raw rows (formatting times in the query, not through functions stored in the database).
+        ///
+        /// The server may append and seal meanwhile, so the reads go from the sealed to the raw:
+        /// heads, then the tree, then its nodes, then the entries. Each later read then holds at
+        /// least what the earlier ones refer to, and the audit needs no lock on a live ledger.
         static func audit(_ postgres: PostgresClient, logger: Logger, key: LedgerKey) async throws -> [String] {
+            let heads = try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
+            var order: [(index: Int64, seq: Int64)] = []
+            for try await (index, seq) in try await postgres.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
+                .decode((Int64, Int64).self) {
+                order.append((index, seq))
+            }
+            var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
+            for try await (level, index, hash) in try await postgres.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
+                .decode((Int, Int64, ByteBuffer).self) {
+                nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
+            }
             let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
             let rows = try await postgres.query(
                 """
@@ -73,17 +88,6 @@ struct LedgerCommands: AsyncParsableCommand {
                     ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", c.9), ("method", c.10),
                     ("basis", c.11), ("result", c.12), ("cti", c.13), ("exp", c.14),
                 ], personal: c.17 ? nil : personal, personalDigest: digest, leafHash: Array(buffer: c.15)))
-            }
-            var order: [(index: Int64, seq: Int64)] = []
-            for try await (index, seq) in try await postgres.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
-                .decode((Int64, Int64).self) {
-                order.append((index, seq))
-            }
-            let heads = try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
-            var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
-            for try await (level, index, hash) in try await postgres.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
-                .decode((Int, Int64, ByteBuffer).self) {
-                nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
             }
             return LedgerAudit.problems(entries: entries, treeOrder: order, heads: heads, nodes: nodes, ledgerKey: key.key.publicKey)
         }

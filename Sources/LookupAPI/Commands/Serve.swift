@@ -39,6 +39,11 @@ struct Serve: AsyncParsableCommand {
         do {
             var poolConfiguration = database.applicationConfiguration
             poolConfiguration.options.maximumConnections = 16
+            // PostgreSQL itself ends a statement that outlives the request's deadline, so a lookup
+            // answered 503 does not go on to consume its token afterwards.
+            let timeout = configuration.databaseTimeout.components
+            let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
+            poolConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
             var dependencies = PassbyDependencies.postgres(
                 postgres, configuration: configuration, personalData: personalData, keys: keys,

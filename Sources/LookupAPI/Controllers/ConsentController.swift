@@ -52,7 +52,7 @@ struct ConsentController {
 
     @Sendable func create(request: Request, context: PassbyRequestContext) async throws -> Response {
         let person = try await dependencies.person(request)
-        let raw = try await request.body.collect(upTo: dependencies.configuration.maxBodyBytes)
+        let raw = try await JSONBody.collect(request, within: dependencies.configuration)
         let body = try JSONBody.decode(NewGrant.self, from: raw)
         let subject = try dependencies.identityNumber(body.idNumber)
         let grantee = try body.granteeIDNumber.map { try dependencies.identityNumber($0, field: "grantee_id_number") }
@@ -123,7 +123,7 @@ struct ConsentController {
 
     @Sendable func attested(request: Request, context: PassbyRequestContext) async throws -> Response {
         let person = try await dependencies.person(request)
-        let body = try await JSONBody.decode(NewAttestedGrant.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let body = try await JSONBody.decode(NewAttestedGrant.self, from: request, within: dependencies.configuration)
         let subject = try dependencies.identityNumber(body.idNumber)
         let statement = body.statement.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !statement.isEmpty, statement.count <= 500 else {

@@ -41,7 +41,7 @@ struct FamilyMemberController {
 
     @Sendable func add(request: Request, context: PassbyRequestContext) async throws -> Response {
         let guardian = try await dependencies.person(request)
-        let body = try await JSONBody.decode(NewFamilyMember.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let body = try await JSONBody.decode(NewFamilyMember.self, from: request, within: dependencies.configuration)
         let subject = try dependencies.identityNumber(body.idNumber)
         guard Self.relationships.contains(body.relationship) else {
             throw Problem(.unprocessableContent, "invalid-relationship", "Unknown relationship",

@@ -54,7 +54,7 @@ struct HealthStatusController {
     }
 
     @Sendable func upsert(request: Request, context: PassbyRequestContext) async throws -> Response {
-        let items = try await JSONBody.decode([Item].self, from: request, limit: configuration.maxBodyBytes)
+        let items = try await JSONBody.decode([Item].self, from: request, within: configuration)
         guard items.count <= configuration.maxStatusBatch else {
             throw Problem(.contentTooLarge, "batch-too-large",
                           "A batch holds at most \(configuration.maxStatusBatch) items", detail: "This batch holds \(items.count)")

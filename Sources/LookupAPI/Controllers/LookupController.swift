@@ -62,7 +62,7 @@ struct LookupController {
     @Sendable func lookup(request: Request, context: PassbyRequestContext) async throws -> Response {
         let client = try context.requireIdentity()
         var ledger = LedgerRecord(kind: .lookupRefused, clientID: client.id)
-        let raw = try await request.body.collect(upTo: dependencies.configuration.maxBodyBytes)
+        let raw = try await JSONBody.collect(request, within: dependencies.configuration)
 
         let person: VerifiedPerson
         do { person = try await dependencies.person(request) } catch let problem as Problem { try await refuse(problem, ledger) }

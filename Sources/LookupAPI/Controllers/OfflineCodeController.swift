@@ -70,7 +70,7 @@ struct OfflineCodeController {
 
     /// The person at a terminal: elderly people act for themselves; children need a guardian.
     func terminalSubject(_ request: Request) async throws -> Subject {
-        let raw = try await request.body.collect(upTo: dependencies.configuration.maxBodyBytes)
+        let raw = try await JSONBody.collect(request, within: dependencies.configuration)
         let body = try JSONBody.decode(TerminalRequest.self, from: raw)
         let id: IdentityNumber
         var actor: VerifiedPerson?
@@ -130,7 +130,7 @@ struct OfflineCodeController {
     /// A guardian's "Save offline code" for a registered family member.
     func guardianSubject(_ request: Request) async throws -> Subject {
         let guardian = try await dependencies.person(request)
-        let body = try await JSONBody.decode(GuardianRequest.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let body = try await JSONBody.decode(GuardianRequest.self, from: request, within: dependencies.configuration)
         let id = try dependencies.identityNumber(body.idNumber)
         let group = try dependencies.eligibleGroup(of: id)
         let key = dependencies.personalData.subjectKey(id)
@@ -185,6 +185,14 @@ struct OfflineCodeController {
     @Sendable func print(request: Request, context: PassbyRequestContext) async throws -> Response {
         let id = try request.uuid("id", context: context)
         guard let stored = try await dependencies.storage({ try await dependencies.offlineCodes.code(id: id) }) else { throw Problem.notFound }
+        // A guardian prints only the cards of the people they look after (their assertion says
+        // who they are); anyone else's card is "not found", so ids reveal nothing.
+        if context.identity?.role == .guardian {
+            let guardianKey = dependencies.personalData.subjectKey(try await dependencies.person(request).id)
+            guard try await dependencies.storage({
+                try await dependencies.consents.activeGuardianship(guardian: guardianKey, subject: stored.subjectKey)
+            }) != nil else { throw Problem.notFound }
+        }
         let (code, claims) = try signed(stored)
         let issued = stored.issuedAt.formatted(Date.ISO8601FormatStyle(timeZone: dependencies.configuration.agePolicy.timeZone).year().month().day())
         let svg = try OfflineCard.svg(code: code, claims: claims, issued: issued)

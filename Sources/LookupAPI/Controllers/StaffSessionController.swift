@@ -28,7 +28,7 @@ struct StaffSessionController {
     }
 
     @Sendable func login(request: Request, context: PassbyRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(Login.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let body = try await JSONBody.decode(Login.self, from: request, within: dependencies.configuration)
         let staff = dependencies.staff
         let credentials = try await dependencies.storage { try await staff.credentials(username: body.username) }
         guard let credentials, credentials.account.disabledAt == nil else {

@@ -36,7 +36,7 @@ struct VerificationController {
     }
 
     @Sendable func verify(request: Request, context: PassbyRequestContext) async throws -> Response {
-        let body = try await JSONBody.decode(VerificationRequest.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let body = try await JSONBody.decode(VerificationRequest.self, from: request, within: dependencies.configuration)
         let verifier = CodeVerifier(keys: keys.current.verification, skew: dependencies.configuration.verificationSkew)
         var result = verifier.verify(body.code, now: Int64(Date().timeIntervalSince1970))
         // An offline code is valid only in the subject's current generation, and shows the current status.

@@ -70,7 +70,7 @@ struct WebController {
     /// The demo identity provider's sign-in for `/helper`; absent (404) when it is switched off.
     @Sendable func mintAssertion(request: Request, context: PassbyRequestContext) async throws -> Response {
         guard let provider = dependencies.developmentIdentityProvider else { throw Problem.notFound }
-        let body = try await JSONBody.decode(AssertionRequest.self, from: request, limit: dependencies.configuration.maxBodyBytes)
+        let body = try await JSONBody.decode(AssertionRequest.self, from: request, within: dependencies.configuration)
         let id = try dependencies.identityNumber(body.idNumber)
         let name = PersonalData.normalizeName(body.name)
         guard !name.isEmpty, name.count <= 50 else {
@@ -97,7 +97,7 @@ struct WebFiles: Sendable {
 
     static let contentTypes = [
         "html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
-        "json": "application/json", "svg": "image/svg+xml",
+        "json": "application/json", "svg": "image/svg+xml", "yaml": "application/yaml",
     ]
 
     /// Loads the bundled `Web` directory.
@@ -106,6 +106,10 @@ struct WebFiles: Sendable {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "Web resources"])
         }
         return try WebFiles(directory: root)
+    }
+
+    init(byPath: [String: File]) {
+        self.byPath = byPath
     }
 
     init(directory: URL) throws {
@@ -120,7 +124,7 @@ struct WebFiles: Sendable {
             let digest = SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
             files[route] = File(bytes: bytes, contentType: type, eTag: "\"\(digest)\"")
         }
-        byPath = files
+        self.init(byPath: files)
     }
 }
 

@@ -66,9 +66,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
              .sslUnsupported, .failedToAddSSLHandler:
             return true
         case .server, .queryCancelled:
-            // 57P01..57P05: shutdown, cannot connect now, idle session timeout; 08xxx: connection exceptions.
+            // 57P01..57P05: shutdown, cannot connect now, idle session timeout; 08xxx: connection
+            // exceptions; 57014: a statement cancelled by `statement_timeout` (a database too slow).
             let state = error.serverInfo?[.sqlState] ?? ""
-            return state.hasPrefix("57P") || state.hasPrefix("08") || error.code == .queryCancelled
+            return state.hasPrefix("57P") || state.hasPrefix("08") || state == "57014" || error.code == .queryCancelled
         default:
             return false
         }

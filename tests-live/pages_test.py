@@ -11,18 +11,14 @@ Usage: pages_test.py PATH/TO/passby OUTPUT_DIR
 """
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
+from live import Passby
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -49,66 +45,6 @@ def check(name, condition, detail=""):
     else:
         failed += 1
         print(f"FAIL - {name} {detail}")
-
-
-class Passby:
-    """The real binary on a throwaway data directory."""
-
-    def __init__(self, binary):
-        self.binary = binary
-        self.work = Path(tempfile.mkdtemp(prefix="passby-pages."))
-        self.work.chmod(0o755)  # the embedded cluster runs as an unprivileged user
-        self.data = self.work / "data"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, PASSBY_BCRYPT_COST="4", LOG_LEVEL="warning")
-        self.log = open(self.work / "serve.log", "w+")
-        self.process = subprocess.Popen(
-            [binary, "serve", "--demo", "--data-dir", str(self.data), "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{self.base}/readyz", timeout=2).status == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.5)
-        else:
-            self.log.seek(0)
-            raise SystemExit("passby did not start:\n" + self.log.read())
-        self.keys = json.loads((self.data / "demo-keys.json").read_text())
-        self.log.seek(0)
-        self.subjects = dict(re.findall(r"^\s+(elder|child|adult)\s+(\S+)\s", self.log.read(), re.M))
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        shutil.rmtree(self.work, ignore_errors=True)
-
-    def cli(self, *args, stdin=None):
-        return subprocess.run([self.binary, *args, "--data-dir", str(self.data)], input=stdin, env=self.env,
-                              capture_output=True, text=True, check=True).stdout
-
-    def call(self, method, path, body=None, key=None, assertion=None):
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode())
-        request.add_header("Content-Type", "application/json")
-        if key:
-            request.add_header("Authorization", f"Bearer {key}")
-        if assertion:
-            request.add_header("Passby-Assertion", assertion)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
-    def assertion(self, person):
-        status, body = self.call("POST", "/web/dev-idp/assertions", {"name": person[0], "id_number": person[1]})
-        assert status == 201, body
-        return body["assertion"]
 
 
 def browser():
