@@ -20,24 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests-interop"))
 from check_codes import decode  # noqa: E402  the independent decoder, for the codes' cti
-from live import Passby  # noqa: E402
+from live import Passby, Report  # noqa: E402
 
 PASSERBY = ("刘洋", "440305199203040514")
 SUBJECT = "11010519491231002X"  # the subject of `passby dev bench-seed`
 PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
 
-passed, failed = 0, 0
+report = Report()
+check = report.check
 figures = {}
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok   - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name} {detail}")
 
 
 class Service:
@@ -390,7 +381,7 @@ def main():
         passby.restart()
         abuse(passby, service)
     finally:
-        if failed:
+        if report.failed:
             passby.log.seek(0)
             keep = Path(".build/test-output/faults")
             keep.mkdir(parents=True, exist_ok=True)
@@ -399,8 +390,8 @@ def main():
         passby.stop()
     for name, value in figures.items():
         print(f"figure: {name}: {value if not isinstance(value, float) else round(value, 2)}")
-    print(f"faults: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    print(f"faults: {report.passed} passed, {report.failed} failed")
+    sys.exit(1 if report.failed else 0)
 
 
 if __name__ == "__main__":

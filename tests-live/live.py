@@ -13,6 +13,21 @@ import urllib.request
 from pathlib import Path
 
 
+class Report:
+    """Named checks, printed as they run, TAP-style; `failed` decides the exit status."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, condition, detail=""):
+        if condition:
+            self.passed += 1
+            print(f"ok   - {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL - {name} {detail}")
+
+
 class Passby:
     """The real binary on a throwaway data directory."""
 

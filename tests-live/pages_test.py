@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from live import Passby
+from live import Passby, Report
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -34,17 +34,8 @@ GUARDIAN = ("王建华", "110105198001010016")
 PASSERBY = ("刘洋", "440305199203040514")
 SECOND_ELDER = ("陈建国", "350203195510101235")
 
-passed, failed = 0, 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok   - {name}")
-    else:
-        failed += 1
-        print(f"FAIL - {name} {detail}")
+report = Report()
+check = report.check
 
 
 def browser():
@@ -369,8 +360,8 @@ def main():
         if driver:
             driver.quit()
         passby.stop()
-    print(f"pages: {passed} passed, {failed} failed; screenshots in {out}")
-    sys.exit(1 if failed else 0)
+    print(f"pages: {report.passed} passed, {report.failed} failed; screenshots in {out}")
+    sys.exit(1 if report.failed else 0)
 
 
 if __name__ == "__main__":
