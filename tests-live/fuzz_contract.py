@@ -57,7 +57,7 @@ def main():
             "--request-timeout", "10", "--suppress-health-check", "all", "--warnings", "off", "--no-color",
             "--report", "har", "--report-har-path", str(report / "requests.har"),
         ]
-        result = subprocess.run(command, env=env, cwd=HERE, capture_output=True, text=True)
+        result = subprocess.run(command, env=env, cwd=report, capture_output=True, text=True)  # its example database goes there
         (report / "schemathesis.txt").write_text(result.stdout + result.stderr)
         har = json.loads((report / "requests.har").read_text())
         entries = har["log"]["entries"]
