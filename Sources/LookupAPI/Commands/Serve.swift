@@ -49,7 +49,12 @@ struct Serve: AsyncParsableCommand {
                 postgres, configuration: configuration, personalData: personalData, keys: keys,
                 ledgerKey: try LedgerKey(dataDirectory: data.dataDirectory), assertions: assertions,
                 logger: logger)
-            dependencies.webFiles = try WebFiles.bundled()
+            do {
+                dependencies.webFiles = try WebFiles.bundled()
+            } catch {
+                // A binary copied without its resource bundle still serves the API.
+                logger.warning("the pages and openapi.yaml were not found next to the binary; serving the API only")
+            }
             if configuration.developmentIdentityProvider {
                 dependencies.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
             }

@@ -11,7 +11,7 @@
   /** The code on screen, if any: its timer and the means to remove it. */
   let shown = null;
 
-  async function signedIn(token, maskedID) {
+  function signedIn(token, maskedID) {
     assertion = token;
     $("me-masked").textContent = maskedID;
     $("signin").hidden = true;
@@ -116,7 +116,7 @@
         try {
           const minted = await api("POST", "/web/dev-idp/assertions", { body: { name: $("me-name").value, id_number: $("me-id").value } });
           say(null);
-          await signedIn(minted.assertion, mask($("me-id").value));
+          signedIn(minted.assertion, mask($("me-id").value));
           form.reset();
         } catch (error) { say(explain(error)); }
       });
@@ -151,8 +151,9 @@
           $("token").value = "";
           showCode(answer);
         } catch (error) {
+          // An assertion that no longer holds sends the passer-by back to sign in.
+          if (error.reason.startsWith("assertion-")) signOut();
           say(explain(error));
-          if (error.reason?.startsWith?.("assertion-")) signOut(), say(explain(error));
         }
       });
     });
