@@ -53,12 +53,7 @@ class Passby:
             [self.binary, "serve", "--demo", "--data-dir", str(self.data), "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         for _ in range(1200):
-            try:
-                if urllib.request.urlopen(f"{self.base}/readyz", timeout=2).status == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if self.process.poll() is not None:
+            if self.ready() or self.process.poll() is not None:
                 break
             time.sleep(0.1)
         if self.process.poll() is not None or not self.ready():

@@ -14,6 +14,16 @@ import Testing
 @testable import LookupAPI
 
 /// Builds the application on in-memory stores or on a fresh throwaway PostgreSQL database.
+extension PassbyConfiguration {
+    /// Rate limits high enough that a test's own burst of lookups is never the thing refused.
+    static var withoutLookupLimits: PassbyConfiguration {
+        var configuration = PassbyConfiguration()
+        configuration.lookupsPerMinutePerRequester = 10_000
+        configuration.lookupsPerMinutePerSubject = 10_000
+        return configuration
+    }
+}
+
 enum TestApp {
     static let secret = SymmetricKey(data: Array(repeating: UInt8(42), count: 32))
     static let personalData = PersonalData(secret: secret)
