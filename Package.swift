@@ -42,6 +42,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -49,6 +51,7 @@ let package = Package(
         .target(
             name: "Consent",
             dependencies: [
+                "Database",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,10 +103,21 @@ let package = Package(
         // `make bench`: ratios of Passby's code path to its unavoidable costs, measured in one run.
         .executableTarget(name: "Benchmarks", dependencies: ["Display"], swiftSettings: swiftSettings),
         .target(name: "PassbyTestSupport", path: "Tests/Support", swiftSettings: swiftSettings),
+        // Throwaway PostgreSQL databases for the tests: one embedded cluster per test process.
+        .target(
+            name: "ThrowawayPostgres",
+            dependencies: [
+                "Database",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ThrowawayPostgres",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DatabaseTests",
             dependencies: [
-                "Database",
+                "Database", "ThrowawayPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ConsentTests",
             dependencies: [
-                "Consent", "Database", "PassbyTestSupport",
+                "Consent", "Database", "PassbyTestSupport", "ThrowawayPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "LookupAPITests",
             dependencies: [
-                "LookupAPI", "Database", "Consent", "PassbyTestSupport",
+                "LookupAPI", "Database", "Consent", "PassbyTestSupport", "ThrowawayPostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

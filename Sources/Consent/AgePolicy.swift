@@ -5,7 +5,7 @@ public enum AgeGroup: String, Sendable, Codable {
     case elder, child
 }
 
-/// The age rules of DESIGN §2: thresholds, the zone whose calendar says what "today" is,
+/// The age rules of docs/format.md §3: thresholds, the zone whose calendar says what "today" is,
 /// when a birthday counts, and where a 29 February birthday falls in other years.
 public struct AgePolicy: Sendable, Equatable {
     /// On which day a person reaches a new age.

@@ -33,6 +33,26 @@ public enum LedgerAudit {
         Array(SHA256.hash(data: Array(fields.map { "\($0.0)=\($0.1)\n" }.joined().utf8)))
     }
 
+    /// Everything `ledger verify` reads: heads, the tree's leaf order and nodes, and every entry.
+    public struct Snapshot: Sendable {
+        public var heads: [TreeHead]
+        public var treeOrder: [(index: Int64, seq: Int64)]
+        public var nodes: [MerkleNodeRef: MerkleTree.Hash]
+        public var entries: [EntryFields]
+
+        public init(heads: [TreeHead], treeOrder: [(index: Int64, seq: Int64)], nodes: [MerkleNodeRef: MerkleTree.Hash], entries: [EntryFields]) {
+            self.heads = heads
+            self.treeOrder = treeOrder
+            self.nodes = nodes
+            self.entries = entries
+        }
+    }
+
+    /// Everything in `snapshot` that does not match, named; empty when the ledger verifies.
+    public static func problems(_ snapshot: Snapshot, ledgerKey: Curve25519.Signing.PublicKey) -> [String] {
+        problems(entries: snapshot.entries, treeOrder: snapshot.treeOrder, heads: snapshot.heads, nodes: snapshot.nodes, ledgerKey: ledgerKey)
+    }
+
     /// Everything that does not match, named; empty when the ledger verifies.
     public static func problems(
         entries: [EntryFields], treeOrder: [(index: Int64, seq: Int64)], heads: [TreeHead], nodes: [MerkleNodeRef: MerkleTree.Hash],

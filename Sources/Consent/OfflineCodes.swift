@@ -41,7 +41,7 @@ public protocol OfflineCodeStore: Sendable {
     /// new generation: (generation, code id) → (encoded claims, issued, expires).
     func issue(
         subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord,
-        claims: @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
+        claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome
     /// The subject's code of the current generation, if any.
     func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord?

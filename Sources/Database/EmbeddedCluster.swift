@@ -65,6 +65,13 @@ public struct EmbeddedCluster: Sendable {
     static var isRoot: Bool { getuid() == 0 }
     static let unprivilegedUser = ProcessInfo.processInfo.environment["PASSBY_PG_USER"] ?? "postgres"
 
+    /// Starts a detached watcher that stops this cluster and deletes its directory once process
+    /// `pid` has ended, however it ends: throwaway clusters of tests use it.
+    public func removeWhenProcessEnds(_ pid: Int32) async throws {
+        let stop = asClusterOwner("pg_ctl", ["stop", "-D", directory.path, "-m", "immediate"]).map { "'\($0)'" }.joined(separator: " ")
+        try await Tool.spawnDetached(script: "while kill -0 \(pid) 2>/dev/null; do sleep 0.5; done; \(stop); rm -rf '\(directory.path)'")
+    }
+
     /// Prefixes a command so that it runs as the unprivileged user when we are root.
     func asClusterOwner(_ tool: String, _ arguments: [String]) -> [String] {
         let path = binDirectory.appendingPathComponent(tool).path

@@ -3,7 +3,7 @@ public enum CodeKind: String, Sendable, Codable, CaseIterable {
     case display, offline, receipt
 }
 
-/// The claims of a code (DESIGN §3): CWT claims plus the private claim -70001.
+/// The claims of a code (docs/format.md §6): CWT claims plus the private claim -70001.
 public struct CodeClaims: Sendable, Equatable {
     public var issuer: String
     public var issuedAt: Int64

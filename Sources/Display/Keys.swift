@@ -57,7 +57,7 @@ public struct VerificationKey: Sendable, Equatable {
         }
     }
 
-    /// The first 8 bytes of SHA-256 over the raw public key (DESIGN §3).
+    /// The first 8 bytes of SHA-256 over the raw public key (docs/format.md §6).
     public var kid: [UInt8] { Array(SHA256.hash(data: rawPublicKey).prefix(8)) }
 
     /// Checks a signature over `message`; ES256 signatures are raw r‖s (64 bytes), never DER.

@@ -2,7 +2,7 @@ import Crypto
 import Display
 import Foundation
 
-/// The roles of DESIGN §1, plus `checkpoint` for verification devices.
+/// The roles of docs/format.md §1, plus `checkpoint` for verification devices.
 enum Role: String, Sendable, Codable, CaseIterable {
     case helper, gateway, guardian, terminal, reviewer, checkpoint
 }

@@ -1,7 +1,4 @@
 import Foundation
-import Logging
-import PostgresNIO
-import ServiceLifecycle
 import Synchronization
 
 /// Authenticated API clients, kept in memory so that a request costs no database round trip for
@@ -89,33 +86,5 @@ struct CachedAPIClientRepository: APIClientRepository {
     func revoke(id: UUID) async throws -> Bool {
         defer { cache.invalidate() }
         return try await base.revoke(id: id)
-    }
-}
-
-/// Keeps `APIClientCache` subscribed to revocation notices (`sql/0007`) on one pooled connection,
-/// resubscribing after a lost connection; the cache is off whenever the subscription is.
-struct APIClientRevocationListener: Service {
-    static let channel = "passby_api_clients"
-    let client: PostgresClient
-    let cache: APIClientCache
-    let logger: Logger
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await client.withConnection { connection in
-                        try await connection.listen(on: Self.channel) { notices in
-                            cache.invalidate(listening: true)
-                            for try await _ in notices { cache.invalidate() }
-                        }
-                    }
-                } catch {
-                    if !Task.isCancelled { logger.warning("API client revocation notices lost; authenticating against the database until they resume") }
-                }
-                cache.invalidate(listening: false)
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
     }
 }

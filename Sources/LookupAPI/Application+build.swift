@@ -1,4 +1,5 @@
 import Consent
+import Database
 import Display
 import Foundation
 import Hummingbird
@@ -15,67 +16,62 @@ struct ListenSettings: Sendable {
     var port = 8080
 }
 
-/// What the application is built from: its settings and the stores behind it.
-struct PassbyDependencies: Sendable {
-    var configuration: PassbyConfiguration
-    var personalData: PersonalData
+/// Every store the application keeps state in, behind its protocol.
+struct PassbyStores: Sendable {
     var clients: any APIClientRepository
     var statuses: any HealthStatusRepository
-    var database: any DatabaseProbe
-    /// The code-signing keys, reloaded from their store every few seconds.
-    var keys: LiveKeyRing
     var consents: any ConsentStore
-    /// Refusals and verifications: records that need no transaction of their own, written in
-    /// batches (each call still returns only after its record commits).
-    var ledgerWriter: LedgerBatchWriter
     var offlineCodes: any OfflineCodeStore
     var staff: any StaffRepository
     var ledgerTree: any LedgerTreeStore
     var reviews: any LedgerReviewStore
+    var database: any DatabaseProbe
+
+    /// Every store in PostgreSQL through one pool, each call within `timeout`; the client cache
+    /// listens to revocation notices on a connection of its own.
+    static func postgres(_ client: PostgresClient, timeout: Duration, logger: Logger) -> (stores: PassbyStores, services: [any Service]) {
+        let database = TimedPostgres(client: client, timeout: timeout)
+        let tree = PostgresLedgerTreeStore(client: database, logger: logger)
+        let cache = APIClientCache()
+        let stores = PassbyStores(
+            clients: CachedAPIClientRepository(base: PostgresAPIClientRepository(client: database, logger: logger), cache: cache),
+            statuses: PostgresHealthStatusRepository(client: database, logger: logger),
+            consents: PostgresConsentStore(client: database, logger: logger),
+            offlineCodes: PostgresOfflineCodeStore(client: database, logger: logger),
+            staff: PostgresStaffRepository(client: database, logger: logger),
+            ledgerTree: tree, reviews: tree, database: PostgresProbe(database: database, logger: logger))
+        return (stores, [client, APIClientRevocationListener(client: client, cache: cache, logger: logger)])
+    }
+}
+
+/// What the application is built from: settings, secrets, keys and stores. Only the composition
+/// below reads it; each controller and service is handed exactly what it uses.
+struct PassbyComponents: Sendable {
+    var configuration: PassbyConfiguration
+    var personalData: PersonalData
+    /// The code-signing keys, reloaded from their store every few seconds.
+    var keys: LiveKeyRing
     var ledgerKey: LedgerKey
     var assertions: AssertionVerifier
-    var rateLimiter = RateLimiter()
+    var stores: PassbyStores
+    var clock: any PassbyClock = SystemClock()
     /// Present while the development identity provider is trusted: `/helper`'s demo sign-in mints with it.
     var developmentIdentityProvider: DevelopmentIdentityProvider?
     /// Passby's own pages and their assets.
     var webFiles: WebFiles?
-    /// Services that must run alongside the server, such as the PostgreSQL pool.
+    /// Services that run beside the server: the PostgreSQL pool, the revocation listener, the sealer.
     var services: [any Service] = []
 
-    /// Runs a storage call with the configured deadline, so that a database that hangs or is
-    /// gone turns into a 503 instead of a request that never ends.
-    func storage<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withDeadline(configuration.databaseTimeout, operation)
-    }
-
-    /// The production wiring: every store in PostgreSQL through one pool.
+    /// The production wiring: every store in PostgreSQL through one pool, and the ledger sealer.
     static func postgres(
-        _ postgres: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, keys: LiveKeyRing,
+        _ client: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, keys: LiveKeyRing,
         ledgerKey: LedgerKey, assertions: AssertionVerifier, logger: Logger
-    ) -> PassbyDependencies {
-        let ledgerTree = PostgresLedgerTreeStore(client: postgres, logger: logger)
-        let consents = PostgresConsentStore(client: postgres, logger: logger)
-        let clientCache = APIClientCache()
-        return PassbyDependencies(
-            configuration: configuration,
-            personalData: personalData,
-            clients: CachedAPIClientRepository(base: PostgresAPIClientRepository(client: postgres, logger: logger), cache: clientCache),
-            statuses: PostgresHealthStatusRepository(client: postgres, logger: logger),
-            database: PostgresProbe(client: postgres, timeout: configuration.databaseTimeout, logger: logger),
-            keys: keys,
-            consents: consents,
-            ledgerWriter: LedgerBatchWriter(store: consents),
-            offlineCodes: PostgresOfflineCodeStore(client: postgres, logger: logger),
-            staff: PostgresStaffRepository(client: postgres, logger: logger),
-            ledgerTree: ledgerTree,
-            reviews: ledgerTree,
-            ledgerKey: ledgerKey,
-            assertions: assertions,
-            services: [
-                postgres,
-                APIClientRevocationListener(client: postgres, cache: clientCache, logger: logger),
-                LedgerSealer(tree: ledgerTree, key: ledgerKey, interval: configuration.sealInterval, logger: logger),
-            ])
+    ) -> PassbyComponents {
+        let (stores, services) = PassbyStores.postgres(client, timeout: configuration.databaseTimeout, logger: logger)
+        return PassbyComponents(
+            configuration: configuration, personalData: personalData, keys: keys, ledgerKey: ledgerKey, assertions: assertions,
+            stores: stores,
+            services: services + [LedgerSealer(tree: stores.ledgerTree, key: ledgerKey, interval: configuration.sealInterval, logger: logger)])
     }
 }
 
@@ -91,11 +87,11 @@ enum PassbyMetrics {
 /// Builds the Passby HTTP application. `beforeServerStarts` runs once the services (the
 /// PostgreSQL pool) run and before the port opens: the demo seeds there.
 func buildApplication(
-    _ dependencies: PassbyDependencies, listen: ListenSettings = .init(), logger: Logger = Logger(label: "passby"),
+    _ components: PassbyComponents, listen: ListenSettings = .init(), logger: Logger = Logger(label: "passby"),
     beforeServerStarts: (@Sendable () async throws -> Void)? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(dependencies)
-    let settings = dependencies.configuration
+    let router = buildRouter(components)
+    let settings = components.configuration
     var app = Application(
         router: router,
         server: .http1(configuration: .init(
@@ -105,31 +101,70 @@ func buildApplication(
             address: .hostname(listen.host, port: listen.port), serverName: "passby",
             availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
         logger: logger)
-    for service in dependencies.services { app.addServices(service) }
+    for service in components.services { app.addServices(service) }
     if let beforeServerStarts { app.beforeServerStarts(perform: beforeServerStarts) }
     return app
 }
 
-func buildRouter(_ dependencies: PassbyDependencies) -> Router<PassbyRequestContext> {
+func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext> {
+    let settings = components.configuration
+    let stores = components.stores
+    let clock = components.clock
+    let limits = JSONBody.Limits(settings)
+    let identities = Identities(
+        personalData: components.personalData, agePolicy: settings.agePolicy, assertions: components.assertions, statuses: stores.statuses)
+    let signer = CodeSigner(keys: components.keys, issuer: settings.issuer)
+    // Refusals and verifications need no transaction of their own: they are written in batches,
+    // and each caller still returns only after its own record has committed.
+    let ledger = LedgerBatchWriter(store: stores.consents)
+    let reviews = ReviewService(identities: identities, tree: stores.ledgerTree, reviews: stores.reviews, consents: stores.consents, clock: clock)
+    let staffSessions = StaffSessionService(staff: stores.staff, configuration: settings, clock: clock)
+
     let router = Router(context: PassbyRequestContext.self)
     // Outermost first: metrics and the access log see the status that the problem middleware chose.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: AccessLogMiddleware())
-    router.add(middleware: ProblemMiddleware())
-    SystemController(database: dependencies.database, registry: PassbyMetrics.registry).addRoutes(to: router)
-    KeysController(keys: dependencies.keys, ledgerKey: dependencies.ledgerKey).addRoutes(to: router)
+    router.add(middleware: ProblemMiddleware(catalogue: ProblemCatalogue(configuration: settings)))
+    SystemController(database: stores.database, registry: PassbyMetrics.registry).addRoutes(to: router)
+    KeysController(keys: components.keys, ledgerKey: components.ledgerKey).addRoutes(to: router)
 
-    let v1 = router.group("v1").add(middleware: ClientAuthenticator(dependencies: dependencies))
-    HealthStatusController(dependencies: dependencies).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
-    VerificationController(dependencies: dependencies, keys: dependencies.keys)
-        .addRoutes(to: v1.group().add(middleware: RequireRole(.checkpoint)))
-    FamilyMemberController(dependencies: dependencies).addRoutes(to: v1.group("family-members").add(middleware: RequireRole(.guardian)))
-    ConsentController(dependencies: dependencies).addRoutes(to: v1.group("consents"))
-    LookupController(dependencies: dependencies).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
-    OfflineCodeController(dependencies: dependencies).addRoutes(to: v1)
-    LedgerController(dependencies: dependencies).addRoutes(to: v1)
-    ReviewController(dependencies: dependencies).addRoutes(to: v1)
-    StaffSessionController(dependencies: dependencies).addRoutes(to: router)
-    if let files = dependencies.webFiles { WebController(dependencies: dependencies, files: files).addRoutes(to: router) }
+    let v1 = router.group("v1").add(middleware: ClientAuthenticator(clients: stores.clients, staffSessions: staffSessions))
+    HealthStatusController(
+        service: HealthStatusService(statuses: stores.statuses, personalData: components.personalData, configuration: settings, clock: clock),
+        limits: limits
+    ).addRoutes(to: v1.group().add(middleware: RequireRole(.gateway)))
+    VerificationController(
+        service: VerificationService(
+            keys: components.keys, offlineCodes: stores.offlineCodes, statuses: stores.statuses, ledger: ledger,
+            skew: settings.verificationSkew, clock: clock),
+        limits: limits
+    ).addRoutes(to: v1.group().add(middleware: RequireRole(.checkpoint)))
+    FamilyMemberController(
+        service: GuardianshipService(identities: identities, consents: stores.consents, quotas: settings.quotas, clock: clock), limits: limits
+    ).addRoutes(to: v1.group("family-members").add(middleware: RequireRole(.guardian)))
+    ConsentController(
+        service: ConsentService(identities: identities, consents: stores.consents, signer: signer, configuration: settings, clock: clock),
+        limits: limits
+    ).addRoutes(to: v1.group("consents"))
+    LookupController(
+        service: LookupService(
+            identities: identities, consents: stores.consents, ledger: ledger, rateLimiter: RateLimiter(), signer: signer,
+            configuration: settings, clock: clock),
+        limits: limits
+    ).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
+    OfflineCodeController(
+        service: OfflineCodeService(
+            identities: identities, consents: stores.consents, offlineCodes: stores.offlineCodes, signer: signer, configuration: settings,
+            clock: clock),
+        limits: limits, timeZone: settings.agePolicy.timeZone
+    ).addRoutes(to: v1)
+    LedgerController(service: reviews).addRoutes(to: v1)
+    ReviewController(service: reviews).addRoutes(to: v1)
+    StaffSessionController(service: staffSessions, limits: limits).addRoutes(to: router)
+    if let files = components.webFiles {
+        let signIn = components.developmentIdentityProvider.map { DevelopmentSignIn(provider: $0, identities: identities, clock: clock) }
+        WebController(files: files, helperKey: WebHelperClient.key(components.personalData), signIn: signIn, limits: limits)
+            .addRoutes(to: router)
+    }
     return router
 }

@@ -6,7 +6,7 @@ import Logging
 /// Seeding runs once; later runs print the same keys, which are kept in `<data-dir>/demo-keys.json` (0600).
 struct DemoSeed: Sendable {
     let dataDirectory: URL
-    let dependencies: PassbyDependencies
+    let components: PassbyComponents
 
     /// A subject the demo knows, by its (made-up, checksum-valid) ID number.
     struct Subject: Sendable {
@@ -69,11 +69,11 @@ struct DemoSeed: Sendable {
         let file = dataDirectory.appendingPathComponent("demo-keys.json")
         var keys = (FileManager.default.contents(atPath: file.path))
             .flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
-        let existing = Set(try await dependencies.clients.list().filter { $0.revokedAt == nil }.map(\.name))
+        let existing = Set(try await components.stores.clients.list().filter { $0.revokedAt == nil }.map(\.name))
         for (name, role) in [("demo-gateway", Role.gateway), ("demo-helper", Role.helper), ("demo-guardian", Role.guardian),
                              ("demo-terminal", Role.terminal), ("demo-checkpoint", Role.checkpoint)]
         where keys[name] == nil || !existing.contains(name) {
-            keys[name] = try await dependencies.clients.create(name: name, role: role).key
+            keys[name] = try await components.stores.clients.create(name: name, role: role).key
             logger.info("seeded demo client", metadata: ["client.name": "\(name)"])
         }
         let encoder = JSONEncoder()
@@ -83,15 +83,15 @@ struct DemoSeed: Sendable {
             _ = FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
         }
 
-        let subjects = Self.subjects(today: dependencies.configuration.agePolicy.today())
+        let subjects = Self.subjects(today: components.configuration.agePolicy.today())
         let updates = try subjects.map { subject in
             HealthStatusUpdate(
-                id: try IdentityNumber(parsing: subject.idNumber, today: dependencies.configuration.agePolicy.today()),
+                id: try IdentityNumber(parsing: subject.idNumber, today: components.configuration.agePolicy.today()),
                 name: subject.name, status: subject.status,
                 asOf: Date(timeIntervalSince1970: 1_767_225_600),  // 2026-01-01: a later real status always wins
-                personalData: dependencies.personalData)
+                personalData: components.personalData)
         }
-        _ = try await dependencies.statuses.upsert(updates)
+        _ = try await components.stores.statuses.upsert(updates)
         return Walkthrough(keys: keys, subjects: subjects)
     }
 }

@@ -6,8 +6,19 @@ import NIOCore
 /// The body is read as JSON whatever `Content-Type` says, so a client that forgets the header
 /// (curl's `-d` sends a form type) is told what is wrong with the JSON, not with the header.
 enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, within configuration: PassbyConfiguration) async throws -> T {
-        try decode(T.self, from: try await collect(request, within: configuration))
+    /// How large a body may be, and how long it may take to arrive.
+    struct Limits: Sendable {
+        var maxBytes: Int
+        var timeout: Duration
+
+        init(_ configuration: PassbyConfiguration) {
+            maxBytes = configuration.maxBodyBytes
+            timeout = configuration.bodyTimeout
+        }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, within limits: Limits) async throws -> T {
+        try decode(T.self, from: try await collect(request, within: limits))
     }
 
     /// The whole body, at most `maxBodyBytes` (else 413), arriving within `bodyTimeout` (else 408,
@@ -15,12 +26,12 @@ enum JSONBody {
     ///
     /// The race is structured: a request body may have only one reader at a time, so the reader
     /// is cancelled and awaited before the 408 goes out and Hummingbird drains what is left.
-    static func collect(_ request: Request, within configuration: PassbyConfiguration) async throws -> ByteBuffer {
+    static func collect(_ request: Request, within limits: Limits) async throws -> ByteBuffer {
         do {
             return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-                group.addTask { try await request.body.collect(upTo: configuration.maxBodyBytes) }
+                group.addTask { try await request.body.collect(upTo: limits.maxBytes) }
                 group.addTask {
-                    try await Task.sleep(for: configuration.bodyTimeout)
+                    try await Task.sleep(for: limits.timeout)
                     return nil
                 }
                 defer { group.cancelAll() }
@@ -35,7 +46,7 @@ enum JSONBody {
     /// Decodes a body already collected (when the caller also needs its bytes).
     static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+            return try PassbyJSON.decoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {
             throw Problem.malformedRequest(Self.describe(error))
         }

@@ -12,11 +12,11 @@ struct LedgerSealer: Service {
     let interval: Duration
     let logger: Logger
 
-    /// Seals once; nil when nothing was new or another instance is sealing.
+    /// Seals once; nil when nothing was new, or when another instance is sealing and `waitForLock` is false.
     @discardableResult
-    static func seal(tree: any LedgerTreeStore, key: LedgerKey) async throws -> TreeHead? {
+    static func seal(tree: any LedgerTreeStore, key: LedgerKey, waitForLock: Bool = true) async throws -> TreeHead? {
         let kid = key.kid
-        return try await tree.seal { size, root, at in (kid, try key.sign(size: size, root: root, sealedAt: at)) }
+        return try await tree.seal(waitForLock: waitForLock) { size, root, at in (kid, try key.sign(size: size, root: root, sealedAt: at)) }
     }
 
     func run() async throws {
@@ -24,7 +24,7 @@ struct LedgerSealer: Service {
             while !Task.isCancelled {
                 do {
                     try await Task.sleep(for: interval)
-                    if let head = try await Self.seal(tree: tree, key: key) {
+                    if let head = try await Self.seal(tree: tree, key: key, waitForLock: false) {
                         logger.debug("sealed the ledger", metadata: ["ledger.size": "\(head.size)"])
                     }
                 } catch is CancellationError {

@@ -9,8 +9,6 @@ struct PassbyConfiguration: Sendable {
     var maxBodyBytes = 64 * 1024
     /// Most items in one `PUT /v1/health-statuses` (`PASSBY_MAX_STATUS_BATCH`).
     var maxStatusBatch = 500
-    /// How far in the future a status time may lie, for clock differences.
-    var statusClockTolerance: TimeInterval = 300
     /// How long a request waits for the database before answering 503 (`PASSBY_DB_TIMEOUT_MS`).
     var databaseTimeout: Duration = .seconds(5)
     /// A request body must arrive within this time (408 otherwise).

@@ -1,3 +1,5 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 
@@ -14,4 +16,57 @@ struct PassbyRequestContext: AuthRequestContext, RequestContext {
 
     /// A safety net for any decode that does not go through `JSONBody`, which applies the configured limit.
     var maxUploadSize: Int { 64 * 1024 }
+
+    /// Responses are typed and written in snake_case, times in RFC 3339.
+    var responseEncoder: JSONEncoder { PassbyJSON.encoder() }
+
+    /// The authenticated client; every route that calls this sits behind `RequireRole`.
+    var client: APIClient {
+        get throws {
+            guard let identity else { throw Problem.missingCredentials }
+            return identity
+        }
+    }
+
+    /// Encodes `value` as the answer; personal answers are never cached.
+    func respond(_ value: some Encodable, status: HTTPResponse.Status = .ok, from request: Request, cacheable: Bool = false) throws -> Response {
+        var response = try responseEncoder.encode(value, from: request, context: self)
+        response.status = status
+        if !cacheable { response.headers[.cacheControl] = "no-store" }
+        return response
+    }
+}
+
+/// The headers Passby reads besides the standard ones.
+enum PassbyHeaders {
+    /// A person's real-name assertion.
+    static let assertion = HTTPField.Name("Passby-Assertion")!
+    /// A client's key for retrying a request safely.
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}
+
+/// The JSON conventions of the API: snake_case keys both ways, RFC 3339 times.
+enum PassbyJSON {
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
+
+extension Request {
+    /// The path parameter as a UUID, or 404: a malformed id names nothing.
+    func uuid(_ parameter: String, context: PassbyRequestContext) throws -> UUID {
+        guard let text = context.parameters.get(parameter), let id = UUID(uuidString: text) else { throw Problem.notFound }
+        return id
+    }
+
+    var assertion: String? { headers[PassbyHeaders.assertion] }
 }

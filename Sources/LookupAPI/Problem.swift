@@ -1,4 +1,5 @@
 import Foundation
+import Consent
 import Hummingbird
 
 /// An RFC 9457 problem: every failure a client sees. `reason` is stable and ends the `type` URI.
@@ -53,6 +54,7 @@ struct Problem: Error, HTTPResponseError, Encodable {
     }
 }
 
+/// The problems of the HTTP layer itself: credentials, roles, bodies, the database.
 extension Problem {
     static func malformedRequest(_ detail: String) -> Problem {
         Problem(.badRequest, "malformed-request", "The request body is not valid for this route", detail: detail)
@@ -69,4 +71,93 @@ extension Problem {
     static let databaseUnavailable = Problem(.serviceUnavailable, "database-unavailable",
         "The database cannot be reached; nothing was done", headers: [.retryAfter: "1"])
     static let internalError = Problem(.internalServerError, "internal", "Something went wrong on our side; nothing was issued")
+}
+
+/// The one catalogue of refusals as problems: one entry per reason, with titles built from the
+/// settings in force (the ages, the quotas, the limits), so that what a client reads is true.
+struct ProblemCatalogue: Sendable {
+    let configuration: PassbyConfiguration
+
+    func problem(for refusal: Refusal) -> Problem {
+        let settings = configuration
+        let policy = settings.agePolicy
+        switch refusal {
+        case .malformedRequest(let detail):
+            return .malformedRequest(detail)
+        case .assertion:
+            return Problem(.unauthorized, refusal.reason, "The real-name assertion was refused",
+                           detail: "Send the person's assertion, signed by a trusted identity provider, in Passby-Assertion")
+        case .identityNumber(let rejection, let field):
+            var problem = Problem(.unprocessableContent, refusal.reason, "The ID number is not valid",
+                                  detail: "`\(field)` was refused: \(rejection.rawValue)")
+            problem.extensions["field"] = field
+            return problem
+        case .notEligible:
+            return Problem(.forbidden, refusal.reason,
+                           "Only people aged \(policy.elderAge) or over, or under \(policy.childAge), can be served")
+        case .lookupRateLimited(let seconds):
+            return Problem(.tooManyRequests, refusal.reason, "Too many lookups; try again later", headers: [.retryAfter: "\(seconds)"])
+        case .attestationRateLimited(let seconds):
+            return Problem(.tooManyRequests, refusal.reason,
+                           "At most \(settings.attestedPerHour) on-the-spot consents an hour", headers: [.retryAfter: "\(seconds)"])
+        case .consent(let consent):
+            return Problem(.forbidden, refusal.reason, Self.consentTitles[consent] ?? "The consent was refused")
+        case .unknownSubject:
+            return Problem(.notFound, refusal.reason, "No health status is known for this person")
+        case .idempotencyKeyReused:
+            return Problem(.unprocessableContent, refusal.reason, "This Idempotency-Key was used with another request")
+        case .noSigningKey:
+            return Problem(.serviceUnavailable, refusal.reason, "No signing key is active; run passby keys rotate")
+        case .invalidMaxUses:
+            return Problem(.unprocessableContent, refusal.reason, "max_uses must be 1 to \(settings.maxGrantUses)")
+        case .invalidValidity:
+            return Problem(.unprocessableContent, refusal.reason,
+                           "valid_seconds must be \(ConsentRules.minimumValidSeconds) to \(settings.maxGrantSeconds)")
+        case .invalidStatement:
+            return Problem(.unprocessableContent, refusal.reason,
+                           "The attestation statement must be 1 to \(ConsentRules.maximumStatementLength) characters")
+        case .invalidRelationship:
+            return Problem(.unprocessableContent, refusal.reason, "Unknown relationship",
+                           detail: "One of: \(GuardianshipRules.relationships.sorted().joined(separator: ", "))")
+        case .invalidName:
+            return Problem(.unprocessableContent, refusal.reason, "The name must be 1 to \(DevelopmentSignIn.maximumNameLength) characters")
+        case .selfConsentElderlyOnly:
+            return Problem(.forbidden, refusal.reason, "At a terminal only an elderly person can grant, for themselves")
+        case .selfServiceElderlyOnly:
+            return Problem(.forbidden, refusal.reason, "A child's offline code is applied for by a registered guardian")
+        case .notAGuardian:
+            return Problem(.forbidden, refusal.reason, "Register this person as a family member first")
+        case .guardianConsentRequired:
+            return Problem(.forbidden, refusal.reason, "A child can be looked up only with a guardian's consent")
+        case .selfRegistration:
+            return Problem(.unprocessableContent, refusal.reason, "A person cannot be their own family member")
+        case .nameMismatch:
+            return Problem(.unprocessableContent, refusal.reason, "The name does not match the one on record for this ID number")
+        case .guardianship:
+            let quotas = settings.quotas
+            return Problem(.conflict, refusal.reason, "The family registration was refused",
+                           detail: "Quotas: \(quotas.familyMembersPerGuardian) family members per guardian, \(quotas.guardiansPerSubject) guardians per person")
+        case .unsupportedFormat:
+            return Problem(.notAcceptable, refusal.reason, "The card comes as svg, pdf or png (pdf and png need rsvg-convert)")
+        case .notSealed:
+            return Problem(.notFound, refusal.reason, "That entry is not in a signed head yet; the ledger is sealed every few seconds")
+        case .unknownHead:
+            return Problem(.notFound, refusal.reason, "No signed head has that size")
+        case .invalidLogin:
+            return Problem(.unauthorized, refusal.reason, "The username or password is wrong")
+        case .loginLocked(let seconds):
+            return Problem(.tooManyRequests, refusal.reason, "Too many failed logins; try again later", headers: [.retryAfter: "\(seconds)"])
+        case .batchTooLarge(let count):
+            return Problem(.contentTooLarge, refusal.reason, "A batch holds at most \(settings.maxStatusBatch) items",
+                           detail: "This batch holds \(count)")
+        case .notFound:
+            return .notFound
+        }
+    }
+
+    static let consentTitles: [ConsentRefusal: String] = [
+        .invalid: "The consent token is not valid", .expired: "The consent has expired",
+        .used: "The consent token has already been used", .withdrawn: "The consent was withdrawn",
+        .wrongSubject: "The consent token belongs to another person", .wrongGrantee: "The consent was given to someone else",
+    ]
 }

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Testing
+import ThrowawayPostgres
 
 /// The same behaviour checked on the in-memory repository and on PostgreSQL.
 @Suite("Health status storage")
@@ -26,7 +27,7 @@ struct HealthStatusRepositoryTests {
             try await body(InMemoryHealthStatusRepository())
         case .postgres:
             try await withThrowawayClient { client in
-                try await body(PostgresHealthStatusRepository(client: client, logger: Logger(label: "test")))
+                try await body(PostgresHealthStatusRepository(client: client.timed, logger: Logger(label: "test")))
             }
         }
     }
@@ -76,7 +77,7 @@ struct HealthStatusRepositoryTests {
     @Test("the subjects table holds no plain-text ID number or name")
     func noPlainText() async throws {
         try await withThrowawayClient { client in
-            let repository = PostgresHealthStatusRepository(client: client, logger: Logger(label: "test"))
+            let repository = PostgresHealthStatusRepository(client: client.timed, logger: Logger(label: "test"))
             _ = try await repository.upsert([try update("11010519491231002X", .green, at: 100, name: "王秀英")])
             let rows = try await client.query("SELECT row_to_json(s)::text FROM subjects s", logger: Logger(label: "test"))
             var dumped = ""

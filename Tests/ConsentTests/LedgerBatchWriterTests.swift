@@ -4,6 +4,7 @@ import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+import ThrowawayPostgres
 
 /// A ledger that keeps what it is given, in batches, and can be told to fail.
 final class BatchRecordingStore: LedgerRecorder {
@@ -65,7 +66,7 @@ struct LedgerBatchWriterTests {
     @Test("in PostgreSQL, a batch is written in order with a leaf hash for each entry")
     func postgresBatch() async throws {
         try await withThrowawayClient { client in
-            let writer = LedgerBatchWriter(store: PostgresConsentStore(client: client, logger: Logger(label: "test")))
+            let writer = LedgerBatchWriter(store: PostgresConsentStore(client: client.timed, logger: Logger(label: "test")))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<300 { group.addTask { try await writer.record(Self.verification(index)) } }
                 try await group.waitForAll()

@@ -6,13 +6,14 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Testing
+import ThrowawayPostgres
 
 @Suite("The ledger in PostgreSQL")
 struct LedgerStorageTests {
     let logger = Logger(label: "test")
 
     func record(_ client: PostgresClient, _ result: String = "ok") async throws {
-        try await PostgresConsentStore(client: client, logger: logger).record(LedgerRecord(
+        try await PostgresConsentStore(client: client.timed, logger: logger).record(LedgerRecord(
             kind: .lookupRefused, clientID: UUID(), requesterKey: SubjectKey(bytes: Array(repeating: 1, count: 32)),
             requesterMasked: "4403**********0514", subjectKey: SubjectKey(bytes: Array(repeating: 2, count: 32)),
             subjectMasked: "1101**********002X", result: result, codeID: Array(repeating: 3, count: 16), codeExpiry: Date()))

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Testing
+import ThrowawayPostgres
 
 @Suite("Embedded PostgreSQL")
 struct EmbeddedClusterTests {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Testing
+import ThrowawayPostgres
 
 @Suite("Migrations")
 struct MigratorTests {

@@ -11,10 +11,10 @@ import Testing
 struct APIClientCacheTests {
     @Test("a key revoked in SQL by another process stops working once the notice arrives, within a second")
     func revocationByAnotherProcess() async throws {
-        let (dependencies, owner) = try await TestApp.postgres()
-        let cache = try #require((dependencies.clients as? CachedAPIClientRepository)?.cache)
-        try await buildApplication(dependencies).test(.router) { client in
-            let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
+        let (components, owner) = try await TestApp.postgres()
+        let cache = try #require((components.clients as? CachedAPIClientRepository)?.cache)
+        try await buildApplication(components).test(.router) { client in
+            let gateway = try await components.clients.create(name: "g", role: .gateway)
             // The listener subscribes as the services start.
             for _ in 0..<100 where !cache.isListening { try await Task.sleep(for: .milliseconds(20)) }
             #expect(cache.isListening)

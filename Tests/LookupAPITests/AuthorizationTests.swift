@@ -27,7 +27,7 @@ struct AuthorizationTests {
     @Test("every /v1 route answers 401 without a key and 403 to every role it does not serve, a staff session included")
     func rolesPerRoute() async throws {
         try await Scenario.run { scenario in
-            let routed = OpenAPIContractTests.routedOperations(buildRouter(scenario.dependencies), files: WebFiles(byPath: [:]))
+            let routed = OpenAPIContractTests.routedOperations(buildRouter(scenario.components), files: WebFiles(byPath: [:]))
                 .filter { $0.contains(" /v1/") }
             #expect(routed == Set(Self.allowed.keys), "a /v1 route without an entry here has not been reviewed")
             let session = try await scenario.staffSession()

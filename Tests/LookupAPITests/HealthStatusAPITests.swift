@@ -17,11 +17,11 @@ struct HealthStatusAPITests {
 
     @Test("authentication: no key 401, unknown key 401, wrong role 403, revoked key 401 at once")
     func authentication() async throws {
-        let (dependencies, _) = try await TestApp.postgres()
-        try await buildApplication(dependencies).test(.router) { client in
+        let (components, _) = try await TestApp.postgres()
+        try await buildApplication(components).test(.router) { client in
             // Inside the test: the PostgreSQL pool runs only while the application does.
-            let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
-            let helper = try await dependencies.clients.create(name: "h", role: .helper)
+            let gateway = try await components.clients.create(name: "g", role: .gateway)
+            let helper = try await components.clients.create(name: "h", role: .helper)
             try expectProblem(try await client.send(.put, "/v1/health-statuses", body: "[]"), .unauthorized, "missing-credentials")
             try expectProblem(
                 try await client.send(.put, "/v1/health-statuses", key: "pbk_unknown", body: "[]"), .unauthorized, "invalid-credentials")
@@ -30,7 +30,7 @@ struct HealthStatusAPITests {
                 .unauthorized, "invalid-credentials")
             try expectProblem(try await client.send(.put, "/v1/health-statuses", key: helper.key, body: "[]"), .forbidden, "wrong-role")
             #expect(try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: "[]").status == .ok)
-            #expect(try await dependencies.clients.revoke(id: gateway.client.id))
+            #expect(try await components.clients.revoke(id: gateway.client.id))
             try expectProblem(
                 try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: "[]"), .unauthorized, "invalid-credentials")
         }
@@ -38,9 +38,9 @@ struct HealthStatusAPITests {
 
     @Test("malformed JSON and wrong types get 400 problem+json that names no value")
     func malformed() async throws {
-        let dependencies = try await TestApp.memory()
-        let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
-        try await buildApplication(dependencies).test(.router) { client in
+        let components = try await TestApp.memory()
+        let gateway = try await components.clients.create(name: "g", role: .gateway)
+        try await buildApplication(components).test(.router) { client in
             for body in ["[{", "", "null", "{\"id_number\":\"\(Self.elder)\"}", "\"text\"", "[1,2"] {
                 let response = try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: body)
                 try expectProblem(response, .badRequest, "malformed-request")
@@ -51,7 +51,7 @@ struct HealthStatusAPITests {
 
     @Test("one bad item is rejected with its reason; the others are stored")
     func partialBatch() async throws {
-        let (dependencies, _) = try await TestApp.postgres()
+        let (components, _) = try await TestApp.postgres()
         let batch = "[" + [
             item(Self.elder),
             item("110105194912310021"),
@@ -65,8 +65,8 @@ struct HealthStatusAPITests {
             item("1101051949123100"),
             item(Self.other, "yellow", asOf: "2026-01-01T08:00:00.250+08:00"),
         ].joined(separator: ",") + "]"
-        try await buildApplication(dependencies).test(.router) { client in
-            let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
+        try await buildApplication(components).test(.router) { client in
+            let gateway = try await components.clients.create(name: "g", role: .gateway)
             let response = try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: batch)
             #expect(response.status == .ok)
             let results = try #require(try json(response.body)["results"] as? [[String: Any]])
@@ -79,15 +79,15 @@ struct HealthStatusAPITests {
             #expect(results[0]["masked_id"] as? String == "1101**********002X")
             #expect(!response.body.contains(Self.elder))
             let key = TestApp.personalData.subjectKey(try IdentityNumber(parsing: Self.other, today: AgePolicy().today()))
-            #expect(try await dependencies.statuses.record(for: key)?.status == .yellow)
+            #expect(try await components.statuses.record(for: key)?.status == .yellow)
         }
     }
 
     @Test("an older status is ignored and says so")
     func olderIgnored() async throws {
-        let dependencies = try await TestApp.memory()
-        let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
-        try await buildApplication(dependencies).test(.router) { client in
+        let components = try await TestApp.memory()
+        let gateway = try await components.clients.create(name: "g", role: .gateway)
+        try await buildApplication(components).test(.router) { client in
             _ = try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: "[\(item(Self.elder, "red", asOf: "2026-03-01T00:00:00Z"))]")
             let response = try await client.send(
                 .put, "/v1/health-statuses", key: gateway.key, body: "[\(item(Self.elder, "green", asOf: "2026-02-01T00:00:00Z"))]")
@@ -101,9 +101,9 @@ struct HealthStatusAPITests {
     func limits() async throws {
         var configuration = PassbyConfiguration()
         configuration.maxStatusBatch = 3
-        let dependencies = try await TestApp.memory(configuration: configuration)
-        let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
-        try await buildApplication(dependencies).test(.router) { client in
+        let components = try await TestApp.memory(configuration: configuration)
+        let gateway = try await components.clients.create(name: "g", role: .gateway)
+        try await buildApplication(components).test(.router) { client in
             let huge = "[" + Array(repeating: item(Self.elder), count: 1000).joined(separator: ",") + "]"
             try expectProblem(try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: huge), .contentTooLarge, "body-too-large")
             let four = "[" + Array(repeating: item(Self.elder), count: 4).joined(separator: ",") + "]"

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
+import ThrowawayPostgres
 
 @testable import LookupAPI
 
@@ -14,11 +15,11 @@ struct LedgerSealTests {
     func hex(_ text: String) -> [UInt8] { stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! } }
 
     func seal(_ scenario: Scenario) async throws -> TreeHead? {
-        try await LedgerSealer.seal(tree: scenario.dependencies.ledgerTree, key: scenario.dependencies.ledgerKey)
+        try await LedgerSealer.seal(tree: scenario.components.ledgerTree, key: scenario.components.ledgerKey)
     }
 
     func audit(_ scenario: Scenario) async throws -> [String] {
-        try await LedgerCommands.Verify.audit(scenario.postgres, logger: Logger(label: "test"), key: scenario.dependencies.ledgerKey)
+        try await LedgerCommands.Verify.audit(scenario.postgres.timed, logger: Logger(label: "test"), key: scenario.components.ledgerKey)
     }
 
     @Test("every entry's inclusion proof verifies against the signed head, and heads are consistent")
@@ -99,7 +100,7 @@ struct LedgerSealTests {
             _ = try await scenario.lookup(People.elder.0, token: grant.token)
             let head = try #require(try await seal(scenario))
             let logger = Logger(label: "test")
-            let store = PostgresConsentStore(client: scenario.postgres, logger: logger)
+            let store = PostgresConsentStore(client: scenario.postgres.timed, logger: logger)
             let purged = try await store.purge(before: Date().addingTimeInterval(3600))
             #expect(purged == head.size)
             let consistency = try json(try await scenario.client.send(

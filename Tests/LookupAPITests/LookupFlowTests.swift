@@ -30,23 +30,23 @@ enum People {
 /// A running application on PostgreSQL with a client of every role, subjects with statuses, and assertions.
 struct Scenario {
     let client: any TestClientProtocol
-    let dependencies: PassbyDependencies
+    let components: PassbyComponents
     let postgres: PostgresClient
     let keys: [Role: String]
 
     static func run(configuration: PassbyConfiguration = .init(), _ body: @Sendable (Scenario) async throws -> Void) async throws {
-        let (dependencies, postgres) = try await TestApp.postgres(configuration: configuration)
-        try await buildApplication(dependencies).test(.router) { client in
+        let (components, postgres) = try await TestApp.postgres(configuration: configuration)
+        try await buildApplication(components).test(.router) { client in
             var keys: [Role: String] = [:]
-            for role in Role.allCases { keys[role] = try await dependencies.clients.create(name: "test-\(role)", role: role).key }
-            let today = dependencies.configuration.agePolicy.today()
+            for role in Role.allCases { keys[role] = try await components.clients.create(name: "test-\(role)", role: role).key }
+            let today = components.configuration.agePolicy.today()
             let updates = try [People.elder, People.otherElder, People.child, People.adult].map { person in
                 HealthStatusUpdate(
                     id: try IdentityNumber(parsing: person.0, today: today), name: person.1, status: .green,
-                    asOf: Date(timeIntervalSince1970: 1_767_225_600), personalData: dependencies.personalData)
+                    asOf: Date(timeIntervalSince1970: 1_767_225_600), personalData: components.personalData)
             }
-            _ = try await dependencies.statuses.upsert(updates)
-            try await body(Scenario(client: client, dependencies: dependencies, postgres: postgres, keys: keys))
+            _ = try await components.statuses.upsert(updates)
+            try await body(Scenario(client: client, components: components, postgres: postgres, keys: keys))
         }
     }
 
@@ -57,7 +57,7 @@ struct Scenario {
     func send(_ method: HTTPRequest.Method, _ uri: String, as role: Role, person: (String, String)?, body: [String: Any]? = nil,
               headers: HTTPFields = [:]) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
         var headers = headers
-        if let person { headers[PassbyDependencies.assertionHeader] = try await assertion(person) }
+        if let person { headers[PassbyHeaders.assertion] = try await assertion(person) }
         let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
         return try await client.send(method, uri, key: keys[role], body: text, headers: headers)
     }
@@ -82,7 +82,7 @@ struct Scenario {
     }
 
     func ledger() async throws -> [StoredLedgerRecord] {
-        try await dependencies.consents.ledger(after: 0, limit: 10_000)
+        try await components.consents.ledger(after: 0, limit: 10_000)
     }
 }
 
@@ -106,7 +106,7 @@ struct LookupFlowTests {
             #expect(((body["rendering"] as? [String: Any])?["data"] as? String)?.hasPrefix("<svg") == true)
             #expect(!answer.body.contains(People.elder.0))
 
-            let verifier = CodeVerifier(keys: scenario.dependencies.keys.current.verification)
+            let verifier = CodeVerifier(keys: scenario.components.keys.current.verification)
             let claims = try CodeFormat.decode(code).claims
             #expect(verifier.verify(code, now: claims.issuedAt).verdict == .valid)
             #expect(claims.expiresAt - claims.issuedAt == 10)
@@ -168,7 +168,7 @@ struct LookupFlowTests {
                 let response = try await scenario.client.send(
                     .post, "/v1/lookups", key: scenario.keys[.helper],
                     body: #"{"id_number":"\#(People.elder.0)","consent_token":"\#(grant.token)"}"#,
-                    headers: [PassbyDependencies.assertionHeader: assertion])
+                    headers: [PassbyHeaders.assertion: assertion])
                 try expectProblem(response, .unauthorized, reason)
             }
         }
@@ -200,7 +200,7 @@ struct LookupFlowTests {
             let receipt = try await scenario.send(.get, "/v1/consents/\(grant.id)/receipt", as: .guardian, person: People.guardian)
             #expect(receipt.status == .ok)
             let code = try #require(try json(receipt.body)["receipt"] as? String)
-            var verifier = CodeVerifier(keys: scenario.dependencies.keys.current.verification)
+            var verifier = CodeVerifier(keys: scenario.components.keys.current.verification)
             verifier.acceptedKinds = [.receipt]
             #expect(verifier.verify(code, now: Int64(Date().timeIntervalSince1970)).verdict == .valid)
             let claims = try CodeFormat.decode(code).claims
@@ -334,7 +334,7 @@ struct LookupFlowTests {
     func idempotency() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 2])
-            let key: HTTPFields = [ConsentController.idempotencyHeader: "retry-1"]
+            let key: HTTPFields = [PassbyHeaders.idempotencyKey: "retry-1"]
             let first = try await scenario.lookup(People.elder.0, token: grant.token, headers: key)
             let second = try await scenario.lookup(People.elder.0, token: grant.token, headers: key)
             #expect(first.status == .created && second.status == .created)
@@ -349,7 +349,7 @@ struct LookupFlowTests {
             // Consents too: the same key and body give the same grant and token.
             _ = try await scenario.send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
                                     body: ["id_number": People.otherElder.0, "name": People.otherElder.1, "relationship": "parent"])
-            let grantKey: HTTPFields = [ConsentController.idempotencyHeader: "grant-1"]
+            let grantKey: HTTPFields = [PassbyHeaders.idempotencyKey: "grant-1"]
             let a = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
                                             body: ["id_number": People.otherElder.0], headers: grantKey)
             let b = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,

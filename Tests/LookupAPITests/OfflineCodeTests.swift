@@ -11,7 +11,7 @@ import Testing
 extension Scenario {
     /// A staff account with a cheap bcrypt cost, and a logged-in session token.
     func staffSession(_ username: String = "gate-7", password: String = "correct horse") async throws -> String {
-        _ = try await dependencies.staff.add(username: username, passwordHash: Bcrypt.hash(password, cost: 4))
+        _ = try await components.staff.add(username: username, passwordHash: Bcrypt.hash(password, cost: 4))
         let login = try await client.send(.post, "/v1/staff/sessions", body: #"{"username":"\#(username)","password":"\#(password)"}"#)
         #expect(login.status == .created, "\(login.body)")
         return try #require(try json(login.body)["token"] as? String)
@@ -81,7 +81,7 @@ struct OfflineCodeTests {
             #expect(try await scenario.verify(old, with: checkpoint)["verdict"] as? String == "replaced")
             #expect(try await scenario.verify(new, with: checkpoint)["verdict"] as? String == "valid")
             // Replacement is a server-side check: the old signature itself is as good as ever.
-            let verifier = CodeVerifier(keys: scenario.dependencies.keys.current.verification)
+            let verifier = CodeVerifier(keys: scenario.components.keys.current.verification)
             #expect(verifier.verify(old, now: Int64(Date().timeIntervalSince1970)).verdict == .valid)
         }
     }
@@ -113,8 +113,8 @@ struct OfflineCodeTests {
         try await Scenario.run { scenario in
             try expectProblem(try await scenario.terminal("/v1/offline-codes", People.child), .forbidden, "self-service-elderly-only")
             try expectProblem(try await scenario.terminal("/v1/offline-codes", People.adult), .forbidden, "not-eligible")
-            try expectProblem(try await scenario.terminal("/v1/offline-codes", People.elder, name: "王秀华"), .forbidden, "name-mismatch")
-            try expectProblem(try await scenario.terminal("/v1/offline-codes/replace", People.elder, name: "王秀华"), .forbidden, "name-mismatch")
+            try expectProblem(try await scenario.terminal("/v1/offline-codes", People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
+            try expectProblem(try await scenario.terminal("/v1/offline-codes/replace", People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
             // By app code: the person's own assertion.
             let byApp = try await scenario.send(.post, "/v1/offline-codes", as: .terminal, person: People.otherElder, body: ["method": "app-code"])
             #expect(byApp.status == .created)
@@ -149,9 +149,9 @@ struct OfflineCodeTests {
                 CodeClaims(issuer: "passby", issuedAt: Int64(Date().timeIntervalSince1970), expiresAt: Int64(Date().timeIntervalSince1970) + 10,
                            codeID: Array(repeating: 1, count: 16), kind: .display, maskedName: "王*英", maskedID: "1101**********002X",
                            ageGroup: "elder", status: "green", statusTime: 0),
-                with: try #require(scenario.dependencies.keys.current.signing))
+                with: try #require(scenario.components.keys.current.signing))
             #expect(try await scenario.verify(code, with: session)["verdict"] as? String == "valid")
-            #expect(try await scenario.dependencies.staff.disable(username: "gate-1"))
+            #expect(try await scenario.components.staff.disable(username: "gate-1"))
             let body = String(decoding: try JSONEncoder().encode(["code": code]), as: UTF8.self)
             try expectProblem(try await scenario.client.send(.post, "/v1/verifications", key: session, body: body), .unauthorized, "invalid-credentials")
             try expectProblem(try await scenario.client.send(.post, "/v1/lookups", key: session, body: "{}"), .unauthorized, "invalid-credentials")

@@ -38,12 +38,12 @@ struct OpenAPIContractTests {
 
     @Test("every route is in openapi.yaml, and every operation there is a route")
     func routesMatchTheDocument() async throws {
-        var dependencies = try await TestApp.memory()
+        var components = try await TestApp.memory()
         let files = try WebFiles.bundled()
-        dependencies.webFiles = files
+        components.webFiles = files
         let yaml = String(decoding: try #require(files.byPath["/openapi.yaml"]).bytes, as: UTF8.self)
         let specified = Self.specifiedOperations(yaml)
-        let routed = Self.routedOperations(buildRouter(dependencies), files: files)
+        let routed = Self.routedOperations(buildRouter(components), files: files)
         #expect(routed.count >= 25, "\(routed.sorted())")
         #expect(routed.subtracting(specified).sorted() == [], "routes missing from openapi.yaml")
         #expect(specified.subtracting(routed).sorted() == [], "operations in openapi.yaml that no route serves")
@@ -52,9 +52,9 @@ struct OpenAPIContractTests {
 
     @Test("passby serves the document at /openapi.yaml")
     func served() async throws {
-        var dependencies = try await TestApp.memory()
-        dependencies.webFiles = try WebFiles.bundled()
-        try await buildApplication(dependencies).test(.router) { client in
+        var components = try await TestApp.memory()
+        components.webFiles = try WebFiles.bundled()
+        try await buildApplication(components).test(.router) { client in
             let response = try await client.send(.get, "/openapi.yaml")
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "application/yaml")

@@ -9,7 +9,7 @@ import Testing
 @Suite("Reviewer queries over the sealed ledger")
 struct ReviewTests {
     func seal(_ scenario: Scenario) async throws {
-        _ = try await LedgerSealer.seal(tree: scenario.dependencies.ledgerTree, key: scenario.dependencies.ledgerKey)
+        _ = try await LedgerSealer.seal(tree: scenario.components.ledgerTree, key: scenario.components.ledgerKey)
     }
 
     @Test("paging while lookups run and seals happen returns every entry exactly once")
@@ -45,7 +45,7 @@ struct ReviewTests {
                 cursor = next
             }
             #expect(Set(seen).count == seen.count, "an entry came twice")
-            let sealed = try await scenario.dependencies.ledgerTree.latestHead()?.size ?? 0
+            let sealed = try await scenario.components.ledgerTree.latestHead()?.size ?? 0
             #expect(seen.count == sealed)
         }
     }
@@ -66,7 +66,7 @@ struct ReviewTests {
             #expect(!bySubject.description.contains(People.elder.0))
             let refused = try json(try await scenario.client.send(.get, "/v1/records?kind=lookup-refused&result=consent-used", key: reviewer).body)
             #expect((refused["records"] as? [[String: String]])?.count == 1)
-            let helperID = try #require(try await scenario.dependencies.clients.list().first { $0.role == .helper }).id
+            let helperID = try #require(try await scenario.components.clients.list().first { $0.role == .helper }).id
             let byClient = try json(try await scenario.client.send(.get, "/v1/records?client=\(helperID)", key: reviewer).body)
             #expect((byClient["records"] as? [[String: String]])?.map { $0["kind"]! } == ["lookup-issued", "lookup-refused", "lookup-refused"])
             let future = try json(try await scenario.client.send(.get, "/v1/records?from=2999-01-01T00:00:00Z", key: reviewer).body)

@@ -11,8 +11,8 @@ import Testing
 struct SystemAPITests {
     @Test("healthz and readyz answer 200 when the database answers")
     func ready() async throws {
-        let (dependencies, _) = try await TestApp.postgres()
-        try await buildApplication(dependencies).test(.router) { client in
+        let (components, _) = try await TestApp.postgres()
+        try await buildApplication(components).test(.router) { client in
             let health = try await client.send(.get, "/healthz")
             let readiness = try await client.send(.get, "/readyz")
             #expect(health.status == .ok)
@@ -30,9 +30,9 @@ struct SystemAPITests {
 
     @Test("metrics count requests by route and status, and carry no ID number")
     func metrics() async throws {
-        let dependencies = try await TestApp.memory()
-        let gateway = try await dependencies.clients.create(name: "g", role: .gateway)
-        try await buildApplication(dependencies).test(.router) { client in
+        let components = try await TestApp.memory()
+        let gateway = try await components.clients.create(name: "g", role: .gateway)
+        try await buildApplication(components).test(.router) { client in
             let body = #"[{"id_number":"11010519491231002X","name":"王秀英","status":"green","as_of":"2026-01-01T00:00:00Z"}]"#
             #expect(try await client.send(.put, "/v1/health-statuses", key: gateway.key, body: body).status == .ok)
             _ = try await client.send(.put, "/v1/health-statuses", body: body)
@@ -48,25 +48,25 @@ struct SystemAPITests {
 
     @Test("the demo seeds once: a second run keeps the keys and adds no client")
     func demoSeedOnce() async throws {
-        let (dependencies, _) = try await TestApp.postgres()
+        let (components, _) = try await TestApp.postgres()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("passby-demo-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let seed = DemoSeed(dataDirectory: directory, dependencies: dependencies)
-        try await buildApplication(dependencies).test(.router) { client in
+        let seed = DemoSeed(dataDirectory: directory, components: components)
+        try await buildApplication(components).test(.router) { client in
             let first = try await seed.run(logger: .init(label: "test"))
             let second = try await seed.run(logger: .init(label: "test"))
             #expect(first.keys == second.keys)
-            #expect(try await dependencies.clients.list().count == 5)
-            let today = dependencies.configuration.agePolicy.today()
+            #expect(try await components.clients.list().count == 5)
+            let today = components.configuration.agePolicy.today()
             let groups = try first.subjects.map { subject in
                 let id = try IdentityNumber(parsing: subject.idNumber, today: today)
-                return dependencies.configuration.agePolicy.group(forAge: dependencies.configuration.agePolicy.age(of: id.birthDate, on: today))
+                return components.configuration.agePolicy.group(forAge: components.configuration.agePolicy.age(of: id.birthDate, on: today))
             }
             #expect(groups == [.elder, .child, nil])
             for subject in first.subjects {
                 let key = TestApp.personalData.subjectKey(try IdentityNumber(parsing: subject.idNumber, today: today))
-                #expect(try await dependencies.statuses.record(for: key)?.status == subject.status)
+                #expect(try await components.statuses.record(for: key)?.status == subject.status)
             }
             let gateway = try #require(first.keys["demo-gateway"])
             #expect(try await client.send(.put, "/v1/health-statuses", key: gateway, body: "[]").status == .ok)

@@ -10,6 +10,7 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
+import ThrowawayPostgres
 
 @testable import LookupAPI
 
@@ -47,32 +48,32 @@ enum TestApp {
     /// Stores that need PostgreSQL are absent from these: the routes that use them are tested on PostgreSQL.
     static func memory(
         configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady(), keys: LiveKeyRing? = nil
-    ) async throws -> PassbyDependencies {
-        let consents = LedgerOnlyConsentStore()
-        return PassbyDependencies(
-            configuration: configuration, personalData: personalData,
-            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), database: database,
-            keys: try keys ?? Self.keys().1, consents: consents, ledgerWriter: LedgerBatchWriter(store: consents), offlineCodes: NoOfflineCodes(),
-            staff: NoStaff(), ledgerTree: NoLedgerTree(), reviews: NoLedgerTree(), ledgerKey: ledgerKey, assertions: try await assertions())
+    ) async throws -> PassbyComponents {
+        let stores = PassbyStores(
+            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), consents: LedgerOnlyConsentStore(),
+            offlineCodes: NoOfflineCodes(), staff: NoStaff(), ledgerTree: NoLedgerTree(), reviews: NoLedgerTree(), database: database)
+        return PassbyComponents(
+            configuration: configuration, personalData: personalData, keys: try keys ?? Self.keys().1, ledgerKey: ledgerKey,
+            assertions: try await assertions(), stores: stores)
     }
 
     /// The application connects as `passby_app`, as `passby serve` does; the second client is the
     /// database owner's, for tests that inspect every table or play a superuser tampering with it.
-    static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyDependencies, PostgresClient) {
+    static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyComponents, PostgresClient) {
         let database = try await ThrowawayDatabase.create()
         var application = database
         application.username = DatabaseHandle.applicationRole
         let client = PostgresClient(configuration: application, backgroundLogger: Logger(label: "test"))
         let owner = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
-        var dependencies = PassbyDependencies.postgres(
+        var components = PassbyComponents.postgres(
             client, configuration: configuration, personalData: personalData, keys: try Self.keys().1,
             ledgerKey: ledgerKey, assertions: try await assertions(), logger: Logger(label: "test"))
-        dependencies.services.append(owner)
-        return (dependencies, owner)
+        components.services.append(owner)
+        return (components, owner)
     }
 
-    /// Dependencies whose PostgreSQL cannot be reached at all.
-    static func unreachable(timeout: Duration = .milliseconds(500)) async throws -> PassbyDependencies {
+    /// Components whose PostgreSQL cannot be reached at all.
+    static func unreachable(timeout: Duration = .milliseconds(500)) async throws -> PassbyComponents {
         var configuration = PassbyConfiguration()
         configuration.databaseTimeout = timeout
         var postgres = PostgresClient.Configuration(
@@ -83,6 +84,15 @@ enum TestApp {
             client, configuration: configuration, personalData: personalData, keys: try keys().1, ledgerKey: ledgerKey,
             assertions: try await assertions(), logger: Logger(label: "test"))
     }
+}
+
+/// Short names for the stores, so that tests read as what they set up.
+extension PassbyComponents {
+    var clients: any APIClientRepository { stores.clients }
+    var statuses: any HealthStatusRepository { stores.statuses }
+    var consents: any ConsentStore { stores.consents }
+    var staff: any StaffRepository { stores.staff }
+    var ledgerTree: any LedgerTreeStore { stores.ledgerTree }
 }
 
 struct AlwaysReady: DatabaseProbe {
@@ -138,14 +148,16 @@ final class LedgerOnlyConsentStore: ConsentStore {
                  idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?) async throws -> ConsentRefusal? { throw Unavailable() }
     func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? { throw Unavailable() }
     func record(_ record: LedgerRecord) async throws { records.withLock { $0.append(record) } }
+    func record(_ batch: [LedgerRecord]) async throws { records.withLock { $0 += batch } }
     func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] { throw Unavailable() }
+    func purge(before cutoff: Date) async throws -> Int { throw Unavailable() }
 }
 
 /// No offline code has ever been issued: every offline code reads as replaced.
 struct NoOfflineCodes: OfflineCodeStore {
     struct Unavailable: Error {}
     func issue(subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord,
-               claims: @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)) async throws -> OfflineIssueOutcome {
+               claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)) async throws -> OfflineIssueOutcome {
         throw Unavailable()
     }
     func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord? { nil }
@@ -168,10 +180,13 @@ struct NoStaff: StaffRepository {
 /// No ledger tree: nothing is ever sealed.
 struct NoLedgerTree: LedgerTreeStore, LedgerReviewStore {
     func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] { [] }
-    func seal(signer: @Sendable (Int, MerkleTree.Hash, Date) throws -> (kid: String, signature: [UInt8])) async throws -> TreeHead? { nil }
+    func seal(
+        waitForLock: Bool, signer: @escaping @Sendable (Int, MerkleTree.Hash, Date) throws -> (kid: String, signature: [UInt8])
+    ) async throws -> TreeHead? { nil }
     func latestHead() async throws -> TreeHead? { nil }
     func head(size: Int) async throws -> TreeHead? { nil }
     func heads() async throws -> [TreeHead] { [] }
     func nodes(_ refs: Set<MerkleNodeRef>) async throws -> [MerkleNodeRef: MerkleTree.Hash] { [:] }
     func leafIndex(seq: Int64) async throws -> Int? { nil }
+    func auditSnapshot() async throws -> LedgerAudit.Snapshot { throw LedgerOnlyConsentStore.Unavailable() }
 }

@@ -51,16 +51,16 @@ struct VerificationAPITests {
     func verify() async throws {
         let (store, ring) = try TestApp.keys()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        let dependencies = try await TestApp.memory(keys: ring)
-        let checkpoint = try await dependencies.clients.create(name: "gate", role: .checkpoint)
-        let helper = try await dependencies.clients.create(name: "h", role: .helper)
+        let components = try await TestApp.memory(keys: ring)
+        let checkpoint = try await components.clients.create(name: "gate", role: .checkpoint)
+        let helper = try await components.clients.create(name: "h", role: .helper)
         let signer = try #require(ring.current.signing)
         let good = try CodeFormat.encode(claims(), with: signer)
         let offline = try CodeFormat.encode(claims(kind: .offline), with: signer)
         let receipt = try CodeFormat.encode(claims(kind: .receipt), with: signer)
         let old = try CodeFormat.encode(claims(now: 1_700_000_000), with: signer)
         let foreign = try CodeFormat.encode(claims(), with: SigningKey.generate(.edDSA))
-        try await buildApplication(dependencies).test(.router) { client in
+        try await buildApplication(components).test(.router) { client in
             func verdict(_ code: String) async throws -> [String: Any] {
                 let body = String(decoding: try JSONEncoder().encode(["code": code]), as: UTF8.self)
                 let response = try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: body)
@@ -83,7 +83,7 @@ struct VerificationAPITests {
             #expect(try await verdict("PB1:nonsense")["verdict"] as? String == "malformed")
             #expect(try await verdict(String(repeating: "X", count: 10_000))["verdict"] as? String == "malformed")
 
-            let ledger = try #require(dependencies.consents as? LedgerOnlyConsentStore).records.withLock { $0 }
+            let ledger = try #require(components.consents as? LedgerOnlyConsentStore).records.withLock { $0 }
             #expect(ledger.count == 7)
             #expect(ledger.allSatisfy { $0.kind == .verification && $0.clientID == checkpoint.client.id })
             #expect(ledger.map(\.result) == ["valid", "replaced", "wrong-kind", "expired", "unknown-key", "malformed", "malformed"])
@@ -100,8 +100,8 @@ struct VerificationAPITests {
     func fuzzRoute() async throws {
         let (store, ring) = try TestApp.keys()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        let dependencies = try await TestApp.memory(keys: ring)
-        let checkpoint = try await dependencies.clients.create(name: "gate", role: .checkpoint)
+        let components = try await TestApp.memory(keys: ring)
+        let checkpoint = try await components.clients.create(name: "gate", role: .checkpoint)
         let good = Array(try CodeFormat.encode(claims(), with: try #require(ring.current.signing)))
         // The inputs are made up front with a fixed seed, so a failure repeats.
         var generator = SplitMix64(seed: 99)
@@ -114,7 +114,7 @@ struct VerificationAPITests {
             return String(characters)
         }
         let verdicts = Set(Verdict.allCases.map(\.rawValue))
-        try await buildApplication(dependencies).test(.router) { client in
+        try await buildApplication(components).test(.router) { client in
             for input in inputs {
                 let body = String(decoding: try JSONEncoder().encode(["code": input]), as: UTF8.self)
                 let response = try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: body)

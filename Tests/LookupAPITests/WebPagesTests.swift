@@ -8,18 +8,18 @@ import Testing
 
 @Suite("The pages: /helper, /checkpoint, /terminal and their assets")
 struct WebPagesTests {
-    static func dependencies(developmentIdentityProvider: Bool = true) async throws -> PassbyDependencies {
-        var dependencies = try await TestApp.memory()
-        dependencies.webFiles = try WebFiles.bundled()
-        if developmentIdentityProvider { dependencies.developmentIdentityProvider = TestApp.identityProvider }
-        return dependencies
+    static func components(developmentIdentityProvider: Bool = true) async throws -> PassbyComponents {
+        var components = try await TestApp.memory()
+        components.webFiles = try WebFiles.bundled()
+        if developmentIdentityProvider { components.developmentIdentityProvider = TestApp.identityProvider }
+        return components
     }
 
     @Test("every page and asset is served with a CSP that forbids inline scripts and other origins", arguments: [
         "/helper", "/checkpoint", "/terminal", "/assets/common.js", "/assets/passby.css", "/assets/i18n/zh-CN.json", "/assets/i18n/en.json",
     ])
     func servedWithPolicy(path: String) async throws {
-        try await buildApplication(try await Self.dependencies()).test(.router) { client in
+        try await buildApplication(try await Self.components()).test(.router) { client in
             let response = try await client.send(.get, path)
             #expect(response.status == .ok)
             let policy = try #require(response.headers[.contentSecurityPolicy])
@@ -56,37 +56,37 @@ struct WebPagesTests {
 
     @Test("the helper page's client key is registered once, works for lookups' role, and stays revoked once revoked")
     func helperClient() async throws {
-        let dependencies = try await Self.dependencies()
-        try await WebHelperClient.ensure(dependencies)
-        try await WebHelperClient.ensure(dependencies)
-        let clients = try await dependencies.clients.list().filter { $0.name == WebHelperClient.name }
+        let components = try await Self.components()
+        try await WebHelperClient.ensure(in: components.clients, personalData: components.personalData)
+        try await WebHelperClient.ensure(in: components.clients, personalData: components.personalData)
+        let clients = try await components.clients.list().filter { $0.name == WebHelperClient.name }
         #expect(clients.count == 1 && clients.first?.role == .helper)
-        try await buildApplication(dependencies).test(.router) { client in
+        try await buildApplication(components).test(.router) { client in
             let config = try json(try await client.send(.get, "/web/helper.json").body)
             let key = try #require(config["client_key"] as? String)
-            #expect(try await dependencies.clients.client(keyHash: ClientKey.hash(key))?.name == WebHelperClient.name)
-            #expect(try await dependencies.clients.revoke(id: clients[0].id))
-            try await WebHelperClient.ensure(dependencies)
-            #expect(try await dependencies.clients.client(keyHash: ClientKey.hash(key)) == nil)
+            #expect(try await components.clients.client(keyHash: ClientKey.hash(key))?.name == WebHelperClient.name)
+            #expect(try await components.clients.revoke(id: clients[0].id))
+            try await WebHelperClient.ensure(in: components.clients, personalData: components.personalData)
+            #expect(try await components.clients.client(keyHash: ClientKey.hash(key)) == nil)
             try expectProblem(try await client.send(.post, "/v1/lookups", key: key, body: "{}"), .unauthorized, "invalid-credentials")
         }
     }
 
     @Test("the demo sign-in mints a verifiable assertion, refuses a bad ID number, and is absent when the provider is off")
     func demoSignIn() async throws {
-        let dependencies = try await Self.dependencies()
-        try await buildApplication(dependencies).test(.router) { client in
+        let components = try await Self.components()
+        try await buildApplication(components).test(.router) { client in
             let minted = try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋","id_number":"440305199203040514"}"#)
             #expect(minted.status == .created)
             let assertion = try #require(try json(minted.body)["assertion"] as? String)
-            let person = try await dependencies.assertions.verify(assertion, now: Date(), today: dependencies.today)
+            let person = try await components.assertions.verify(assertion, now: Date(), today: components.configuration.agePolicy.today())
             #expect(person.id.normalized == "440305199203040514" && person.name == "刘洋")
             let refused = try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋","id_number":"440305199203040515"}"#)
             try expectProblem(refused, .unprocessableContent, "checksum")
             #expect(!refused.body.contains("440305199203040515"))
             try expectProblem(try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋"}"#), .badRequest, "malformed-request")
         }
-        try await buildApplication(try await Self.dependencies(developmentIdentityProvider: false)).test(.router) { client in
+        try await buildApplication(try await Self.components(developmentIdentityProvider: false)).test(.router) { client in
             try expectProblem(
                 try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋","id_number":"440305199203040514"}"#),
                 .notFound, "not-found")

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -5,10 +6,10 @@ import PostgresNIO
 
 /// Family members, grants, the ledger and idempotent answers in PostgreSQL.
 public struct PostgresConsentStore: ConsentStore {
-    let client: PostgresClient
+    let client: TimedPostgres
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: TimedPostgres, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -231,7 +232,9 @@ public struct PostgresConsentStore: ConsentStore {
         // against the committed row. The ledger and idempotency rows are written only for the
         // row it updated, so a refusal writes nothing here.
         let record = ledger
-        let rows = try await client.query(
+        var taken = 0
+        do {
+            let rows = try await client.query(
             """
             WITH used AS (
               UPDATE consent_grants g SET uses = g.uses + 1
@@ -256,8 +259,10 @@ public struct PostgresConsentStore: ConsentStore {
             )
             SELECT count(*)::int FROM used
             """, logger: logger)
-        var taken = 0
-        for try await count in rows.decode(Int.self) { taken = count }
+            for try await count in rows.decode(Int.self) { taken = count }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw IdempotencyKeyTaken()
+        }
         if taken == 1 { return nil }
         // Refused: read the grant to say why. Uses only grow and withdrawals are final, so the
         // reason read now is the reason the update did not match.

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -5,10 +6,10 @@ import PostgresNIO
 
 /// Health statuses in the `subjects` table. Only keyed hashes and masked forms are stored.
 public struct PostgresHealthStatusRepository: HealthStatusRepository {
-    let client: PostgresClient
+    let client: TimedPostgres
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: TimedPostgres, logger: Logger) {
         self.client = client
         self.logger = logger
     }

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -5,14 +6,14 @@ import PostgresNIO
 
 /// The ledger's Merkle tree and signed heads in PostgreSQL.
 public struct PostgresLedgerTreeStore: LedgerTreeStore {
-    let client: PostgresClient
+    let client: TimedPostgres
     let logger: Logger
     /// One sealer at a time across all instances ("seal").
     static let sealerLock = Int64(0x7365_616C)
     /// How far back a seal looks for entries that committed after higher ones were sealed.
     static let lateWindow: Int64 = 10_000
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: TimedPostgres, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -31,14 +32,18 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
     }
 
     public func seal(
-        signer: @Sendable (_ size: Int, _ root: MerkleTree.Hash, _ at: Date) throws -> (kid: String, signature: [UInt8])
+        waitForLock: Bool, signer: @escaping @Sendable (_ size: Int, _ root: MerkleTree.Hash, _ at: Date) throws -> (kid: String, signature: [UInt8])
     ) async throws -> TreeHead? {
         try await client.withTransaction(logger: logger) { connection in
-            var locked = false
-            for try await value in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.sealerLock))", logger: logger).decode(Bool.self) {
-                locked = value
+            if waitForLock {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sealerLock))", logger: logger)
+            } else {
+                var locked = false
+                for try await value in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.sealerLock))", logger: logger).decode(Bool.self) {
+                    locked = value
+                }
+                guard locked else { return nil }
             }
-            guard locked else { return nil }
             let latest = try await Self.heads(connection.query(
                 "SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size DESC LIMIT 1", logger: logger)).first
             var frontier = latest.map { MerkleFrontier(size: $0.size, nodes: $0.frontier) } ?? MerkleFrontier()
@@ -119,6 +124,49 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
         return nil
     }
 
+    public func auditSnapshot() async throws -> LedgerAudit.Snapshot {
+        let heads = try await heads()
+        var order: [(index: Int64, seq: Int64)] = []
+        for try await (index, seq) in try await client.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
+            .decode((Int64, Int64).self) {
+            order.append((index, seq))
+        }
+        var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
+        for try await (level, index, hash) in try await client.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
+            .decode((Int, Int64, ByteBuffer).self) {
+            nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
+        }
+        // Times are formatted here, not through functions stored in the database, which an attacker could change.
+        let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+        let rows = try await client.query(
+            """
+            SELECT seq, kind, to_char(at AT TIME ZONE 'UTC', \(unescaped: time)), coalesce(client_id::text, ''),
+                   coalesce(staff_id::text, ''), coalesce(encode(requester_key, 'hex'), ''), coalesce(requester_masked, ''),
+                   coalesce(encode(subject_key, 'hex'), ''), coalesce(subject_masked, ''), coalesce(grant_id::text, ''),
+                   coalesce(method, ''), coalesce(legal_basis, ''), result, coalesce(encode(code_cti, 'hex'), ''),
+                   coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash, personal_digest,
+                   purged_at IS NOT NULL
+            FROM ledger ORDER BY seq
+            """, logger: logger)
+        var entries: [LedgerAudit.EntryFields] = []
+        for try await row in rows {
+            let columns = try row.makeRandomAccess()
+            func text(_ index: Int) throws -> String { try columns[index].decode(String.self) }
+            let seq = try columns[0].decode(Int64.self)
+            let digest = Array(buffer: try columns[16].decode(ByteBuffer.self))
+            let purged = try columns[17].decode(Bool.self)
+            let personal = [("requester", try text(5)), ("requester_masked", try text(6)), ("subject", try text(7)), ("subject_masked", try text(8))]
+            entries.append(LedgerAudit.EntryFields(
+                seq: seq,
+                fields: [
+                    ("seq", "\(seq)"), ("kind", try text(1)), ("at", try text(2)), ("client", try text(3)), ("staff", try text(4)),
+                    ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", try text(9)), ("method", try text(10)),
+                    ("basis", try text(11)), ("result", try text(12)), ("cti", try text(13)), ("exp", try text(14)),
+                ],
+                personal: purged ? nil : personal, personalDigest: digest, leafHash: Array(buffer: try columns[15].decode(ByteBuffer.self))))
+        }
+        return LedgerAudit.Snapshot(heads: heads, treeOrder: order, nodes: nodes, entries: entries)
+    }
 }
 
 extension PostgresLedgerTreeStore: LedgerReviewStore {

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -5,17 +6,17 @@ import PostgresNIO
 
 /// Generations and offline codes in PostgreSQL.
 public struct PostgresOfflineCodeStore: OfflineCodeStore {
-    let client: PostgresClient
+    let client: TimedPostgres
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: TimedPostgres, logger: Logger) {
         self.client = client
         self.logger = logger
     }
 
     public func issue(
         subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger: LedgerRecord,
-        claims: @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
+        claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome {
         let key = ByteBuffer(bytes: subject.bytes)
         return try await client.withTransaction(logger: logger) { connection in

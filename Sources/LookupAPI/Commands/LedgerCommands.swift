@@ -1,6 +1,7 @@
 import ArgumentParser
 import Consent
 import Crypto
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -49,47 +50,8 @@ struct LedgerCommands: AsyncParsableCommand {
             print("the ledger verifies")
         }
 
-        /// Reads the raw rows (formatting times in the query, not through functions stored in the database).
-        ///
-        /// The server may append and seal meanwhile, so the reads go from the sealed to the raw:
-        /// heads, then the tree, then its nodes, then the entries. Each later read then holds at
-        /// least what the earlier ones refer to, and the audit needs no lock on a live ledger.
-        static func audit(_ postgres: PostgresClient, logger: Logger, key: LedgerKey) async throws -> [String] {
-            let heads = try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
-            var order: [(index: Int64, seq: Int64)] = []
-            for try await (index, seq) in try await postgres.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
-                .decode((Int64, Int64).self) {
-                order.append((index, seq))
-            }
-            var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
-            for try await (level, index, hash) in try await postgres.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
-                .decode((Int, Int64, ByteBuffer).self) {
-                nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
-            }
-            let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
-            let rows = try await postgres.query(
-                """
-                SELECT seq, kind, to_char(at AT TIME ZONE 'UTC', \(unescaped: time)), coalesce(client_id::text, ''),
-                       coalesce(staff_id::text, ''), coalesce(encode(requester_key, 'hex'), ''), coalesce(requester_masked, ''),
-                       coalesce(encode(subject_key, 'hex'), ''), coalesce(subject_masked, ''), coalesce(grant_id::text, ''),
-                       coalesce(method, ''), coalesce(legal_basis, ''), result, coalesce(encode(code_cti, 'hex'), ''),
-                       coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash, personal_digest,
-                       purged_at IS NOT NULL
-                FROM ledger ORDER BY seq
-                """, logger: logger)
-            var entries: [LedgerAudit.EntryFields] = []
-            for try await row in rows {
-                let c = try row.decode((Int64, String, String, String, String, String, String, String, String, String, String, String, String,
-                                         String, String, ByteBuffer, ByteBuffer, Bool).self)
-                let digest = Array(buffer: c.16)
-                let personal = [("requester", c.5), ("requester_masked", c.6), ("subject", c.7), ("subject_masked", c.8)]
-                entries.append(LedgerAudit.EntryFields(seq: c.0, fields: [
-                    ("seq", "\(c.0)"), ("kind", c.1), ("at", c.2), ("client", c.3), ("staff", c.4),
-                    ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", c.9), ("method", c.10),
-                    ("basis", c.11), ("result", c.12), ("cti", c.13), ("exp", c.14),
-                ], personal: c.17 ? nil : personal, personalDigest: digest, leafHash: Array(buffer: c.15)))
-            }
-            return LedgerAudit.problems(entries: entries, treeOrder: order, heads: heads, nodes: nodes, ledgerKey: key.key.publicKey)
+        static func audit(_ database: TimedPostgres, logger: Logger, key: LedgerKey) async throws -> [String] {
+            LedgerAudit.problems(try await PostgresLedgerTreeStore(client: database, logger: logger).auditSnapshot(), ledgerKey: key.key.publicKey)
         }
     }
 
@@ -103,10 +65,9 @@ struct LedgerCommands: AsyncParsableCommand {
             let heads = try await withDatabase(data, logger: logger) { postgres in
                 try await PostgresLedgerTreeStore(client: postgres, logger: logger).heads()
             }
-            let encoder = JSONEncoder()
+            let encoder = PassbyJSON.encoder()
             encoder.outputFormatting = [.sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            for head in heads { print(String(decoding: try encoder.encode(LedgerController.HeadBody(head)), as: UTF8.self)) }
+            for head in heads { print(String(decoding: try encoder.encode(TreeHeadBody(head)), as: UTF8.self)) }
         }
     }
 

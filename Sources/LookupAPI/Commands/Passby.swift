@@ -42,14 +42,15 @@ enum CommandLogging {
     }
 }
 
-/// Runs `body` with a PostgreSQL client to Passby's database, starting the embedded cluster
-/// for the command if no server is running, and stopping it again afterwards.
+/// Runs `body` with Passby's database (as its owner, with no deadline: an operator's command may
+/// read the whole ledger), starting the embedded cluster for the command if no server is running,
+/// and stopping it again afterwards.
 func withDatabase<T: Sendable>(
-    _ options: DataOptions, logger: Logger, _ body: @Sendable (PostgresClient) async throws -> T
+    _ options: DataOptions, logger: Logger, _ body: @Sendable (TimedPostgres) async throws -> T
 ) async throws -> T {
     let handle = try await DatabaseHandle.open(.resolve(dataDirectory: options.dataDirectory), logger: logger)
     do {
-        let result = try await PostgresAdmin.withClient(handle.configuration, logger: logger, body)
+        let result = try await PostgresAdmin.withClient(handle.configuration, logger: logger) { try await body(TimedPostgres(client: $0)) }
         try await handle.close(logger: logger)
         return result
     } catch {

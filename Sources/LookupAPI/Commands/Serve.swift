@@ -45,23 +45,24 @@ struct Serve: AsyncParsableCommand {
             let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
             poolConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
-            var dependencies = PassbyDependencies.postgres(
+            var components = PassbyComponents.postgres(
                 postgres, configuration: configuration, personalData: personalData, keys: keys,
                 ledgerKey: try LedgerKey(dataDirectory: data.dataDirectory), assertions: assertions,
                 logger: logger)
             do {
-                dependencies.webFiles = try WebFiles.bundled()
+                components.webFiles = try WebFiles.bundled()
             } catch {
                 // A binary copied without its resource bundle still serves the API.
                 logger.warning("the pages and openapi.yaml were not found next to the binary; serving the API only")
             }
             if configuration.developmentIdentityProvider {
-                dependencies.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
+                components.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
             }
-            let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, dependencies: dependencies) : nil
+            let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, components: components) : nil
             let baseURL = "http://\(host):\(port)"
-            let app = buildApplication(dependencies, listen: .init(host: host, port: port), logger: logger) { [dependencies] in
-                try await WebHelperClient.ensure(dependencies)
+            let (clients, personalData) = (components.stores.clients, components.personalData)
+            let app = buildApplication(components, listen: .init(host: host, port: port), logger: logger) {
+                try await WebHelperClient.ensure(in: clients, personalData: personalData)
                 guard let seed else { return }
                 let walkthrough = try await seed.run(logger: logger)
                 // Written straight to the file descriptor: print() would sit in a buffer when stdout is a pipe.

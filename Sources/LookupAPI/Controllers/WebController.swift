@@ -11,8 +11,12 @@ import Hummingbird
 /// Every page and asset goes out with a Content-Security-Policy that allows only Passby's own
 /// scripts, styles and connections: no inline script, nothing from elsewhere.
 struct WebController {
-    let dependencies: PassbyDependencies
     let files: WebFiles
+    /// The key of Passby's own helper client, which the page uses.
+    let helperKey: String
+    /// The demo sign-in, present only while the development identity provider is trusted.
+    let signIn: DevelopmentSignIn?
+    let limits: JSONBody.Limits
 
     static let contentSecurityPolicy = [
         "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' blob:", "connect-src 'self'",
@@ -31,13 +35,11 @@ struct WebController {
     struct HelperConfiguration: Encodable {
         var clientKey: String
         var developmentIdentityProvider: Bool
-        enum CodingKeys: String, CodingKey { case clientKey = "client_key", developmentIdentityProvider = "development_identity_provider" }
     }
 
     struct AssertionRequest: Decodable {
         var name: String
         var idNumber: String
-        enum CodingKeys: String, CodingKey { case name, idNumber = "id_number" }
     }
 
     struct MintedAssertion: Encodable {
@@ -55,32 +57,18 @@ struct WebController {
             }
         }
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/helper"]) }
-        router.get("web/helper.json") { request, context in
-            var response = try context.responseEncoder.encode(
-                HelperConfiguration(
-                    clientKey: WebHelperClient.key(dependencies.personalData),
-                    developmentIdentityProvider: dependencies.developmentIdentityProvider != nil),
-                from: request, context: context)
-            response.headers[.cacheControl] = "no-store"
-            return response
+        router.get("web/helper.json") { [helperKey, signIn] request, context in
+            try context.respond(HelperConfiguration(clientKey: helperKey, developmentIdentityProvider: signIn != nil), from: request)
         }
         router.post("web/dev-idp/assertions", use: mintAssertion)
     }
 
     /// The demo identity provider's sign-in for `/helper`; absent (404) when it is switched off.
     @Sendable func mintAssertion(request: Request, context: PassbyRequestContext) async throws -> Response {
-        guard let provider = dependencies.developmentIdentityProvider else { throw Problem.notFound }
-        let body = try await JSONBody.decode(AssertionRequest.self, from: request, within: dependencies.configuration)
-        let id = try dependencies.identityNumber(body.idNumber)
-        let name = PersonalData.normalizeName(body.name)
-        guard !name.isEmpty, name.count <= 50 else {
-            throw Problem(.unprocessableContent, "invalid-name", "The name must be 1 to 50 characters")
-        }
-        let assertion = try await provider.mint(name: name, idNumber: id.normalized)
-        var response = try context.responseEncoder.encode(MintedAssertion(assertion: assertion), from: request, context: context)
-        response.status = .created
-        response.headers[.cacheControl] = "no-store"
-        return response
+        guard let signIn else { throw Problem.notFound }
+        let body = try await JSONBody.decode(AssertionRequest.self, from: request, within: limits)
+        let assertion = try await signIn.mint(name: body.name, idNumber: body.idNumber)
+        return try context.respond(MintedAssertion(assertion: assertion), status: .created, from: request)
     }
 }
 
@@ -142,8 +130,8 @@ enum WebHelperClient {
     }
 
     /// Registers the client on first start; a revoked one stays revoked.
-    static func ensure(_ dependencies: PassbyDependencies) async throws {
-        guard try await !dependencies.clients.list().contains(where: { $0.name == name }) else { return }
-        _ = try await dependencies.clients.register(name: name, role: .helper, key: key(dependencies.personalData))
+    static func ensure(in clients: any APIClientRepository, personalData: PersonalData) async throws {
+        guard try await !clients.list().contains(where: { $0.name == name }) else { return }
+        _ = try await clients.register(name: name, role: .helper, key: key(personalData))
     }
 }

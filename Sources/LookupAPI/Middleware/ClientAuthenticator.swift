@@ -1,28 +1,24 @@
+import Foundation
 import Hummingbird
 import HummingbirdAuth
-import Foundation
 import Logging
 
 /// Bearer authentication of API clients. No header: no identity (the role guard answers 401).
-/// A key that is unknown or revoked: 401 at once, checked against storage on every request.
+/// A key that is unknown or revoked: 401 at once.
 struct ClientAuthenticator: AuthenticatorMiddleware {
     typealias Context = PassbyRequestContext
-    let dependencies: PassbyDependencies
+    let clients: any APIClientRepository
+    let staffSessions: StaffSessionService
 
     func authenticate(request: Request, context: Context) async throws -> APIClient? {
         guard request.headers[.authorization] != nil else { return nil }
         guard let bearer = request.headers.bearer else { throw Problem.invalidCredentials }
         if bearer.token.hasPrefix(StaffToken.prefix) {
             // A staff session acts as a checkpoint; a disabled account's sessions end at once.
-            let hash = StaffToken.hash(bearer.token)
-            guard let staff = try await dependencies.storage({ try await dependencies.staff.account(sessionHash: hash, at: Date()) }) else {
-                throw Problem.invalidCredentials
-            }
+            guard let staff = try await staffSessions.account(sessionToken: bearer.token) else { throw Problem.invalidCredentials }
             return APIClient(id: staff.id, name: "staff:\(staff.username)", role: .checkpoint, createdAt: staff.createdAt, isStaffSession: true)
         }
-        guard bearer.token.hasPrefix(ClientKey.prefix) else { throw Problem.invalidCredentials }
-        let keyHash = ClientKey.hash(bearer.token)
-        guard let client = try await dependencies.storage({ try await dependencies.clients.client(keyHash: keyHash) }) else {
+        guard bearer.token.hasPrefix(ClientKey.prefix), let client = try await clients.client(keyHash: ClientKey.hash(bearer.token)) else {
             throw Problem.invalidCredentials
         }
         return client

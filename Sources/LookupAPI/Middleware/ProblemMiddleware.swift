@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Hummingbird
 import Logging
@@ -6,18 +7,22 @@ import PostgresNIO
 /// Turns every error into `application/problem+json`. Unexpected errors are logged by type only
 /// (their text may hold data we must not log) and answered without detail.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let catalogue: ProblemCatalogue
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            throw Self.problem(for: error, logger: context.logger)
+            throw problem(for: error, logger: context.logger)
         }
     }
 
-    static func problem(for error: any Error, logger: Logger) -> Problem {
+    func problem(for error: any Error, logger: Logger) -> Problem {
         switch error {
         case let problem as Problem:
             return problem
+        case let refusal as Refusal:
+            return catalogue.problem(for: refusal)
         case let transaction as PostgresTransactionError:
             return problem(for: transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? transaction, logger: logger)
         case let psql as PSQLError where Self.isUnavailability(psql):
@@ -53,12 +58,6 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// The SQL state of a PostgreSQL error, looking inside transaction errors.
-    static func sqlState(_ error: any Error) -> String? {
-        let underlying = (error as? PostgresTransactionError)?.closureError ?? (error as? PostgresTransactionError)?.commitError ?? error
-        return (underlying as? PSQLError)?.serverInfo?[.sqlState]
-    }
-
     /// Whether the database could not be reached, as opposed to refusing a statement.
     static func isUnavailability(_ error: PSQLError) -> Bool {
         switch error.code {
@@ -75,6 +74,3 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
-
-/// A database call that took longer than the configured limit.
-struct DatabaseTimeout: Error {}

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -5,7 +6,7 @@ import PostgresNIO
 
 /// API clients in the `api_clients` table.
 struct PostgresAPIClientRepository: APIClientRepository {
-    let client: PostgresClient
+    let client: TimedPostgres
     let logger: Logger
 
     func create(name: String, role: Role) async throws -> (client: APIClient, key: String) {

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import NIOCore
@@ -5,7 +6,7 @@ import PostgresNIO
 
 /// Staff accounts and sessions in PostgreSQL.
 struct PostgresStaffRepository: StaffRepository {
-    let client: PostgresClient
+    let client: TimedPostgres
     let logger: Logger
 
     func add(username: String, passwordHash: String) async throws -> StaffAccount? {

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Logging
 import PostgresNIO
@@ -33,7 +34,7 @@ actor SharedCluster {
                 let directory = URL(fileURLWithPath: "/tmp/passby-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
                 let cluster = try EmbeddedCluster(directory: directory, durable: false)
                 try await cluster.start()
-                try await Self.watch(cluster)
+                try await cluster.removeWhenProcessEnds(getpid())
                 return cluster
             }
         }
@@ -60,12 +61,9 @@ actor SharedCluster {
             name, cluster: cluster, template: migrated ? "passby_template" : nil, logger: Self.logger)
         return DatabaseSettings.clientConfiguration(cluster: cluster, database: name)
     }
+}
 
-    /// Starts a process in its own session that waits for this one to end, then removes the cluster.
-    static func watch(_ cluster: EmbeddedCluster) async throws {
-        let stop = cluster.asClusterOwner("pg_ctl", ["stop", "-D", cluster.directory.path, "-m", "immediate"])
-            .map { "'\($0)'" }.joined(separator: " ")
-        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done; \(stop); rm -rf '\(cluster.directory.path)'"
-        try await Tool.spawnDetached(script: script)
-    }
+extension PostgresClient {
+    /// This client as the stores take it, without a deadline, as an operator's command has it.
+    public var timed: TimedPostgres { TimedPostgres(client: self) }
 }

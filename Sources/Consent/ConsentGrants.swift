@@ -1,6 +1,6 @@
 import Foundation
 
-/// How a grant was given (DESIGN §2).
+/// How a grant was given (docs/format.md §4).
 public enum GrantMethod: String, Sendable, Codable {
     case guardianApp = "guardian-app"
     case terminal
@@ -49,7 +49,7 @@ public struct Guardianship: Sendable, Equatable {
     }
 }
 
-/// Limits on family registrations (DESIGN §2 defaults).
+/// Limits on family registrations (docs/format.md §4 defaults).
 public struct GuardianQuotas: Sendable, Equatable {
     public var familyMembersPerGuardian = 8
     public var guardiansPerSubject = 3
@@ -106,18 +106,6 @@ public struct ConsentGrant: Sendable, Equatable {
     }
 }
 
-/// Somewhere ledger records can be appended several at a time (see `LedgerBatchWriter`).
-public protocol LedgerRecorder: Sendable {
-    /// Several records in one statement and one commit: all are written or none.
-    func record(_ records: [LedgerRecord]) async throws
-}
-
-extension ConsentStore {
-    public func record(_ records: [LedgerRecord]) async throws {
-        for record in records { try await self.record(record) }
-    }
-}
-
 /// Why a consent token did not let a lookup through; the raw values are the problem reasons.
 public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case invalid = "consent-invalid"
@@ -128,71 +116,16 @@ public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case wrongGrantee = "consent-wrong-grantee"
 }
 
-/// One ledger record before it is written. Persons appear only as keyed hashes and masked forms.
-public struct LedgerRecord: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable {
-        case grantCreated = "grant-created"
-        case grantWithdrawn = "grant-withdrawn"
-        case familyMemberAdded = "family-member-added"
-        case familyMemberRemoved = "family-member-removed"
-        case lookupIssued = "lookup-issued"
-        case lookupRefused = "lookup-refused"
-        case verification
-        case offlineCodeIssued = "offline-code-issued"
-        case offlineCodeReplaced = "offline-code-replaced"
-        case review
-        case purge
-    }
-
-    public var kind: Kind
-    public var clientID: UUID?
-    public var requesterKey: SubjectKey?
-    public var requesterMasked: String?
-    public var subjectKey: SubjectKey?
-    public var subjectMasked: String?
-    public var grantID: UUID?
-    public var method: GrantMethod?
-    public var legalBasis: LegalBasis?
-    /// `ok`, or the reason of a refusal or verdict.
-    public var result: String
-    public var codeID: [UInt8]?
-    public var codeExpiry: Date?
-    /// The checkpoint staff member, for verifications made through a staff session.
-    public var staffID: UUID?
-
-    public init(
-        kind: Kind, clientID: UUID? = nil, staffID: UUID? = nil, requesterKey: SubjectKey? = nil, requesterMasked: String? = nil,
-        subjectKey: SubjectKey? = nil, subjectMasked: String? = nil, grantID: UUID? = nil, method: GrantMethod? = nil,
-        legalBasis: LegalBasis? = nil, result: String = "ok", codeID: [UInt8]? = nil, codeExpiry: Date? = nil
-    ) {
-        self.kind = kind
-        self.clientID = clientID
-        self.staffID = staffID
-        self.requesterKey = requesterKey
-        self.requesterMasked = requesterMasked
-        self.subjectKey = subjectKey
-        self.subjectMasked = subjectMasked
-        self.grantID = grantID
-        self.method = method
-        self.legalBasis = legalBasis
-        self.result = result
-        self.codeID = codeID
-        self.codeExpiry = codeExpiry
-    }
-}
-
-/// A ledger record as stored, with its sequence number and time.
-public struct StoredLedgerRecord: Sendable, Equatable {
-    public var seq: Int64
-    public var at: Date
-    public var record: LedgerRecord
-}
-
 /// Why a family registration was refused.
 public enum GuardianshipRefusal: String, Error, Sendable {
     case alreadyRegistered = "already-registered"
     case guardianQuota = "guardian-quota-exceeded"
     case subjectQuota = "subject-guardian-quota-exceeded"
+}
+
+/// `consume` was given an idempotency key that another request of the same client stored first.
+public struct IdempotencyKeyTaken: Error, Equatable {
+    public init() {}
 }
 
 /// A retried lookup's stored answer.
@@ -225,7 +158,8 @@ public protocol ConsentStore: LedgerRecorder {
     func attestedGrants(by requester: SubjectKey, since: Date) async throws -> Int
 
     /// Atomically takes one use of a grant and writes the issued record (and the answer for retries).
-    /// Returns the refusal instead when the grant can no longer serve.
+    /// Returns the refusal instead when the grant can no longer serve; throws `IdempotencyKeyTaken`
+    /// when the client's idempotency key is stored already (nothing is used then).
     func consume(grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
                  idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?) async throws -> ConsentRefusal?
     func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer?
@@ -233,4 +167,7 @@ public protocol ConsentStore: LedgerRecorder {
     func record(_ ledger: LedgerRecord) async throws
     /// Ledger records in sequence order (for tests and, later, reviewers).
     func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord]
+    /// The retention purge: erases the personal fields of entries before `cutoff`, keeping their
+    /// digest and leaf hash, and records itself. Returns how many entries were purged.
+    func purge(before cutoff: Date) async throws -> Int
 }

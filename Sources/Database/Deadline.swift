@@ -1,25 +1,10 @@
-import Logging
 import NIOCore
 import NIOPosix
-import PostgresNIO
 import Synchronization
 
-/// Answers whether the database is reachable now.
-protocol DatabaseProbe: Sendable {
-    func ping() async throws
-}
-
-/// `SELECT 1` with a deadline, so a database that hangs reads as unavailable.
-struct PostgresProbe: DatabaseProbe {
-    let client: PostgresClient
-    let timeout: Duration
-    let logger: Logger
-
-    func ping() async throws {
-        _ = try await withDeadline(timeout) {
-            try await client.query("SELECT 1", logger: logger)
-        }
-    }
+/// A database call that took longer than the configured limit.
+public struct DatabaseTimeout: Error {
+    public init() {}
 }
 
 /// Runs `operation`, or throws `timeout` (by default `DatabaseTimeout`) once `duration` has passed.
@@ -28,7 +13,7 @@ struct PostgresProbe: DatabaseProbe {
 /// to a database that is gone may not, and the caller must answer on time regardless. The timer
 /// is an event-loop task rather than a sleeping Swift task: it costs no thread wake-up when, as
 /// nearly always, the operation finishes first and cancels it.
-func withDeadline<T: Sendable>(
+public func withDeadline<T: Sendable>(
     _ duration: Duration, timeout: any Error = DatabaseTimeout(), _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let outcome = OnceContinuation<T>()

@@ -1,0 +1,51 @@
+import Consent
+import Foundation
+
+/// Who a request is about and who makes it: real-name assertions, ID numbers, age eligibility and
+/// the subjects the gateway has told Passby about. Every service establishes people through it.
+struct Identities: Sendable {
+    let personalData: PersonalData
+    let agePolicy: AgePolicy
+    let assertions: AssertionVerifier
+    let statuses: any HealthStatusRepository
+
+    func today(at now: Date) -> CivilDate { agePolicy.today(at: now) }
+
+    /// The person an assertion names, or `Refusal.assertion`.
+    func person(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
+        do {
+            return try await assertions.verify(assertion, now: now, today: today(at: now))
+        } catch {
+            throw .assertion(error)
+        }
+    }
+
+    /// A validated ID number, or `Refusal.identityNumber` naming the field it came in.
+    func identityNumber(_ text: String, field: String = "id_number", at now: Date) throws(Refusal) -> IdentityNumber {
+        do {
+            return try IdentityNumber(parsing: text, today: today(at: now))
+        } catch {
+            throw .identityNumber(error, field: field)
+        }
+    }
+
+    /// `elder`, `child`, or nil for someone not eligible.
+    func group(of id: IdentityNumber, at now: Date) -> AgeGroup? {
+        let today = today(at: now)
+        return agePolicy.group(forAge: agePolicy.age(of: id.birthDate, on: today))
+    }
+
+    /// The subject's age group, or `Refusal.notEligible`.
+    func eligibleGroup(of id: IdentityNumber, at now: Date) throws(Refusal) -> AgeGroup {
+        guard let group = group(of: id, at: now) else { throw .notEligible }
+        return group
+    }
+
+    func key(_ id: IdentityNumber) -> SubjectKey { personalData.subjectKey(id) }
+
+    /// The subject's stored record, or `Refusal.unknownSubject`.
+    func subject(_ key: SubjectKey) async throws -> SubjectRecord {
+        guard let record = try await statuses.record(for: key) else { throw Refusal.unknownSubject }
+        return record
+    }
+}
