@@ -27,11 +27,17 @@ public struct TimedPostgres: Sendable {
         try await timed { try await client.query(query, logger: logger) }
     }
 
-    /// A transaction; the deadline covers all of it.
+    /// A transaction; the deadline covers all of it. When `body` throws and the rollback
+    /// succeeds, its own error is rethrown, so callers see the refusal they threw.
     public func withTransaction<T: Sendable>(
         logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await timed { try await client.withTransaction(logger: logger) { try await body($0) } }
+        do {
+            return try await timed { try await client.withTransaction(logger: logger) { try await body($0) } }
+        } catch let error as PostgresTransactionError {
+            if let thrown = error.closureError, error.rollbackError == nil { throw thrown }
+            throw error
+        }
     }
 
     /// One pooled connection for several statements; the deadline covers all of them.

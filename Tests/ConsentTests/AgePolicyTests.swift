@@ -2,7 +2,7 @@ import Consent
 import Foundation
 import Testing
 
-@Suite("Age eligibility")
+@Suite("Age eligibility", .timeLimit(.minutes(5)))
 struct AgePolicyTests {
     func date(_ text: String) -> CivilDate { CivilDate(iso: text)! }
 

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Consent
 
-@Suite("Real-name assertions: the verdict cache")
+@Suite("Real-name assertions: the verdict cache", .timeLimit(.minutes(5)))
 struct AssertionCacheTests {
     let provider = DevelopmentIdentityProvider(key: Curve25519.Signing.PrivateKey())
     let today = CivilDate(year: 2026, month: 11, day: 29)!

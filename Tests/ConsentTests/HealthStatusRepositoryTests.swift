@@ -8,7 +8,7 @@ import Testing
 import ThrowawayPostgres
 
 /// The same behaviour checked on the in-memory repository and on PostgreSQL.
-@Suite("Health status storage")
+@Suite("Health status storage", .timeLimit(.minutes(5)))
 struct HealthStatusRepositoryTests {
     enum Store: String, CaseIterable, Sendable { case memory, postgres }
 

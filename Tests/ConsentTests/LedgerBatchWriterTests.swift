@@ -24,7 +24,7 @@ final class BatchRecordingStore: LedgerRecorder {
 
 }
 
-@Suite("Batched ledger writes")
+@Suite("Batched ledger writes", .timeLimit(.minutes(5)))
 struct LedgerBatchWriterTests {
     static func verification(_ index: Int) -> LedgerRecord {
         LedgerRecord(kind: .verification, clientID: UUID(), result: "valid-\(index)")

@@ -8,7 +8,7 @@ import PostgresNIO
 import Testing
 import ThrowawayPostgres
 
-@Suite("The ledger in PostgreSQL")
+@Suite("The ledger in PostgreSQL", .timeLimit(.minutes(5)))
 struct LedgerStorageTests {
     let logger = Logger(label: "test")
 

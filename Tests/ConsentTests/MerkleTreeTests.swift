@@ -2,7 +2,7 @@ import Consent
 import PassbyTestSupport
 import Testing
 
-@Suite("RFC 9162 Merkle trees")
+@Suite("RFC 9162 Merkle trees", .timeLimit(.minutes(5)))
 struct MerkleTreeTests {
     static func hex(_ text: String) -> [UInt8] {
         stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! }
@@ -71,7 +71,7 @@ struct MerkleTreeTests {
     }
 }
 
-@Suite("Proofs from stored nodes")
+@Suite("Proofs from stored nodes", .timeLimit(.minutes(5)))
 struct StoredNodeProofTests {
     @Test("proofs built from the sealer's stored nodes equal those built from all leaves")
     func sameProofs() throws {

@@ -2,8 +2,9 @@ import Consent
 import Crypto
 import Foundation
 import Testing
+import ThrowawayPostgres
 
-@Suite("Keyed hashes and masks")
+@Suite("Keyed hashes and masks", .timeLimit(.minutes(5)))
 struct PersonalDataTests {
     let today = CivilDate(year: 2026, month: 11, day: 29)!
 
@@ -45,7 +46,7 @@ struct PersonalDataTests {
 
     @Test("the secret file is created once with mode 0600 and read back")
     func secretFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("passby-secret-\(UUID())")
+        let directory = TestDirectory.path("secret")
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try ServerSecret.load(dataDirectory: directory, environment: [:])
         let second = try ServerSecret.load(dataDirectory: directory, environment: [:])

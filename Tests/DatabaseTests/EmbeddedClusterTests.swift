@@ -5,7 +5,7 @@ import PostgresNIO
 import Testing
 import ThrowawayPostgres
 
-@Suite("Embedded PostgreSQL")
+@Suite("Embedded PostgreSQL", .timeLimit(.minutes(5)))
 struct EmbeddedClusterTests {
     let logger = Logger(label: "test")
 

@@ -5,12 +5,12 @@ import PostgresNIO
 import Testing
 import ThrowawayPostgres
 
-@Suite("Migrations")
+@Suite("Migrations", .timeLimit(.minutes(5)))
 struct MigratorTests {
     let logger = Logger(label: "test")
 
     func directory(_ files: [String: String]) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("passby-sql-\(UUID())")
+        let url = TestDirectory.path("sql")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         for (name, sql) in files { try sql.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         return url

@@ -1,7 +1,7 @@
 import Database
 import Testing
 
-@Suite("SQL script splitting")
+@Suite("SQL script splitting", .timeLimit(.minutes(5)))
 struct SQLScriptTests {
     @Test("splits on semicolons outside strings, identifiers, comments and dollar quotes")
     func splits() {

@@ -1,7 +1,7 @@
 import Display
 import Testing
 
-@Suite("CBOR")
+@Suite("CBOR", .timeLimit(.minutes(5)))
 struct CBORTests {
     func hex(_ text: String) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -55,7 +55,7 @@ struct CBORTests {
     }
 }
 
-@Suite("Base45")
+@Suite("Base45", .timeLimit(.minutes(5)))
 struct Base45Tests {
     /// Vectors from RFC 9285 §4.
     @Test("encodes and decodes the RFC 9285 examples", arguments: [

@@ -23,7 +23,7 @@ enum TestKeys {
     }
 }
 
-@Suite("Codes: signing, decoding, verification")
+@Suite("Codes: signing, decoding, verification", .timeLimit(.minutes(5)))
 struct CodeTests {
     @Test("kid is the first 8 bytes of SHA-256 of the raw public key")
     func kid() {

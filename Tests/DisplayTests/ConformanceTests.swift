@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Runs every case of `Tests/Conformance/` through `CodeVerifier`.
-@Suite("Conformance corpus")
+@Suite("Conformance corpus", .timeLimit(.minutes(5)))
 struct ConformanceTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Conformance")

@@ -2,7 +2,7 @@ import Display
 import Foundation
 import Testing
 
-@Suite("QR renderings")
+@Suite("QR renderings", .timeLimit(.minutes(5)))
 struct QRRenderingTests {
     func code() throws -> String { try CodeFormat.encode(TestKeys.claims(), with: TestKeys.ed25519) }
 
@@ -52,7 +52,7 @@ struct QRRenderingTests {
     }
 }
 
-@Suite("Signing keys")
+@Suite("Signing keys", .timeLimit(.minutes(5)))
 struct KeyStoreTests {
     func store() -> KeyStore {
         KeyStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("passby-keys-\(UUID())"))

@@ -7,7 +7,7 @@ import Testing
 
 @testable import LookupAPI
 
-@Suite("API client keys: the cache and its revocation notices")
+@Suite("API client keys: the cache and its revocation notices", .timeLimit(.minutes(5)))
 struct APIClientCacheTests {
     @Test("a key revoked in SQL by another process stops working once the notice arrives, within a second")
     func revocationByAnotherProcess() async throws {

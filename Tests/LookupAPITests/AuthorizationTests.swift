@@ -7,7 +7,7 @@ import Testing
 @testable import LookupAPI
 
 /// The security review's findings, one test each: who may call what, and whose objects.
-@Suite("Authorization: roles per route and ownership of objects")
+@Suite("Authorization: roles per route and ownership of objects", .timeLimit(.minutes(5)))
 struct AuthorizationTests {
     /// The roles each /v1 route serves; an empty set is a route that needs no key.
     static let allowed: [String: Set<Role>] = [

@@ -6,7 +6,7 @@ import Testing
 
 @testable import LookupAPI
 
-@Suite("PUT /v1/health-statuses")
+@Suite("PUT /v1/health-statuses", .timeLimit(.minutes(5)))
 struct HealthStatusAPITests {
     static let elder = "11010519491231002X"
     static let other = "350203195510101235"

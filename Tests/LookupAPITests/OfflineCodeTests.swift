@@ -31,7 +31,7 @@ extension Scenario {
     }
 }
 
-@Suite("Offline codes, terminals and checkpoint staff")
+@Suite("Offline codes, terminals and checkpoint staff", .timeLimit(.minutes(5)))
 struct OfflineCodeTests {
     @Test("a guardian saves a code; staff verify it with the current status, which follows status changes")
     func guardianSaves() async throws {

@@ -6,7 +6,7 @@ import Testing
 @testable import LookupAPI
 
 /// The hand-written `openapi.yaml` and the router describe the same API.
-@Suite("The OpenAPI contract")
+@Suite("The OpenAPI contract", .timeLimit(.minutes(5)))
 struct OpenAPIContractTests {
     /// "METHOD /path/{param}" for every operation in the document. The document keeps one layout:
     /// paths indented two spaces under `paths:`, operations four.

@@ -6,7 +6,7 @@ import Testing
 
 @testable import LookupAPI
 
-@Suite("Reviewer queries over the sealed ledger")
+@Suite("Reviewer queries over the sealed ledger", .timeLimit(.minutes(5)))
 struct ReviewTests {
     func seal(_ scenario: Scenario) async throws {
         _ = try await LedgerSealer.seal(tree: scenario.components.ledgerTree, key: scenario.components.ledgerKey)

@@ -4,10 +4,11 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+import ThrowawayPostgres
 
 @testable import LookupAPI
 
-@Suite("System routes, errors and metrics")
+@Suite("System routes, errors and metrics", .timeLimit(.minutes(5)))
 struct SystemAPITests {
     @Test("healthz and readyz answer 200 when the database answers")
     func ready() async throws {
@@ -49,7 +50,7 @@ struct SystemAPITests {
     @Test("the demo seeds once: a second run keeps the keys and adds no client")
     func demoSeedOnce() async throws {
         let (components, _) = try await TestApp.postgres()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("passby-demo-\(UUID())")
+        let directory = TestDirectory.path("demo")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let seed = DemoSeed(dataDirectory: directory, components: components)
@@ -74,7 +75,7 @@ struct SystemAPITests {
     }
 }
 
-@Suite("passby id inspect")
+@Suite("passby id inspect", .timeLimit(.minutes(5)))
 struct IdentityReportTests {
     let today = CivilDate(year: 2026, month: 11, day: 29)!
 

@@ -31,7 +31,7 @@ enum TestApp {
 
     /// A key store in a fresh temporary directory with one active key, and a ring that reloads on every read.
     static func keys() throws -> (KeyStore, LiveKeyRing) {
-        let store = KeyStore(directory: FileManager.default.temporaryDirectory.appendingPathComponent("passby-test-keys-\(UUID())"))
+        let store = KeyStore(directory: TestDirectory.path("keys"))
         try store.ensureActiveKey()
         return (store, try LiveKeyRing(store: store, maxCodeLifetime: PassbyConfiguration().maxCodeLifetime, refreshInterval: 0))
     }
@@ -45,13 +45,16 @@ enum TestApp {
         try await AssertionVerifier(providers: [identityProvider.provider])
     }
 
-    /// Stores that need PostgreSQL are absent from these: the routes that use them are tested on PostgreSQL.
+    /// Every store's in-memory twin, sharing one ledger as the PostgreSQL stores share one database.
     static func memory(
         configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady(), keys: LiveKeyRing? = nil
     ) async throws -> PassbyComponents {
+        let consents = InMemoryConsentStore()
+        let tree = InMemoryLedgerTreeStore(ledger: consents)
         let stores = PassbyStores(
-            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), consents: LedgerOnlyConsentStore(),
-            offlineCodes: NoOfflineCodes(), staff: NoStaff(), ledgerTree: NoLedgerTree(), reviews: NoLedgerTree(), database: database)
+            clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), consents: consents,
+            offlineCodes: InMemoryOfflineCodeStore(ledger: consents), staff: InMemoryStaffRepository(), ledgerTree: tree, reviews: tree,
+            database: database)
         return PassbyComponents(
             configuration: configuration, personalData: personalData, keys: try keys ?? Self.keys().1, ledgerKey: ledgerKey,
             assertions: try await assertions(), stores: stores)
@@ -129,64 +132,4 @@ func expectProblem(
     #expect(object["reason"] as? String == reason, sourceLocation: sourceLocation)
     #expect((object["type"] as? String)?.hasSuffix("/\(reason)") == true, sourceLocation: sourceLocation)
     #expect(object["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
-}
-
-/// A consent store for in-memory tests: it keeps ledger records and refuses everything else.
-final class LedgerOnlyConsentStore: ConsentStore {
-    struct Unavailable: Error {}
-    let records = Mutex<[LedgerRecord]>([])
-    func addGuardianship(_: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<Guardianship, GuardianshipRefusal> { throw Unavailable() }
-    func guardianships(of _: SubjectKey) async throws -> [Guardianship] { throw Unavailable() }
-    func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? { throw Unavailable() }
-    func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool { throw Unavailable() }
-    func createGrant(_: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws { throw Unavailable() }
-    func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? { throw Unavailable() }
-    func grant(id: UUID) async throws -> ConsentGrant? { throw Unavailable() }
-    func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? { throw Unavailable() }
-    func attestedGrants(by _: SubjectKey, since: Date) async throws -> Int { throw Unavailable() }
-    func consume(grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
-                 idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?) async throws -> ConsentRefusal? { throw Unavailable() }
-    func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? { throw Unavailable() }
-    func record(_ record: LedgerRecord) async throws { records.withLock { $0.append(record) } }
-    func record(_ batch: [LedgerRecord]) async throws { records.withLock { $0 += batch } }
-    func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] { throw Unavailable() }
-    func purge(before cutoff: Date) async throws -> Int { throw Unavailable() }
-}
-
-/// No offline code has ever been issued: every offline code reads as replaced.
-struct NoOfflineCodes: OfflineCodeStore {
-    struct Unavailable: Error {}
-    func issue(subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord,
-               claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)) async throws -> OfflineIssueOutcome {
-        throw Unavailable()
-    }
-    func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord? { nil }
-    func code(id: UUID) async throws -> OfflineCodeRecord? { nil }
-    func currentGeneration(subjectReference: [UInt8]) async throws -> (subject: SubjectKey, generation: Int64)? { nil }
-}
-
-/// No staff accounts.
-struct NoStaff: StaffRepository {
-    func add(username: String, passwordHash: String) async throws -> StaffAccount? { nil }
-    func list() async throws -> [StaffAccount] { [] }
-    func disable(username: String) async throws -> Bool { false }
-    func credentials(username: String) async throws -> StaffCredentials? { nil }
-    func recordFailure(id: UUID, limit: Int, lockSeconds: Int) async throws {}
-    func recordSuccess(id: UUID) async throws {}
-    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date) async throws {}
-    func account(sessionHash: [UInt8], at: Date) async throws -> StaffAccount? { nil }
-}
-
-/// No ledger tree: nothing is ever sealed.
-struct NoLedgerTree: LedgerTreeStore, LedgerReviewStore {
-    func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] { [] }
-    func seal(
-        waitForLock: Bool, signer: @escaping @Sendable (Int, MerkleTree.Hash, Date) throws -> (kid: String, signature: [UInt8])
-    ) async throws -> TreeHead? { nil }
-    func latestHead() async throws -> TreeHead? { nil }
-    func head(size: Int) async throws -> TreeHead? { nil }
-    func heads() async throws -> [TreeHead] { [] }
-    func nodes(_ refs: Set<MerkleNodeRef>) async throws -> [MerkleNodeRef: MerkleTree.Hash] { [:] }
-    func leafIndex(seq: Int64) async throws -> Int? { nil }
-    func auditSnapshot() async throws -> LedgerAudit.Snapshot { throw LedgerOnlyConsentStore.Unavailable() }
 }

@@ -9,7 +9,7 @@ import Testing
 
 @testable import LookupAPI
 
-@Suite("Keys and POST /v1/verifications")
+@Suite("Keys and POST /v1/verifications", .timeLimit(.minutes(5)))
 struct VerificationAPITests {
     func claims(kind: CodeKind = .display, now: Int64 = Int64(Date().timeIntervalSince1970)) -> CodeClaims {
         CodeClaims(
@@ -83,7 +83,7 @@ struct VerificationAPITests {
             #expect(try await verdict("PB1:nonsense")["verdict"] as? String == "malformed")
             #expect(try await verdict(String(repeating: "X", count: 10_000))["verdict"] as? String == "malformed")
 
-            let ledger = try #require(components.consents as? LedgerOnlyConsentStore).records.withLock { $0 }
+            let ledger = try await components.consents.ledger(after: 0, limit: 100).map(\.record)
             #expect(ledger.count == 7)
             #expect(ledger.allSatisfy { $0.kind == .verification && $0.clientID == checkpoint.client.id })
             #expect(ledger.map(\.result) == ["valid", "replaced", "wrong-kind", "expired", "unknown-key", "malformed", "malformed"])

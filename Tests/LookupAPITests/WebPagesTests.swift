@@ -6,7 +6,7 @@ import Testing
 
 @testable import LookupAPI
 
-@Suite("The pages: /helper, /checkpoint, /terminal and their assets")
+@Suite("The pages: /helper, /checkpoint, /terminal and their assets", .timeLimit(.minutes(5)))
 struct WebPagesTests {
     static func components(developmentIdentityProvider: Bool = true) async throws -> PassbyComponents {
         var components = try await TestApp.memory()

@@ -1,0 +1,182 @@
+import Foundation
+
+/// `ConsentStore` in memory: the twin that `ConsentStoreContractTests` holds to the same
+/// contract as `PostgresConsentStore`. An actor, so each method is as atomic as the
+/// PostgreSQL transaction it mirrors.
+public actor InMemoryConsentStore: ConsentStore {
+    struct StoredGuardianship {
+        var guardianship: Guardianship
+        var removed = false
+    }
+
+    struct StoredGrant {
+        var grant: ConsentGrant
+        var tokenHash: [UInt8]
+        var statement: String?
+        var createdAt: Date
+    }
+
+    struct StoredAnswer {
+        var answer: IdempotentAnswer
+        var createdAt: Date
+    }
+
+    struct AnswerKey: Hashable {
+        var clientID: UUID
+        var key: String
+    }
+
+    var guardianshipRows: [StoredGuardianship] = []
+    var grantRows: [UUID: StoredGrant] = [:]
+    var answers: [AnswerKey: StoredAnswer] = [:]
+    var entries: [StoredLedgerRecord] = []
+    let clock: @Sendable () -> Date
+
+    /// `clock` stands for the database's `now()`: when rows are created, withdrawn and recorded.
+    public init(clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.clock = clock
+    }
+
+    /// Each entry's canonical fields, digest and leaf hash, fixed when it is appended as the
+    /// ledger's trigger fixes them, so a purge keeps them.
+    var audited: [LedgerAudit.EntryFields] = []
+
+    func append(_ record: LedgerRecord) {
+        let stored = StoredLedgerRecord(seq: Int64(entries.count + 1), at: clock(), record: record)
+        entries.append(stored)
+        audited.append(LedgerAudit.EntryFields(stored))
+    }
+
+    /// The entries as `ledger verify` reads them.
+    public func auditEntries() -> [LedgerAudit.EntryFields] { audited }
+
+    /// Stored records in sequence order, purged ones included.
+    public func storedRecords() -> [StoredLedgerRecord] { entries }
+
+    public func record(_ ledger: LedgerRecord) async throws { append(ledger) }
+
+    public func record(_ records: [LedgerRecord]) async throws { records.forEach(append) }
+
+    // MARK: Family members
+
+    public func addGuardianship(
+        _ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord
+    ) async throws -> Result<Guardianship, GuardianshipRefusal> {
+        let active = guardianshipRows.filter { !$0.removed }.map(\.guardianship)
+        if active.contains(where: { $0.guardianKey == guardianship.guardianKey && $0.subjectKey == guardianship.subjectKey }) {
+            return .failure(.alreadyRegistered)
+        }
+        if active.filter({ $0.guardianKey == guardianship.guardianKey }).count >= quotas.familyMembersPerGuardian {
+            return .failure(.guardianQuota)
+        }
+        if active.filter({ $0.subjectKey == guardianship.subjectKey }).count >= quotas.guardiansPerSubject { return .failure(.subjectQuota) }
+        var stored = guardianship
+        stored.createdAt = clock()
+        guardianshipRows.append(StoredGuardianship(guardianship: stored))
+        append(ledger)
+        return .success(stored)
+    }
+
+    public func guardianships(of guardian: SubjectKey) async throws -> [Guardianship] {
+        guardianshipRows.filter { !$0.removed && $0.guardianship.guardianKey == guardian }.map(\.guardianship)
+    }
+
+    public func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? {
+        try await guardianships(of: guardian).first { $0.subjectKey == subject }
+    }
+
+    public func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool {
+        guard let index = guardianshipRows.firstIndex(where: {
+            !$0.removed && $0.guardianship.id == id && $0.guardianship.guardianKey == guardian
+        }) else { return false }
+        guardianshipRows[index].removed = true
+        var record = ledger
+        record.subjectKey = guardianshipRows[index].guardianship.subjectKey
+        record.subjectMasked = guardianshipRows[index].guardianship.subjectMaskedID
+        append(record)
+        return true
+    }
+
+    // MARK: Grants
+
+    public func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws {
+        grantRows[grant.id] = StoredGrant(grant: grant, tokenHash: tokenHash, statement: statement, createdAt: clock())
+        append(ledger)
+    }
+
+    /// A grant as stored, with whether its guardianship is still active.
+    func current(_ stored: StoredGrant) -> ConsentGrant {
+        var grant = stored.grant
+        if let id = grant.guardianshipID {
+            grant.guardianshipActive = guardianshipRows.contains { $0.guardianship.id == id && !$0.removed }
+        }
+        return grant
+    }
+
+    public func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? {
+        grantRows.values.first { $0.tokenHash == tokenHash }.map(current)
+    }
+
+    public func grant(id: UUID) async throws -> ConsentGrant? {
+        grantRows[id].map(current)
+    }
+
+    public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {
+        guard let stored = grantRows[id] else { return nil }
+        let before = current(stored)
+        if stored.grant.withdrawnAt == nil {
+            grantRows[id]?.grant.withdrawnAt = clock()
+            append(ledger)
+        }
+        return before
+    }
+
+    public func attestedGrants(by requester: SubjectKey, since: Date) async throws -> Int {
+        grantRows.values.filter { $0.grant.method == .attestedVerbal && $0.grant.grantorKey == requester && $0.createdAt >= since }.count
+    }
+
+    // MARK: Lookups
+
+    public func consume(
+        grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+    ) async throws -> ConsentRefusal? {
+        guard let stored = grantRows[grantID] else { return .invalid }
+        let grant = current(stored)
+        if let refusal = grant.refusal(subject: subject, requester: requester, at: now) { return refusal }
+        if let idempotency {
+            let key = AnswerKey(clientID: idempotency.clientID, key: idempotency.key)
+            if answers[key] != nil { throw IdempotencyKeyTaken() }
+            answers[key] = StoredAnswer(answer: idempotency.answer, createdAt: clock())
+        }
+        grantRows[grantID]?.grant.uses += 1
+        append(ledger)
+        return nil
+    }
+
+    public func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? {
+        guard let stored = answers[AnswerKey(clientID: clientID, key: key)], stored.createdAt >= notBefore else { return nil }
+        return stored.answer
+    }
+
+    public func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord] {
+        Array(entries.filter { $0.seq > seq }.prefix(limit))
+    }
+
+    public func purge(before cutoff: Date) async throws -> Int {
+        var count = 0
+        for index in entries.indices where entries[index].at < cutoff && !purged.contains(entries[index].seq) {
+            entries[index].record.requesterKey = nil
+            entries[index].record.requesterMasked = nil
+            entries[index].record.subjectKey = nil
+            entries[index].record.subjectMasked = nil
+            purged.insert(entries[index].seq)
+            audited[index].personal = nil
+            count += 1
+        }
+        append(LedgerRecord(kind: .purge, result: "before=\(ISO8601DateFormatter().string(from: cutoff)) entries=\(count)"))
+        return count
+    }
+
+    var purged: Set<Int64> = []
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// `OfflineCodeStore` in memory, held to the same contract as `PostgresOfflineCodeStore`. Its
+/// ledger records go to `ledger`, as the PostgreSQL store writes them in the same transaction.
+public actor InMemoryOfflineCodeStore: OfflineCodeStore {
+    struct Generation {
+        var reference: [UInt8]
+        var number: Int64
+    }
+
+    var generations: [SubjectKey: Generation] = [:]
+    var codes: [UUID: OfflineCodeRecord] = [:]
+    let ledger: any LedgerRecorder
+
+    public init(ledger: any LedgerRecorder) {
+        self.ledger = ledger
+    }
+
+    public func issue(
+        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger record: LedgerRecord,
+        claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
+    ) async throws -> OfflineIssueOutcome {
+        let current = generations[subject]
+        if mode == .currentOrNew, let current,
+           let existing = codes.values.first(where: { $0.subjectKey == subject && $0.generation == current.number && $0.expiresAt > now }) {
+            return OfflineIssueOutcome(code: existing, isNew: false)
+        }
+        let next = (current?.number ?? 0) + 1
+        let id = UUID()
+        // Built before anything changes: a throwing builder leaves the store as it was, like a rollback.
+        let built = try claims(next, id)
+        let code = OfflineCodeRecord(
+            id: id, subjectKey: subject, generation: next, claims: built.claims, issuedAt: built.issuedAt, expiresAt: built.expiresAt)
+        generations[subject] = Generation(reference: current?.reference ?? subjectReference, number: next)
+        codes[id] = code
+        try await ledger.record([record])
+        return OfflineIssueOutcome(code: code, isNew: true)
+    }
+
+    public func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord? {
+        guard let generation = generations[subject] else { return nil }
+        return codes.values.first { $0.subjectKey == subject && $0.generation == generation.number }
+    }
+
+    public func code(id: UUID) async throws -> OfflineCodeRecord? { codes[id] }
+
+    public func currentGeneration(subjectReference: [UInt8]) async throws -> (subject: SubjectKey, generation: Int64)? {
+        generations.first { $0.value.reference == subjectReference }.map { ($0.key, $0.value.number) }
+    }
+}
