@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test test-swift test-smoke test-interop test-pages test-contract test-faults fuzz faults venv bench clean
+.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults fuzz faults venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -20,7 +20,7 @@ run: build
 ## smoke test of the real binary (which also checks its live codes from outside), and the pages
 ## in headless Chromium (screenshots in .build/test-output/pages), schemathesis against
 ## openapi.yaml, and fault injection (database, process, abusive clients).
-test: bootstrap test-swift test-interop test-smoke test-pages test-contract test-faults
+test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults
 
 ## Python tools that check Passby from outside, in a virtual environment under the project.
 venv: $(VENV)/.installed
@@ -31,6 +31,10 @@ $(VENV)/.installed: tests-interop/requirements.txt
 
 test-interop: venv
 	$(VENV)/bin/python tests-interop/check_codes.py corpus Tests/Conformance
+
+## swift-format at 150 columns (`.swift-format`); `swift format format -i -r Sources Tests` fixes most of what it reports.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
 
 test-swift:
 	$(SWIFT) build --build-tests

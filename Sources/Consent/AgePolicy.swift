@@ -47,7 +47,8 @@ public struct AgePolicy: Sendable, Equatable {
     func ageDay(of birth: CivilDate, in year: Int) -> CivilDate {
         var anniversary: CivilDate
         if birth.month == 2 && birth.day == 29 && !CivilDate.isLeap(year) {
-            anniversary = leapDayRule == .feb28
+            anniversary =
+                leapDayRule == .feb28
                 ? CivilDate(year: year, month: 2, day: 28)!
                 : CivilDate(year: year, month: 3, day: 1)!
         } else {

@@ -143,7 +143,9 @@ public struct IdempotentAnswer: Sendable, Equatable {
 /// Storage for family members, grants, the ledger and idempotent answers. Every method that
 /// changes state writes its ledger record in the same transaction.
 public protocol ConsentStore: LedgerRecorder {
-    func addGuardianship(_ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<Guardianship, GuardianshipRefusal>
+    func addGuardianship(_ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<
+        Guardianship, GuardianshipRefusal
+    >
     func guardianships(of guardian: SubjectKey) async throws -> [Guardianship]
     func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship?
     /// Removes a guardian's own registration; false if there is none.
@@ -160,8 +162,10 @@ public protocol ConsentStore: LedgerRecorder {
     /// Atomically takes one use of a grant and writes the issued record (and the answer for retries).
     /// Returns the refusal instead when the grant can no longer serve; throws `IdempotencyKeyTaken`
     /// when the client's idempotency key is stored already (nothing is used then).
-    func consume(grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
-                 idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?) async throws -> ConsentRefusal?
+    func consume(
+        grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+    ) async throws -> ConsentRefusal?
     func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer?
 
     func record(_ ledger: LedgerRecord) async throws

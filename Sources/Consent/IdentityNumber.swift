@@ -69,8 +69,8 @@ public struct IdentityNumber: Sendable, Hashable, CustomStringConvertible, Custo
 
         let seventeen = isLegacy ? Array(prefix6) + ["1", "9"] + Array(characters[6..<15]) : Array(characters[0..<17])
         guard let year = Int(String(seventeen[6..<10])), let month = Int(String(seventeen[10..<12])),
-              let day = Int(String(seventeen[12..<14])), let birth = CivilDate(year: year, month: month, day: day),
-              year >= 1900
+            let day = Int(String(seventeen[12..<14])), let birth = CivilDate(year: year, month: month, day: day),
+            year >= 1900
         else { throw .date }
         guard birth <= today else { throw .futureDate }
 

@@ -10,8 +10,10 @@ public struct LedgerFilter: Sendable, Equatable {
     public var from: Date?
     public var to: Date?
 
-    public init(subjectKey: SubjectKey? = nil, requesterKey: SubjectKey? = nil, kind: String? = nil, result: String? = nil,
-                clientID: UUID? = nil, from: Date? = nil, to: Date? = nil) {
+    public init(
+        subjectKey: SubjectKey? = nil, requesterKey: SubjectKey? = nil, kind: String? = nil, result: String? = nil,
+        clientID: UUID? = nil, from: Date? = nil, to: Date? = nil
+    ) {
         self.subjectKey = subjectKey
         self.requesterKey = requesterKey
         self.kind = kind
@@ -39,8 +41,10 @@ public struct ReviewedEntry: Sendable, Equatable {
     public var codeID: String
     public var codeExpiry: String
 
-    public init(leafIndex: Int64, seq: Int64, kind: String, at: String, clientID: String, staffID: String, requesterMasked: String,
-                subjectMasked: String, grantID: String, method: String, legalBasis: String, result: String, codeID: String, codeExpiry: String) {
+    public init(
+        leafIndex: Int64, seq: Int64, kind: String, at: String, clientID: String, staffID: String, requesterMasked: String,
+        subjectMasked: String, grantID: String, method: String, legalBasis: String, result: String, codeID: String, codeExpiry: String
+    ) {
         self.leafIndex = leafIndex
         self.seq = seq
         self.kind = kind

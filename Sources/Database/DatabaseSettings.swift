@@ -13,7 +13,8 @@ public enum DatabaseSettings: Sendable {
     public enum SettingsError: Error, CustomStringConvertible {
         case invalidURL
         public var description: String {
-            "DATABASE_URL is not a postgres:// URL of the form postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require][&host=/socket/dir]"
+            "DATABASE_URL is not a postgres:// URL of the form "
+                + "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require][&host=/socket/dir]"
         }
     }
 
@@ -31,8 +32,8 @@ public enum DatabaseSettings: Sendable {
     /// Parses a `postgres://` URL into a client configuration.
     public static func clientConfiguration(url string: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: string),
-              ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let user = components.user, !user.isEmpty
+            ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let user = components.user, !user.isEmpty
         else { throw SettingsError.invalidURL }
         let database = components.path.count > 1 ? String(components.path.dropFirst()) : nil
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })

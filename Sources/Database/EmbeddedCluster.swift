@@ -137,8 +137,8 @@ public struct EmbeddedCluster: Sendable {
 
     func postmasterPID() -> pid_t? {
         guard let text = try? String(contentsOf: pidFile, encoding: .utf8),
-              let first = text.split(separator: "\n").first,
-              let pid = pid_t(first.trimmingCharacters(in: .whitespaces))
+            let first = text.split(separator: "\n").first,
+            let pid = pid_t(first.trimmingCharacters(in: .whitespaces))
         else { return nil }
         return pid
     }

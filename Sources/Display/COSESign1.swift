@@ -53,12 +53,12 @@ public struct COSESign1: Sendable, Equatable {
         do { item = try CBORDecoder.decode(bytes) } catch { throw .cbor(error) }
         guard case .tagged(let tag, let content) = item, tag == Self.tag else { throw .notTag18 }
         guard case .array(let parts) = content, parts.count == 4,
-              let protected = parts[0].bytesValue, case .map = parts[1],
-              let payload = parts[2].bytesValue, let signature = parts[3].bytesValue
+            let protected = parts[0].bytesValue, case .map = parts[1],
+            let payload = parts[2].bytesValue, let signature = parts[3].bytesValue
         else { throw .badStructure }
         let message = COSESign1(protectedHeader: protected, payload: payload, signature: signature)
         guard let header = try? CBORDecoder.decode(protected), case .map = header,
-              message.algorithm != nil, message.kid != nil
+            message.algorithm != nil, message.kid != nil
         else { throw .badHeader }
         return message
     }

@@ -66,11 +66,11 @@ public struct CodeClaims: Sendable, Equatable {
     /// Reads the claims back; nil when a required claim is missing or has the wrong type.
     public init?(cbor: CBOR) {
         guard let issuer = cbor[.int(1)]?.textValue, let issuedAt = cbor[.int(6)]?.intValue,
-              let expiresAt = cbor[.int(4)]?.intValue, let codeID = cbor[.int(7)]?.bytesValue, codeID.count == 16,
-              let claim = cbor[.int(Self.privateClaimKey)], case .map(let entries) = claim,
-              let kind = claim[.text("k")]?.textValue.flatMap(CodeKind.init(rawValue:)),
-              let maskedName = claim[.text("n")]?.textValue, let maskedID = claim[.text("i")]?.textValue,
-              let ageGroup = claim[.text("a")]?.textValue
+            let expiresAt = cbor[.int(4)]?.intValue, let codeID = cbor[.int(7)]?.bytesValue, codeID.count == 16,
+            let claim = cbor[.int(Self.privateClaimKey)], case .map(let entries) = claim,
+            let kind = claim[.text("k")]?.textValue.flatMap(CodeKind.init(rawValue:)),
+            let maskedName = claim[.text("n")]?.textValue, let maskedID = claim[.text("i")]?.textValue,
+            let ageGroup = claim[.text("a")]?.textValue
         else { return nil }
         self.init(
             issuer: issuer, issuedAt: issuedAt, expiresAt: expiresAt, codeID: codeID, kind: kind, maskedName: maskedName,

@@ -44,7 +44,7 @@ public struct CodeVerifier: Sendable {
         func result(_ verdict: Verdict) -> Result { Result(verdict: verdict, claims: claims, failure: nil) }
         guard let kid = decoded.message.kid, let key = keys[kid] else { return result(.unknownKey) }
         guard let algorithmID = decoded.message.algorithm, let algorithm = CodeAlgorithm(coseIdentifier: algorithmID),
-              algorithm == key.algorithm
+            algorithm == key.algorithm
         else { return result(.badSignature) }
         guard key.isValidSignature(decoded.message.signature, for: decoded.message.signatureInput) else {
             return result(.badSignature)

@@ -1,5 +1,5 @@
-import Crypto
 import CompressNIO
+import Crypto
 import Foundation
 import NIOCore
 
@@ -87,8 +87,10 @@ public enum ConformanceCorpus {
     /// Every case, by file name (without `.json`).
     public static func generate() -> [String: ConformanceCase] {
         var cases: [String: ConformanceCase] = [:]
-        func add(_ name: String, _ description: String, _ code: String, keys: JWKSet = bothKeys, clock: Int64 = iat + 5,
-                 _ expected: ConformanceCase.Expected) {
+        func add(
+            _ name: String, _ description: String, _ code: String, keys: JWKSet = bothKeys, clock: Int64 = iat + 5,
+            _ expected: ConformanceCase.Expected
+        ) {
             cases[name] = ConformanceCase(description: description, code: code, keys: keys, clock: clock, skew: skew, expected: expected)
         }
         let display = claims(.display, index: 1)
@@ -98,13 +100,17 @@ public enum ConformanceCorpus {
 
         // Valid codes.
         add("001-good-eddsa-display", "A display code signed with Ed25519", good, valid(.display))
-        add("002-good-es256-display", "A display code signed with ES256 (raw r||s)",
+        add(
+            "002-good-es256-display", "A display code signed with ES256 (raw r||s)",
             try! CodeFormat.encode(claims(.display, index: 2), with: p256), valid(.display))
-        add("003-good-eddsa-offline", "An offline code with generation and subject reference",
+        add(
+            "003-good-eddsa-offline", "An offline code with generation and subject reference",
             try! CodeFormat.encode(claims(.offline, index: 3, ttl: 365 * 86_400), with: ed25519), valid(.offline))
-        add("004-good-es256-offline", "An offline code signed with ES256",
+        add(
+            "004-good-es256-offline", "An offline code signed with ES256",
             try! CodeFormat.encode(claims(.offline, index: 4, ttl: 365 * 86_400), with: p256), valid(.offline))
-        add("005-good-eddsa-receipt", "A signed consent receipt",
+        add(
+            "005-good-eddsa-receipt", "A signed consent receipt",
             try! CodeFormat.encode(claims(.receipt, index: 5, ttl: 86_400), with: ed25519), valid(.receipt))
         add("006-good-only-key-published", "Only the signing key is published", good, keys: keys(ed25519), valid(.display))
 
@@ -123,7 +129,8 @@ public enum ConformanceCorpus {
         add("023-bad-base45-character", "A character outside the Base45 alphabet", good.prefix(20) + "a" + good.dropFirst(21), malformed)
         add("024-bad-base45-length", "A dangling Base45 character", good + "A", malformed)
         add("025-bad-zlib", "Base45 of bytes that are not zlib", "PB1:" + Base45.encode(Array(payload.prefix(40))), malformed)
-        add("026-zlib-trailing-bytes", "Bytes after the end of the zlib stream",
+        add(
+            "026-zlib-trailing-bytes", "Bytes after the end of the zlib stream",
             "PB1:" + Base45.encode(zlib(goodCOSE) + [0, 1, 2]), malformed)
         add("027-oversized", "An input over 4096 characters", "PB1:" + String(repeating: "0", count: 4500), malformed)
 
@@ -132,10 +139,12 @@ public enum ConformanceCorpus {
         add("030-not-tag-18", "An untagged COSE_Sign1 array", CodeFormat.pack(content.encoded()), malformed)
         add("031-tag-98", "Tag 98 (COSE_Sign) instead of 18", CodeFormat.pack(CBOR.tagged(98, content).encoded()), malformed)
         if case .array(let parts) = content {
-            add("032-three-elements", "A COSE_Sign1 array with three elements",
+            add(
+                "032-three-elements", "A COSE_Sign1 array with three elements",
                 CodeFormat.pack(CBOR.tagged(18, .array(Array(parts.prefix(3)))).encoded()), malformed)
         }
-        add("033-no-kid", "A protected header without kid",
+        add(
+            "033-no-kid", "A protected header without kid",
             CodeFormat.pack(sign1(header: header(alg: -8, kid: nil), payload: payload, key: ed25519)), malformed)
         add("034-trailing-cbor", "Bytes after the COSE structure", CodeFormat.pack(goodCOSE + [0x00]), malformed)
         let indefinite: [UInt8] = [0xD2, 0x9F] + Array(goodCOSE.dropFirst(2)) + [0xFF]
@@ -145,45 +154,59 @@ public enum ConformanceCorpus {
             entries.append(.init(.int(1), .text("second-issuer")))
             duplicate = .map(entries)
         }
-        add("036-duplicate-claim", "A payload with the issuer claim twice, correctly signed",
+        add(
+            "036-duplicate-claim", "A payload with the issuer claim twice, correctly signed",
             CodeFormat.pack(sign1(header: header(alg: -8, kid: ed25519.kid), payload: duplicate.encoded(), key: ed25519)), malformed)
-        let noPrivateClaim = CBOR.map([.init(.int(1), .text("passby-conformance")), .init(.int(6), .int(iat)), .init(.int(4), .int(iat + 10)),
-                                       .init(.int(7), .bytes(Array(repeating: 9, count: 16)))])
-        add("037-missing-private-claim", "A correctly signed payload without claim -70001",
+        let noPrivateClaim = CBOR.map([
+            .init(.int(1), .text("passby-conformance")), .init(.int(6), .int(iat)), .init(.int(4), .int(iat + 10)),
+            .init(.int(7), .bytes(Array(repeating: 9, count: 16))),
+        ])
+        add(
+            "037-missing-private-claim", "A correctly signed payload without claim -70001",
             CodeFormat.pack(sign1(header: header(alg: -8, kid: ed25519.kid), payload: noPrivateClaim.encoded(), key: ed25519)), malformed)
 
         // Keys and signatures.
-        add("040-unknown-kid", "Signed by a key that is not published",
+        add(
+            "040-unknown-kid", "Signed by a key that is not published",
             try! CodeFormat.encode(display, with: stranger), refused(.unknownKey))
-        add("041-kid-names-another-key", "The header names a published key, but another key signed",
+        add(
+            "041-kid-names-another-key", "The header names a published key, but another key signed",
             CodeFormat.pack(sign1(header: header(alg: -8, kid: ed25519.kid), payload: payload, key: stranger)), refused(.badSignature))
         var lyingJWK = JWK(stranger.publicKey)
         lyingJWK.kid = Base64URL.encode(ed25519.kid)
-        add("042-jwk-kid-mismatch", "The published JWK claims the signer's kid but holds another key", good,
+        add(
+            "042-jwk-kid-mismatch", "The published JWK claims the signer's kid but holds another key", good,
             keys: JWKSet(keys: [lyingJWK]), refused(.unknownKey))
-        add("043-algorithm-not-allowed", "alg ES384 (-35), which verifiers must refuse",
+        add(
+            "043-algorithm-not-allowed", "alg ES384 (-35), which verifiers must refuse",
             CodeFormat.pack(sign1(header: header(alg: -35, kid: ed25519.kid), payload: payload, key: ed25519)), refused(.badSignature))
-        add("044-algorithm-key-mismatch", "alg ES256 on an Ed25519 key",
+        add(
+            "044-algorithm-key-mismatch", "alg ES256 on an Ed25519 key",
             CodeFormat.pack(sign1(header: header(alg: -7, kid: ed25519.kid), payload: payload, key: ed25519)), refused(.badSignature))
         var altered = display
         altered.status = "red"
         let original = try! COSESign1.parse(goodCOSE)
-        add("045-tampered-payload", "The status changed from green to red after signing",
-            CodeFormat.pack(COSESign1(protectedHeader: original.protectedHeader, payload: altered.cbor.encoded(), signature: original.signature).encoded()),
+        add(
+            "045-tampered-payload", "The status changed from green to red after signing",
+            CodeFormat.pack(
+                COSESign1(protectedHeader: original.protectedHeader, payload: altered.cbor.encoded(), signature: original.signature).encoded()),
             refused(.badSignature))
         var flipped = original.signature
         flipped[10] ^= 0x01
-        add("046-tampered-signature", "One bit of the signature flipped",
+        add(
+            "046-tampered-signature", "One bit of the signature flipped",
             CodeFormat.pack(COSESign1(protectedHeader: original.protectedHeader, payload: original.payload, signature: flipped).encoded()),
             refused(.badSignature))
         if case .p256(let key) = p256.material {
             let input = COSESign1.signatureInput(protectedHeader: header(alg: -7, kid: p256.kid), payload: payload)
             let der = Array(try! key.signature(for: input).derRepresentation)
-            add("047-es256-der-signature", "An ES256 signature in DER instead of raw r||s",
+            add(
+                "047-es256-der-signature", "An ES256 signature in DER instead of raw r||s",
                 CodeFormat.pack(COSESign1(protectedHeader: header(alg: -7, kid: p256.kid), payload: payload, signature: der).encoded()),
                 refused(.badSignature))
         }
-        add("048-empty-signature", "An empty signature",
+        add(
+            "048-empty-signature", "An empty signature",
             CodeFormat.pack(COSESign1(protectedHeader: original.protectedHeader, payload: original.payload, signature: []).encoded()),
             refused(.badSignature))
         add("049-no-keys", "An empty key set", good, keys: JWKSet(keys: []), refused(.unknownKey))

@@ -40,7 +40,7 @@ public struct JWK: Codable, Sendable, Equatable {
             key = VerificationKey(.ed25519(publicKey))
         case ("EC", "P-256"):
             guard let xBytes = Base64URL.decode(x), let yBytes = y.flatMap(Base64URL.decode), xBytes.count == 32, yBytes.count == 32,
-                  let publicKey = try? P256.Signing.PublicKey(x963Representation: [0x04] + xBytes + yBytes)
+                let publicKey = try? P256.Signing.PublicKey(x963Representation: [0x04] + xBytes + yBytes)
             else { return nil }
             key = VerificationKey(.p256(publicKey))
         default:

@@ -43,7 +43,9 @@ public struct KeyStore: Sendable {
         var sequence: Int
 
         enum CodingKeys: String, CodingKey {
-            case alg, privateKey = "private_key", created, retired, sequence
+            case alg
+            case privateKey = "private_key"
+            case created, retired, sequence
         }
     }
 
@@ -57,7 +59,7 @@ public struct KeyStore: Sendable {
         return try names.map { name in
             let url = directory.appendingPathComponent(name)
             guard let data = fm.contents(atPath: url.path), let file = try? JSONDecoder().decode(File.self, from: data),
-                  let raw = Base64URL.decode(file.privateKey), let key = try? SigningKey(algorithm: file.alg, rawPrivateKey: raw)
+                let raw = Base64URL.decode(file.privateKey), let key = try? SigningKey(algorithm: file.alg, rawPrivateKey: raw)
             else { throw KeyStoreError.damaged(name) }
             return ManagedKey(key: key, created: file.created, retired: file.retired, sequence: file.sequence)
         }.sorted { ($0.sequence, $0.created, $0.kidString) < ($1.sequence, $1.created, $1.kidString) }
@@ -94,8 +96,9 @@ public struct KeyStore: Sendable {
     func write(_ managed: ManagedKey) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let file = File(alg: managed.key.algorithm, privateKey: Base64URL.encode(managed.key.rawPrivateKey),
-                        created: managed.created, retired: managed.retired, sequence: managed.sequence)
+        let file = File(
+            alg: managed.key.algorithm, privateKey: Base64URL.encode(managed.key.rawPrivateKey),
+            created: managed.created, retired: managed.retired, sequence: managed.sequence)
         let data = try JSONEncoder().encode(file)
         let final = directory.appendingPathComponent("\(managed.kidString).json")
         let temporary = directory.appendingPathComponent(".\(managed.kidString).\(UUID().uuidString).tmp")

@@ -1,5 +1,5 @@
-import Foundation
 import CompressNIO
+import Foundation
 import NIOCore
 
 /// The renderings of a QR symbol: SVG (default), PNG and UTF-8 text, each with a 4-module quiet zone.
@@ -98,7 +98,8 @@ extension QRCode {
 
     /// Escapes text for XML content and attributes.
     public static func escapeXML(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") }) else {
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") })
+        else {
             return text
         }
         return text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -94,9 +94,10 @@ func buildApplication(
     let settings = components.configuration
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(
-            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)),
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))),
+        server: .http1(
+            configuration: .init(
+                idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100))),
         configuration: .init(
             address: .hostname(listen.host, port: listen.port), serverName: "passby",
             availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),

@@ -25,7 +25,8 @@ struct DemoSeed: Sendable {
             for (name, key) in keys.sorted(by: { $0.key < $1.key }) { lines.append("  \(name): \(key)") }
             lines += ["", "Demo subjects (invented numbers):"]
             for subject in subjects {
-                lines.append("  \(subject.label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(subject.idNumber)  \(subject.name)  \(subject.status.rawValue)")
+                let label = subject.label.padding(toLength: 8, withPad: " ", startingAt: 0)
+                lines.append("  \(label) \(subject.idNumber)  \(subject.name)  \(subject.status.rawValue)")
             }
             let elder = subjects.first
             let helper = keys["demo-helper"] ?? "KEY"
@@ -41,7 +42,8 @@ struct DemoSeed: Sendable {
                 "  T=$(curl -s -X POST \(baseURL)/v1/consents -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" \\",
                 "       -d '{\"id_number\":\"\(elder?.idNumber ?? "")\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
                 "  C=$(curl -s -X POST \(baseURL)/v1/lookups -H 'Authorization: Bearer \(helper)' -H \"Passby-Assertion: $P\" \\",
-                "       -d \"{\\\"id_number\\\":\\\"\(elder?.idNumber ?? "")\\\",\\\"consent_token\\\":\\\"$T\\\"}\" | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
+                "       -d \"{\\\"id_number\\\":\\\"\(elder?.idNumber ?? "")\\\",\\\"consent_token\\\":\\\"$T\\\"}\" \\",
+                "   | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
                 "  curl -s -X POST \(baseURL)/v1/verifications -H 'Authorization: Bearer \(checkpoint)' -d \"{\\\"code\\\":\\\"$C\\\"}\"",
                 "  curl -s \(baseURL)/.well-known/passby-keys.json",
                 "", "Press Ctrl-C to stop the server and its PostgreSQL.", "",
@@ -56,22 +58,28 @@ struct DemoSeed: Sendable {
             IdentityNumber.compose(region: region, birthDate: birth, sequence: sequence)
         }
         return [
-            Subject(label: "elder", idNumber: number("110105", CivilDate(year: 1948, month: 3, day: 12)!, "123"),
-                    name: "王秀英", status: .green),
-            Subject(label: "child", idNumber: number("310104", CivilDate(year: today.year - 3, month: 6, day: 1)!, "046"),
-                    name: "李小明", status: .green),
-            Subject(label: "adult", idNumber: number("440305", CivilDate(year: 1990, month: 5, day: 20)!, "071"),
-                    name: "张伟", status: .yellow),
+            Subject(
+                label: "elder", idNumber: number("110105", CivilDate(year: 1948, month: 3, day: 12)!, "123"),
+                name: "王秀英", status: .green),
+            Subject(
+                label: "child", idNumber: number("310104", CivilDate(year: today.year - 3, month: 6, day: 1)!, "046"),
+                name: "李小明", status: .green),
+            Subject(
+                label: "adult", idNumber: number("440305", CivilDate(year: 1990, month: 5, day: 20)!, "071"),
+                name: "张伟", status: .yellow),
         ]
     }
 
     func run(logger: Logger) async throws -> Walkthrough {
         let file = dataDirectory.appendingPathComponent("demo-keys.json")
-        var keys = (FileManager.default.contents(atPath: file.path))
+        var keys =
+            (FileManager.default.contents(atPath: file.path))
             .flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
         let existing = Set(try await components.stores.clients.list().filter { $0.revokedAt == nil }.map(\.name))
-        for (name, role) in [("demo-gateway", Role.gateway), ("demo-helper", Role.helper), ("demo-guardian", Role.guardian),
-                             ("demo-terminal", Role.terminal), ("demo-checkpoint", Role.checkpoint)]
+        for (name, role) in [
+            ("demo-gateway", Role.gateway), ("demo-helper", Role.helper), ("demo-guardian", Role.guardian),
+            ("demo-terminal", Role.terminal), ("demo-checkpoint", Role.checkpoint),
+        ]
         where keys[name] == nil || !existing.contains(name) {
             keys[name] = try await components.stores.clients.create(name: name, role: role).key
             logger.info("seeded demo client", metadata: ["client.name": "\(name)"])

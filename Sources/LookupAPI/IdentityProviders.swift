@@ -7,7 +7,10 @@ enum IdentityProviders {
     struct Entry: Decodable {
         var issuer: String
         var jwksFile: String
-        enum CodingKeys: String, CodingKey { case issuer, jwksFile = "jwks_file" }
+        enum CodingKeys: String, CodingKey {
+            case issuer
+            case jwksFile = "jwks_file"
+        }
     }
 
     struct ConfigurationError: Error, CustomStringConvertible {
@@ -18,7 +21,7 @@ enum IdentityProviders {
         var providers: [IdentityProvider] = []
         if let path = configuration.identityProvidersFile {
             guard let data = FileManager.default.contents(atPath: path),
-                  let entries = try? JSONDecoder().decode([Entry].self, from: data)
+                let entries = try? JSONDecoder().decode([Entry].self, from: data)
             else { throw ConfigurationError(description: "\(path) is not a JSON list of {\"issuer\", \"jwks_file\"}") }
             for entry in entries {
                 guard let jwks = FileManager.default.contents(atPath: entry.jwksFile) else {

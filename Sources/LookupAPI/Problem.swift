@@ -1,5 +1,5 @@
-import Foundation
 import Consent
+import Foundation
 import Hummingbird
 
 /// An RFC 9457 problem: every failure a client sees. `reason` is stable and ends the `type` URI.
@@ -59,16 +59,19 @@ extension Problem {
     static func malformedRequest(_ detail: String) -> Problem {
         Problem(.badRequest, "malformed-request", "The request body is not valid for this route", detail: detail)
     }
-    static let missingCredentials = Problem(.unauthorized, "missing-credentials", "An API client key is required",
+    static let missingCredentials = Problem(
+        .unauthorized, "missing-credentials", "An API client key is required",
         headers: [.wwwAuthenticate: "Bearer"])
-    static let invalidCredentials = Problem(.unauthorized, "invalid-credentials", "The API client key is unknown or revoked",
+    static let invalidCredentials = Problem(
+        .unauthorized, "invalid-credentials", "The API client key is unknown or revoked",
         headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
     static let wrongRole = Problem(.forbidden, "wrong-role", "This client's role may not use this route")
     static let bodyTooLarge = Problem(.contentTooLarge, "body-too-large", "The request body is larger than this route accepts")
     static let notFound = Problem(.notFound, "not-found", "No such resource")
     static let requestTimeout = Problem(.requestTimeout, "request-timeout", "The request body did not arrive in time")
     static let methodNotAllowed = Problem(.methodNotAllowed, "method-not-allowed", "This method is not allowed here")
-    static let databaseUnavailable = Problem(.serviceUnavailable, "database-unavailable",
+    static let databaseUnavailable = Problem(
+        .serviceUnavailable, "database-unavailable",
         "The database cannot be reached; nothing was done", headers: [.retryAfter: "1"])
     static let internalError = Problem(.internalServerError, "internal", "Something went wrong on our side; nothing was issued")
 }
@@ -85,21 +88,25 @@ struct ProblemCatalogue: Sendable {
         case .malformedRequest(let detail):
             return .malformedRequest(detail)
         case .assertion:
-            return Problem(.unauthorized, refusal.reason, "The real-name assertion was refused",
-                           detail: "Send the person's assertion, signed by a trusted identity provider, in Passby-Assertion")
+            return Problem(
+                .unauthorized, refusal.reason, "The real-name assertion was refused",
+                detail: "Send the person's assertion, signed by a trusted identity provider, in Passby-Assertion")
         case .identityNumber(let rejection, let field):
-            var problem = Problem(.unprocessableContent, refusal.reason, "The ID number is not valid",
-                                  detail: "`\(field)` was refused: \(rejection.rawValue)")
+            var problem = Problem(
+                .unprocessableContent, refusal.reason, "The ID number is not valid",
+                detail: "`\(field)` was refused: \(rejection.rawValue)")
             problem.extensions["field"] = field
             return problem
         case .notEligible:
-            return Problem(.forbidden, refusal.reason,
-                           "Only people aged \(policy.elderAge) or over, or under \(policy.childAge), can be served")
+            return Problem(
+                .forbidden, refusal.reason,
+                "Only people aged \(policy.elderAge) or over, or under \(policy.childAge), can be served")
         case .lookupRateLimited(let seconds):
             return Problem(.tooManyRequests, refusal.reason, "Too many lookups; try again later", headers: [.retryAfter: "\(seconds)"])
         case .attestationRateLimited(let seconds):
-            return Problem(.tooManyRequests, refusal.reason,
-                           "At most \(settings.attestedPerHour) on-the-spot consents an hour", headers: [.retryAfter: "\(seconds)"])
+            return Problem(
+                .tooManyRequests, refusal.reason,
+                "At most \(settings.attestedPerHour) on-the-spot consents an hour", headers: [.retryAfter: "\(seconds)"])
         case .consent(let consent):
             return Problem(.forbidden, refusal.reason, Self.consentTitles[consent] ?? "The consent was refused")
         case .unknownSubject:
@@ -111,14 +118,17 @@ struct ProblemCatalogue: Sendable {
         case .invalidMaxUses:
             return Problem(.unprocessableContent, refusal.reason, "max_uses must be 1 to \(settings.maxGrantUses)")
         case .invalidValidity:
-            return Problem(.unprocessableContent, refusal.reason,
-                           "valid_seconds must be \(ConsentRules.minimumValidSeconds) to \(settings.maxGrantSeconds)")
+            return Problem(
+                .unprocessableContent, refusal.reason,
+                "valid_seconds must be \(ConsentRules.minimumValidSeconds) to \(settings.maxGrantSeconds)")
         case .invalidStatement:
-            return Problem(.unprocessableContent, refusal.reason,
-                           "The attestation statement must be 1 to \(ConsentRules.maximumStatementLength) characters")
+            return Problem(
+                .unprocessableContent, refusal.reason,
+                "The attestation statement must be 1 to \(ConsentRules.maximumStatementLength) characters")
         case .invalidRelationship:
-            return Problem(.unprocessableContent, refusal.reason, "Unknown relationship",
-                           detail: "One of: \(GuardianshipRules.relationships.sorted().joined(separator: ", "))")
+            return Problem(
+                .unprocessableContent, refusal.reason, "Unknown relationship",
+                detail: "One of: \(GuardianshipRules.relationships.sorted().joined(separator: ", "))")
         case .invalidName:
             return Problem(.unprocessableContent, refusal.reason, "The name must be 1 to \(DevelopmentSignIn.maximumNameLength) characters")
         case .selfConsentElderlyOnly:
@@ -135,8 +145,10 @@ struct ProblemCatalogue: Sendable {
             return Problem(.unprocessableContent, refusal.reason, "The name does not match the one on record for this ID number")
         case .guardianship:
             let quotas = settings.quotas
-            return Problem(.conflict, refusal.reason, "The family registration was refused",
-                           detail: "Quotas: \(quotas.familyMembersPerGuardian) family members per guardian, \(quotas.guardiansPerSubject) guardians per person")
+            return Problem(
+                .conflict, refusal.reason, "The family registration was refused",
+                detail: "Quotas: \(quotas.familyMembersPerGuardian) family members per guardian, "
+                    + "\(quotas.guardiansPerSubject) guardians per person")
         case .unsupportedFormat:
             return Problem(.notAcceptable, refusal.reason, "The card comes as svg, pdf or png (pdf and png need rsvg-convert)")
         case .notSealed:
@@ -148,8 +160,9 @@ struct ProblemCatalogue: Sendable {
         case .loginLocked(let seconds):
             return Problem(.tooManyRequests, refusal.reason, "Too many failed logins; try again later", headers: [.retryAfter: "\(seconds)"])
         case .batchTooLarge(let count):
-            return Problem(.contentTooLarge, refusal.reason, "A batch holds at most \(settings.maxStatusBatch) items",
-                           detail: "This batch holds \(count)")
+            return Problem(
+                .contentTooLarge, refusal.reason, "A batch holds at most \(settings.maxStatusBatch) items",
+                detail: "This batch holds \(count)")
         case .notFound:
             return .notFound
         }

@@ -62,11 +62,11 @@ struct AgePolicyTests {
     ]
 
     @Test("age and group at the boundaries, under both rules", arguments: boundaries)
-    func boundary(_ case_: Boundary) {
-        let policy = AgePolicy(birthdayRule: case_.rule, leapDayRule: case_.leap)
-        let age = policy.age(of: date(case_.birth), on: date(case_.on))
-        #expect(age == case_.age)
-        #expect(policy.group(forAge: age) == case_.group)
+    func boundary(_ boundary: Boundary) {
+        let policy = AgePolicy(birthdayRule: boundary.rule, leapDayRule: boundary.leap)
+        let age = policy.age(of: date(boundary.birth), on: date(boundary.on))
+        #expect(age == boundary.age)
+        #expect(policy.group(forAge: age) == boundary.group)
     }
 
     @Test("thresholds are configuration")

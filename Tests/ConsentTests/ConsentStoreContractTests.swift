@@ -11,8 +11,10 @@ struct ConsentStoreContractTests {
     static let requester = personKey(0xA1)
     static let grantor = personKey(0xB2)
 
-    func grant(subject: SubjectKey, guardianship: UUID? = nil, grantee: SubjectKey? = nil, from: Date = now.addingTimeInterval(-60),
-               until: Date = now.addingTimeInterval(3600), maxUses: Int = 1) -> ConsentGrant {
+    func grant(
+        subject: SubjectKey, guardianship: UUID? = nil, grantee: SubjectKey? = nil, from: Date = now.addingTimeInterval(-60),
+        until: Date = now.addingTimeInterval(3600), maxUses: Int = 1
+    ) -> ConsentGrant {
         ConsentGrant(
             id: UUID(), subjectKey: subject, grantorKey: Self.grantor, relation: guardianship == nil ? .selfGranted : .guardian,
             guardianshipID: guardianship, granteeKey: grantee, legalBasis: .consent, method: .guardianApp, validFrom: from,
@@ -42,11 +44,13 @@ struct ConsentStoreContractTests {
             let grant = grant(subject: subject, maxUses: 2)
             try await create(grant, in: stores)
             for _ in 0..<2 {
-                #expect(try await stores.consents.consume(
-                    grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant), idempotency: nil) == nil)
+                #expect(
+                    try await stores.consents.consume(
+                        grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant), idempotency: nil) == nil)
             }
-            #expect(try await stores.consents.consume(
-                grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant), idempotency: nil) == .used)
+            #expect(
+                try await stores.consents.consume(
+                    grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant), idempotency: nil) == .used)
             #expect(try await stores.consents.grant(id: grant.id)?.uses == 2)
             #expect(try await stores.ledgerKinds() == [.grantCreated, .lookupIssued, .lookupIssued])
         }
@@ -57,8 +61,9 @@ struct ConsentStoreContractTests {
         case withdrawn, expired, notYetValid, wrongGrantee, wrongSubject, guardianshipRemoved, unknown
     }
 
-    @Test("consume refuses, uses nothing and records nothing when the grant cannot serve",
-          arguments: StoreKind.allCases, Spoiled.allCases)
+    @Test(
+        "consume refuses, uses nothing and records nothing when the grant cannot serve",
+        arguments: StoreKind.allCases, Spoiled.allCases)
     func consumeRefuses(_ kind: StoreKind, _ spoiled: Spoiled) async throws {
         try await ConsentStores.with(kind) { stores in
             let subject = try await stores.subject("11010519491231002X").key
@@ -67,7 +72,8 @@ struct ConsentStoreContractTests {
             if spoiled == .guardianshipRemoved {
                 let registered = try await stores.consents.addGuardianship(
                     guardianship(Self.grantor, subject), quotas: GuardianQuotas(),
-                    ledger: LedgerRecord(kind: .familyMemberAdded, result: "ok")).get()
+                    ledger: LedgerRecord(kind: .familyMemberAdded, result: "ok")
+                ).get()
                 guardianshipID = registered.id
             }
             var grant = grant(subject: subject, guardianship: guardianshipID, grantee: spoiled == .wrongGrantee ? personKey(0xC3) : nil)
@@ -81,8 +87,9 @@ struct ConsentStoreContractTests {
                 _ = try await stores.consents.withdrawGrant(id: grant.id, ledger: LedgerRecord(kind: .grantWithdrawn, result: "ok"))
             }
             if let guardianshipID {
-                #expect(try await stores.consents.removeGuardianship(
-                    id: guardianshipID, guardian: Self.grantor, ledger: LedgerRecord(kind: .familyMemberRemoved, result: "ok")))
+                #expect(
+                    try await stores.consents.removeGuardianship(
+                        id: guardianshipID, guardian: Self.grantor, ledger: LedgerRecord(kind: .familyMemberRemoved, result: "ok")))
             }
             let before = try await stores.ledgerKinds()
             let expected: [Spoiled: ConsentRefusal] = [
@@ -106,9 +113,10 @@ struct ConsentStoreContractTests {
             try await create(grant, in: stores)
             let client = UUID()
             let answer = IdempotentAnswer(requestHash: Array(repeating: 9, count: 32), claims: [1, 2, 3])
-            #expect(try await stores.consents.consume(
-                grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant),
-                idempotency: (client, "retry-1", answer)) == nil)
+            #expect(
+                try await stores.consents.consume(
+                    grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant),
+                    idempotency: (client, "retry-1", answer)) == nil)
             await #expect(throws: IdempotencyKeyTaken.self) {
                 _ = try await stores.consents.consume(
                     grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: issued(grant),
@@ -117,8 +125,9 @@ struct ConsentStoreContractTests {
             #expect(try await stores.consents.grant(id: grant.id)?.uses == 1)
             #expect(try await stores.consents.idempotentAnswer(clientID: client, key: "retry-1", notBefore: .distantPast) == answer)
             #expect(try await stores.consents.idempotentAnswer(clientID: UUID(), key: "retry-1", notBefore: .distantPast) == nil)
-            #expect(try await stores.consents.idempotentAnswer(
-                clientID: client, key: "retry-1", notBefore: Date().addingTimeInterval(3600)) == nil)
+            #expect(
+                try await stores.consents.idempotentAnswer(
+                    clientID: client, key: "retry-1", notBefore: Date().addingTimeInterval(3600)) == nil)
         }
     }
 
@@ -193,13 +202,16 @@ struct ConsentStoreContractTests {
             quotas.guardiansPerSubject = 2
             let added = LedgerRecord(kind: .familyMemberAdded, result: "ok")
             let first = try await stores.consents.addGuardianship(guardianship(personKey(1), subject), quotas: quotas, ledger: added).get()
-            #expect(try await stores.consents.addGuardianship(guardianship(personKey(1), subject), quotas: quotas, ledger: added)
-                == .failure(.alreadyRegistered))
-            #expect(try await stores.consents.addGuardianship(guardianship(personKey(1), other), quotas: quotas, ledger: added)
-                == .failure(.guardianQuota))
+            #expect(
+                try await stores.consents.addGuardianship(guardianship(personKey(1), subject), quotas: quotas, ledger: added)
+                    == .failure(.alreadyRegistered))
+            #expect(
+                try await stores.consents.addGuardianship(guardianship(personKey(1), other), quotas: quotas, ledger: added)
+                    == .failure(.guardianQuota))
             _ = try await stores.consents.addGuardianship(guardianship(personKey(2), subject), quotas: quotas, ledger: added).get()
-            #expect(try await stores.consents.addGuardianship(guardianship(personKey(3), subject), quotas: quotas, ledger: added)
-                == .failure(.subjectQuota))
+            #expect(
+                try await stores.consents.addGuardianship(guardianship(personKey(3), subject), quotas: quotas, ledger: added)
+                    == .failure(.subjectQuota))
             #expect(try await stores.consents.guardianships(of: personKey(1)).map(\.id) == [first.id])
             #expect(try await stores.consents.activeGuardianship(guardian: personKey(1), subject: subject)?.id == first.id)
             let removed = LedgerRecord(kind: .familyMemberRemoved, result: "ok")
@@ -236,8 +248,9 @@ struct ConsentStoreContractTests {
     func recordsAndPurge(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
             let records = (0..<3).map { index in
-                LedgerRecord(kind: .lookupRefused, requesterKey: personKey(UInt8(index + 1)), requesterMasked: "4403**********0514",
-                             subjectKey: personKey(9), subjectMasked: "1101**********002X", result: "r\(index)")
+                LedgerRecord(
+                    kind: .lookupRefused, requesterKey: personKey(UInt8(index + 1)), requesterMasked: "4403**********0514",
+                    subjectKey: personKey(9), subjectMasked: "1101**********002X", result: "r\(index)")
             }
             try await stores.consents.record(records)
             try await stores.consents.record([])

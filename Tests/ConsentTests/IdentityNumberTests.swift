@@ -1,5 +1,5 @@
-import Foundation
 import Consent
+import Foundation
 import PassbyTestSupport
 import Testing
 
@@ -42,24 +42,24 @@ struct IdentityNumberTests {
 
     static let invalid: [(String, IdentityNumber.Rejection)] = [
         ("", .length),
-        ("1101051949123100", .length),            // 16
-        ("11010519491231002", .length),           // 17
-        ("11010519491231002X1", .length),         // 19
+        ("1101051949123100", .length),  // 16
+        ("11010519491231002", .length),  // 17
+        ("11010519491231002X1", .length),  // 19
         ("1101051949123100AX", .character),
         ("11010519491231X02X", .character),
-        ("11010549123100X", .character),          // 15 digits may not hold an X
+        ("11010549123100X", .character),  // 15 digits may not hold an X
         ("11010519491231002Y", .character),
-        ("１１０１０５１９４９１２３１００２Ｘ", .character), // full-width digits
-        ("10010519491231002X", .region),          // province 10 does not exist
+        ("１１０１０５１９４９１２３１００２Ｘ", .character),  // full-width digits
+        ("10010519491231002X", .region),  // province 10 does not exist
         ("72010519491231002X", .region),
-        ("811000199001010019", .region),          // 81 only as the permit prefix 810000
-        ("900840198001010010", .region),          // foreigner number with province 00
-        ("971840198001010014", .region),          // foreigner number with province 71
-        ("110105194913310021", .date),            // month 13
-        ("110105194902300020", .date),            // 30 February
-        ("110105202102290028", .date),            // 29 February in a non-leap year
-        ("440524188001010014", .date),            // before 1900
-        ("320106202611300015", .futureDate),      // tomorrow
+        ("811000199001010019", .region),  // 81 only as the permit prefix 810000
+        ("900840198001010010", .region),  // foreigner number with province 00
+        ("971840198001010014", .region),  // foreigner number with province 71
+        ("110105194913310021", .date),  // month 13
+        ("110105194902300020", .date),  // 30 February
+        ("110105202102290028", .date),  // 29 February in a non-leap year
+        ("440524188001010014", .date),  // before 1900
+        ("320106202611300015", .futureDate),  // tomorrow
         ("110105204001010014", .futureDate),
         ("110105194912310021", .checksum),
         ("110105194912310020", .checksum),

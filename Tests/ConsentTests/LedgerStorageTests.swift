@@ -13,10 +13,11 @@ struct LedgerStorageTests {
     let logger = Logger(label: "test")
 
     func record(_ client: PostgresClient, _ result: String = "ok") async throws {
-        try await PostgresConsentStore(client: client.timed, logger: logger).record(LedgerRecord(
-            kind: .lookupRefused, clientID: UUID(), requesterKey: SubjectKey(bytes: Array(repeating: 1, count: 32)),
-            requesterMasked: "4403**********0514", subjectKey: SubjectKey(bytes: Array(repeating: 2, count: 32)),
-            subjectMasked: "1101**********002X", result: result, codeID: Array(repeating: 3, count: 16), codeExpiry: Date()))
+        try await PostgresConsentStore(client: client.timed, logger: logger).record(
+            LedgerRecord(
+                kind: .lookupRefused, clientID: UUID(), requesterKey: SubjectKey(bytes: Array(repeating: 1, count: 32)),
+                requesterMasked: "4403**********0514", subjectKey: SubjectKey(bytes: Array(repeating: 2, count: 32)),
+                subjectMasked: "1101**********002X", result: result, codeID: Array(repeating: 3, count: 16), codeExpiry: Date()))
     }
 
     @Test("UPDATE, DELETE and TRUNCATE are refused, even for a superuser in replica mode")
@@ -67,9 +68,12 @@ struct LedgerStorageTests {
                 FROM ledger
                 """, logger: logger)
             for try await (seq, kind, at, clientID, requester, requesterMasked, subject, subjectMasked, result, cti, exp, leaf)
-                in rows.decode((Int64, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self) {
-                let personal = ["requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
-                                "subject_masked=\(subjectMasked)"].map { $0 + "\n" }.joined()
+                in rows.decode((Int64, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self)
+            {
+                let personal = [
+                    "requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
+                    "subject_masked=\(subjectMasked)",
+                ].map { $0 + "\n" }.joined()
                 let digest = SHA256.hash(data: Array(personal.utf8)).map { String(format: "%02x", $0) }.joined()
                 let text = [
                     "passby-ledger-v1", "seq=\(seq)", "kind=\(kind)", "at=\(at)", "client=\(clientID)", "staff=",

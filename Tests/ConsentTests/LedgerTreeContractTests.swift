@@ -17,9 +17,10 @@ struct LedgerTreeContractTests {
 
     func records(_ count: Int, kind: LedgerRecord.Kind = .lookupRefused, subject: UInt8 = 9) -> [LedgerRecord] {
         (0..<count).map { index in
-            LedgerRecord(kind: kind, clientID: UUID(), requesterKey: personKey(UInt8(index + 1)), requesterMasked: "4403**********0514",
-                         subjectKey: personKey(subject), subjectMasked: "1101**********002X", result: "r\(index)",
-                         codeID: Array(repeating: 4, count: 16), codeExpiry: Date(timeIntervalSince1970: 1_795_000_000.5))
+            LedgerRecord(
+                kind: kind, clientID: UUID(), requesterKey: personKey(UInt8(index + 1)), requesterMasked: "4403**********0514",
+                subjectKey: personKey(subject), subjectMasked: "1101**********002X", result: "r\(index)",
+                codeID: Array(repeating: 4, count: 16), codeExpiry: Date(timeIntervalSince1970: 1_795_000_000.5))
         }
     }
 

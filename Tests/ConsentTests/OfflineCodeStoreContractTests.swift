@@ -8,7 +8,8 @@ struct OfflineCodeStoreContractTests {
     static let now = Date(timeIntervalSince1970: 1_795_000_000)
 
     func issue(_ stores: ConsentStores, _ subject: SubjectKey, _ mode: OfflineIssue, at now: Date = now, lifetime: TimeInterval = 86_400)
-        async throws -> OfflineIssueOutcome {
+        async throws -> OfflineIssueOutcome
+    {
         try await stores.offlineCodes.issue(
             subject: subject, subjectReference: ConsentStores.personalData.subjectReference(subject), mode: mode, at: now,
             ledger: LedgerRecord(kind: mode == .replace ? .offlineCodeReplaced : .offlineCodeIssued, subjectKey: subject, result: "ok"),

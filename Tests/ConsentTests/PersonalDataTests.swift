@@ -32,9 +32,11 @@ struct PersonalDataTests {
         #expect(data.nameHash("王秀英").count == 32)
     }
 
-    @Test("names are masked by length", arguments: [
-        ("张", "*"), ("张伟", "张*"), ("王秀英", "王*英"), ("欧阳娜娜", "欧**娜"), ("  李  明 ", "李*"), ("John  Smith", "J********h"), ("", ""),
-    ])
+    @Test(
+        "names are masked by length",
+        arguments: [
+            ("张", "*"), ("张伟", "张*"), ("王秀英", "王*英"), ("欧阳娜娜", "欧**娜"), ("  李  明 ", "李*"), ("John  Smith", "J********h"), ("", ""),
+        ])
     func maskName(_ name: String, _ masked: String) {
         #expect(PersonalData.maskName(name) == masked)
     }

@@ -23,17 +23,19 @@ struct ConsentStores: Sendable {
         switch kind {
         case .memory:
             let consents = InMemoryConsentStore()
-            try await body(ConsentStores(
-                consents: consents, offlineCodes: InMemoryOfflineCodeStore(ledger: consents), statuses: InMemoryHealthStatusRepository(),
-                tree: InMemoryLedgerTreeStore(ledger: consents)))
+            try await body(
+                ConsentStores(
+                    consents: consents, offlineCodes: InMemoryOfflineCodeStore(ledger: consents), statuses: InMemoryHealthStatusRepository(),
+                    tree: InMemoryLedgerTreeStore(ledger: consents)))
         case .postgres:
             try await withThrowawayClient { client in
                 let logger = Logger(label: "test")
-                try await body(ConsentStores(
-                    consents: PostgresConsentStore(client: client.timed, logger: logger),
-                    offlineCodes: PostgresOfflineCodeStore(client: client.timed, logger: logger),
-                    statuses: PostgresHealthStatusRepository(client: client.timed, logger: logger),
-                    tree: PostgresLedgerTreeStore(client: client.timed, logger: logger)))
+                try await body(
+                    ConsentStores(
+                        consents: PostgresConsentStore(client: client.timed, logger: logger),
+                        offlineCodes: PostgresOfflineCodeStore(client: client.timed, logger: logger),
+                        statuses: PostgresHealthStatusRepository(client: client.timed, logger: logger),
+                        tree: PostgresLedgerTreeStore(client: client.timed, logger: logger)))
             }
         }
     }

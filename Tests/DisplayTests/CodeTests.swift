@@ -113,12 +113,14 @@ struct CodeTests {
         #expect(TestKeys.verifier(TestKeys.p256).verify(CodeFormat.pack(message.encoded()), now: claims.issuedAt).verdict == .badSignature)
     }
 
-    @Test("malformed inputs name what was wrong", arguments: [
-        ("HC1:6BFOXN", CodeFormat.DecodeFailure.wrongPrefix),
-        ("PB1:abc!", .badBase45),
-        ("PB1:" + Base45.encode([1, 2, 3, 4, 5]), .badZlib),
-        ("PB1:" + String(repeating: "A", count: 5000), .tooLarge),
-    ])
+    @Test(
+        "malformed inputs name what was wrong",
+        arguments: [
+            ("HC1:6BFOXN", CodeFormat.DecodeFailure.wrongPrefix),
+            ("PB1:abc!", .badBase45),
+            ("PB1:" + Base45.encode([1, 2, 3, 4, 5]), .badZlib),
+            ("PB1:" + String(repeating: "A", count: 5000), .tooLarge),
+        ])
     func malformed(_ input: String, _ failure: CodeFormat.DecodeFailure) {
         let result = TestKeys.verifier(TestKeys.ed25519).verify(input, now: 0)
         #expect(result.verdict == .malformed)
@@ -164,9 +166,10 @@ struct CodeTests {
                 let bytes = (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 input = CodeFormat.pack(bytes)
             default:  // random text
-                input = String((0..<Int.random(in: 0...80, using: &generator)).map { _ in
-                    Character(UnicodeScalar(UInt8.random(in: 32...126, using: &generator)))
-                })
+                input = String(
+                    (0..<Int.random(in: 0...80, using: &generator)).map { _ in
+                        Character(UnicodeScalar(UInt8.random(in: 32...126, using: &generator)))
+                    })
             }
             verdicts[verifier.verify(input, now: TestKeys.claims().issuedAt).verdict, default: 0] += 1
         }

@@ -35,11 +35,12 @@ struct AgeBoundaryTests {
         components.clock = FixedClock(instant: Self.instant)
         let today = components.configuration.agePolicy.today(at: Self.instant)
         #expect(today == CivilDate(year: 2026, month: 6, day: 15))
-        _ = try await components.statuses.upsert(try subjects.map { subject in
-            HealthStatusUpdate(
-                id: try IdentityNumber(parsing: subject.0, today: today), name: subject.1, status: .green,
-                asOf: Self.instant.addingTimeInterval(-3600), personalData: components.personalData)
-        })
+        _ = try await components.statuses.upsert(
+            try subjects.map { subject in
+                HealthStatusUpdate(
+                    id: try IdentityNumber(parsing: subject.0, today: today), name: subject.1, status: .green,
+                    asOf: Self.instant.addingTimeInterval(-3600), personalData: components.personalData)
+            })
         let guardianKey = try await components.clients.create(name: "guardian", role: .guardian).key
         let helperKey = try await components.clients.create(name: "helper", role: .helper).key
         try await buildApplication(components).test(.router) { client in try await body(client, guardianKey, helperKey) }
@@ -50,7 +51,8 @@ struct AgeBoundaryTests {
     }
 
     func lookup(_ client: any TestClientProtocol, _ helperKey: String, _ subject: String, token: String) async throws
-        -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+        -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
+    {
         try await client.send(
             .post, "/v1/lookups", key: helperKey, body: #"{"id_number":"\#(subject)","consent_token":"\#(token)"}"#,
             headers: [PassbyHeaders.assertion: try await assertion(Self.passerby)])

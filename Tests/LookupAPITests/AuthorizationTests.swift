@@ -61,11 +61,13 @@ struct AuthorizationTests {
     @Test("a guardian cannot remove another guardian's family member")
     func otherGuardiansFamilyMember() async throws {
         try await Scenario.run { scenario in
-            let added = try await scenario.send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
-                                                body: ["id_number": People.elder.0, "name": People.elder.1, "relationship": "parent"])
+            let added = try await scenario.send(
+                .post, "/v1/family-members", as: .guardian, person: People.guardian,
+                body: ["id_number": People.elder.0, "name": People.elder.1, "relationship": "parent"])
             let id = try #require(try json(added.body)["id"] as? String)
-            try expectProblem(try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.otherPasserby),
-                              .notFound, "not-found")
+            try expectProblem(
+                try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.otherPasserby),
+                .notFound, "not-found")
             let listed = try json(try await scenario.send(.get, "/v1/family-members", as: .guardian, person: People.guardian).body)
             #expect((listed["family_members"] as? [Any])?.count == 1)
         }
@@ -78,8 +80,9 @@ struct AuthorizationTests {
             let url = try #require(applied["print_url"] as? String)
             // Another guardian, with a valid assertion but no registration for this person.
             try expectProblem(try await scenario.send(.get, url, as: .guardian, person: People.otherPasserby), .notFound, "not-found")
-            _ = try await scenario.send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
-                                        body: ["id_number": People.elder.0, "name": People.elder.1, "relationship": "parent"])
+            _ = try await scenario.send(
+                .post, "/v1/family-members", as: .guardian, person: People.guardian,
+                body: ["id_number": People.elder.0, "name": People.elder.1, "relationship": "parent"])
             #expect(try await scenario.send(.get, url, as: .guardian, person: People.guardian).status == .ok)
             try expectProblem(try await scenario.client.send(.get, url, key: scenario.keys[.guardian]), .unauthorized, "assertion-missing")
         }
@@ -90,10 +93,12 @@ struct AuthorizationTests {
         try await Scenario.run { scenario in
             let body = #"{"method":"id-card","id_number":"\#(People.elder.0)","name":"\#(People.elder.1)"}"#
             try expectProblem(try await scenario.client.send(.post, "/v1/offline-codes/replace", body: body), .unauthorized, "missing-credentials")
-            try expectProblem(try await scenario.client.send(.post, "/v1/offline-codes/replace", key: "pbk_forged", body: body),
-                              .unauthorized, "invalid-credentials")
-            try expectProblem(try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.guardian], body: body),
-                              .forbidden, "wrong-role")
+            try expectProblem(
+                try await scenario.client.send(.post, "/v1/offline-codes/replace", key: "pbk_forged", body: body),
+                .unauthorized, "invalid-credentials")
+            try expectProblem(
+                try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.guardian], body: body),
+                .forbidden, "wrong-role")
             #expect(try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.terminal], body: body).status == .created)
         }
     }

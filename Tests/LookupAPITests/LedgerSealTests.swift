@@ -38,8 +38,10 @@ struct LedgerSealTests {
             #expect(LedgerKey.verify(first, with: TestApp.ledgerKey.key.publicKey))
 
             for entry in entries {
-                let proof = try json(try await scenario.client.send(
-                    .get, "/v1/records/\(entry.seq)/proof?size=\(first.size)", key: scenario.keys[.reviewer]).body)
+                let proof = try json(
+                    try await scenario.client.send(
+                        .get, "/v1/records/\(entry.seq)/proof?size=\(first.size)", key: scenario.keys[.reviewer]
+                    ).body)
                 let path = try #require(proof["path"] as? [String]).map(hex)
                 let leaf = hex(try #require(proof["leaf_hash"] as? String))
                 let index = try #require(proof["leaf_index"] as? Int)
@@ -50,16 +52,20 @@ struct LedgerSealTests {
             _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
             let second = try #require(try await seal(scenario))
             #expect(second.size == first.size + 2)
-            let consistency = try json(try await scenario.client.send(
-                .get, "/v1/ledger/consistency?from=\(first.size)&to=\(second.size)", key: scenario.keys[.reviewer]).body)
+            let consistency = try json(
+                try await scenario.client.send(
+                    .get, "/v1/ledger/consistency?from=\(first.size)&to=\(second.size)", key: scenario.keys[.reviewer]
+                ).body)
             let path = try #require(consistency["path"] as? [String]).map(hex)
             #expect(MerkleTree.verifyConsistency(oldSize: first.size, newSize: second.size, oldRoot: first.root, newRoot: second.root, proof: path))
             #expect(try await audit(scenario) == [])
 
             try expectProblem(try await scenario.client.send(.get, "/v1/ledger/head", key: scenario.keys[.helper]), .forbidden, "wrong-role")
-            try expectProblem(try await scenario.client.send(.get, "/v1/ledger/consistency?from=5&to=2", key: scenario.keys[.reviewer]),
-                              .badRequest, "malformed-request")
-            try expectProblem(try await scenario.client.send(.get, "/v1/records/999999/proof", key: scenario.keys[.reviewer]), .notFound, "not-sealed")
+            try expectProblem(
+                try await scenario.client.send(.get, "/v1/ledger/consistency?from=5&to=2", key: scenario.keys[.reviewer]),
+                .badRequest, "malformed-request")
+            try expectProblem(
+                try await scenario.client.send(.get, "/v1/records/999999/proof", key: scenario.keys[.reviewer]), .notFound, "not-sealed")
         }
     }
 
@@ -84,7 +90,9 @@ struct LedgerSealTests {
             try await scenario.postgres.query(
                 "UPDATE ledger_heads SET root = \(ByteBuffer(bytes: Array(repeating: UInt8(0), count: 32))) WHERE size = \(Int64(head.size))",
                 logger: logger)
-            try await scenario.postgres.query("UPDATE ledger_nodes SET hash = \(ByteBuffer(bytes: Array(repeating: UInt8(1), count: 32))) WHERE level = 1 AND idx = 0", logger: logger)
+            try await scenario.postgres.query(
+                "UPDATE ledger_nodes SET hash = \(ByteBuffer(bytes: Array(repeating: UInt8(1), count: 32))) WHERE level = 1 AND idx = 0",
+                logger: logger)
             let problems = try await audit(scenario)
             #expect(problems.contains("tree node (level 1, index 0) does not match the entries"))
             #expect(problems.contains("entry \(edited): its contents do not match its leaf hash"))
@@ -104,20 +112,28 @@ struct LedgerSealTests {
             let store = PostgresConsentStore(client: scenario.postgres.timed, logger: logger)
             let purged = try await store.purge(before: Date().addingTimeInterval(3600))
             #expect(purged == head.size)
-            let consistency = try json(try await scenario.client.send(
-                .get, "/v1/ledger/consistency?from=\(earlier.size)&to=\(head.size)", key: scenario.keys[.reviewer]).body)
-            #expect(MerkleTree.verifyConsistency(oldSize: earlier.size, newSize: head.size, oldRoot: earlier.root, newRoot: head.root,
-                                                 proof: try #require(consistency["path"] as? [String]).map(hex)))
+            let consistency = try json(
+                try await scenario.client.send(
+                    .get, "/v1/ledger/consistency?from=\(earlier.size)&to=\(head.size)", key: scenario.keys[.reviewer]
+                ).body)
+            #expect(
+                MerkleTree.verifyConsistency(
+                    oldSize: earlier.size, newSize: head.size, oldRoot: earlier.root, newRoot: head.root,
+                    proof: try #require(consistency["path"] as? [String]).map(hex)))
             #expect(try await audit(scenario) == [])
             let entries = try await scenario.ledger()
             #expect(entries.filter { $0.record.kind != .purge }.allSatisfy { $0.record.subjectKey == nil && $0.record.requesterMasked == nil })
             #expect(entries.last?.record.kind == .purge)
             for entry in entries.prefix(head.size) {
-                let proof = try json(try await scenario.client.send(
-                    .get, "/v1/records/\(entry.seq)/proof?size=\(head.size)", key: scenario.keys[.reviewer]).body)
+                let proof = try json(
+                    try await scenario.client.send(
+                        .get, "/v1/records/\(entry.seq)/proof?size=\(head.size)", key: scenario.keys[.reviewer]
+                    ).body)
                 let path = try #require(proof["path"] as? [String]).map(hex)
-                #expect(MerkleTree.verifyInclusion(leaf: hex(try #require(proof["leaf_hash"] as? String)), index: try #require(proof["leaf_index"] as? Int),
-                                                   size: head.size, proof: path, root: head.root))
+                #expect(
+                    MerkleTree.verifyInclusion(
+                        leaf: hex(try #require(proof["leaf_hash"] as? String)), index: try #require(proof["leaf_index"] as? Int),
+                        size: head.size, proof: path, root: head.root))
             }
             // The purge switch allows erasing personal fields only.
             try await scenario.postgres.withTransaction(logger: logger) { connection in

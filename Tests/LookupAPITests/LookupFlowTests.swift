@@ -10,7 +10,6 @@ import Testing
 
 @testable import LookupAPI
 
-
 @Suite("Consent and the passer-by lookup", .timeLimit(.minutes(5)))
 struct LookupFlowTests {
     @Test("a guardian registers and grants; a helper looks up once; the code verifies and expires; a replay is refused")
@@ -57,17 +56,24 @@ struct LookupFlowTests {
             try expectProblem(try await scenario.lookup(People.adult.0, token: grant.token), .forbidden, "not-eligible")
             try expectProblem(try await scenario.lookup("110105194912310021", token: grant.token), .unprocessableContent, "checksum")
             try expectProblem(try await scenario.lookup(People.unknownElder.0, token: grant.token), .forbidden, "consent-wrong-subject")
-            try expectProblem(try await scenario.send(.post, "/v1/lookups", as: .helper, person: nil,
-                                                      body: ["id_number": People.elder.0, "consent_token": grant.token]),
-                              .unauthorized, "assertion-missing")
-            try expectProblem(try await scenario.send(.post, "/v1/lookups", as: .guardian, person: People.passerby,
-                                                      body: ["id_number": People.elder.0, "consent_token": grant.token]),
-                              .forbidden, "wrong-role")
+            try expectProblem(
+                try await scenario.send(
+                    .post, "/v1/lookups", as: .helper, person: nil,
+                    body: ["id_number": People.elder.0, "consent_token": grant.token]),
+                .unauthorized, "assertion-missing")
+            try expectProblem(
+                try await scenario.send(
+                    .post, "/v1/lookups", as: .guardian, person: People.passerby,
+                    body: ["id_number": People.elder.0, "consent_token": grant.token]),
+                .forbidden, "wrong-role")
             // The grant is still unused: every refusal above left it alone.
             #expect(try await scenario.lookup(People.elder.0, token: grant.token, role: .gateway).status == .created)
             let refused = try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.map(\.record.result)
-            #expect(refused == ["consent-wrong-subject", "consent-invalid", "consent-invalid", "not-eligible", "checksum",
-                                "consent-wrong-subject", "assertion-missing"])
+            #expect(
+                refused == [
+                    "consent-wrong-subject", "consent-invalid", "consent-invalid", "not-eligible", "checksum",
+                    "consent-wrong-subject", "assertion-missing",
+                ])
             let metrics = try await scenario.client.send(.get, "/metrics").body
             #expect(metrics.contains(#"passby_lookup_refusals{reason="consent-wrong-subject"}"#))
             #expect(metrics.contains(#"passby_lookup_refusals{reason="assertion-missing"}"#))
@@ -80,9 +86,15 @@ struct LookupFlowTests {
             let grant = try await scenario.guardianGrant(for: People.elder)
             let stranger = DevelopmentIdentityProvider(key: Curve25519.Signing.PrivateKey())
             let cases: [(String, String)] = [
-                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(-700)), "assertion-expired"),
+                (
+                    try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(-700)),
+                    "assertion-expired"
+                ),
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, ttl: 3600), "assertion-lifetime-too-long"),
-                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(300)), "assertion-not-yet-valid"),
+                (
+                    try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(300)),
+                    "assertion-not-yet-valid"
+                ),
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, realNameVerified: false), "assertion-not-verified"),
                 (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: "110105194912310021"), "assertion-bad-id-number"),
                 (try await stranger.mint(name: "刘洋", idNumber: People.passerby.0), "assertion-bad-signature"),
@@ -106,9 +118,10 @@ struct LookupFlowTests {
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         }
         let now = Int(Date().timeIntervalSince1970)
-        return part(["alg": "none", "typ": "JWT"]) + "." + part([
-            "iss": DevelopmentIdentityProvider.issuer, "sub": "x", "name": person.1, "idn": person.0, "rnv": true, "iat": now, "exp": now + 60,
-        ]) + "."
+        return part(["alg": "none", "typ": "JWT"]) + "."
+            + part([
+                "iss": DevelopmentIdentityProvider.issuer, "sub": "x", "name": person.1, "idn": person.0, "rnv": true, "iat": now, "exp": now + 60,
+            ]) + "."
     }
 
     @Test("a withdrawn grant is refused from the moment the withdrawal answers; only the grantor may withdraw")
@@ -149,8 +162,9 @@ struct LookupFlowTests {
             let id = try #require(members[0]["id"] as? String)
             #expect(try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian).status == .noContent)
             try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-withdrawn")
-            try expectProblem(try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian),
-                              .notFound, "not-found")
+            try expectProblem(
+                try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian),
+                .notFound, "not-found")
         }
     }
 
@@ -161,9 +175,11 @@ struct LookupFlowTests {
         configuration.quotas.guardiansPerSubject = 1
         try await Scenario.run(configuration: configuration) { scenario in
             func register(_ subject: (String, String), name: String? = nil, by guardian: (String, String) = People.guardian) async throws
-                -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
-                try await scenario.send(.post, "/v1/family-members", as: .guardian, person: guardian,
-                                        body: ["id_number": subject.0, "name": name ?? subject.1, "relationship": "child"])
+                -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
+            {
+                try await scenario.send(
+                    .post, "/v1/family-members", as: .guardian, person: guardian,
+                    body: ["id_number": subject.0, "name": name ?? subject.1, "relationship": "child"])
             }
             try expectProblem(try await register(People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
             try expectProblem(try await register(People.adult), .forbidden, "not-eligible")
@@ -173,8 +189,10 @@ struct LookupFlowTests {
             try expectProblem(try await register(People.otherElder), .conflict, "guardian-quota-exceeded")
             try expectProblem(try await register(People.elder, by: People.passerby), .conflict, "subject-guardian-quota-exceeded")
             // Without a registration there is no grant.
-            try expectProblem(try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.passerby,
-                                                      body: ["id_number": People.elder.0]), .forbidden, "not-a-guardian")
+            try expectProblem(
+                try await scenario.send(
+                    .post, "/v1/consents", as: .guardian, person: People.passerby,
+                    body: ["id_number": People.elder.0]), .forbidden, "not-a-guardian")
         }
     }
 
@@ -182,9 +200,11 @@ struct LookupFlowTests {
     func attested() async throws {
         try await Scenario.run { scenario in
             func attest(_ subject: (String, String), by person: (String, String) = People.passerby) async throws
-                -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
-                try await scenario.send(.post, "/v1/consents/attested", as: .helper, person: person,
-                                        body: ["id_number": subject.0, "statement": "She said yes, out loud, at gate 3."])
+                -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
+            {
+                try await scenario.send(
+                    .post, "/v1/consents/attested", as: .helper, person: person,
+                    body: ["id_number": subject.0, "statement": "She said yes, out loud, at gate 3."])
             }
             try expectProblem(try await attest(People.child), .forbidden, "guardian-consent-required")
             let first = try json(try await attest(People.elder).body)
@@ -205,8 +225,9 @@ struct LookupFlowTests {
         var configuration = PassbyConfiguration()
         configuration.publicHealthEmergency = true
         try await Scenario.run(configuration: configuration) { scenario in
-            let answer = try await scenario.send(.post, "/v1/consents/attested", as: .helper, person: People.passerby,
-                                                 body: ["id_number": People.child.0, "statement": "Her mother is in the ambulance."])
+            let answer = try await scenario.send(
+                .post, "/v1/consents/attested", as: .helper, person: People.passerby,
+                body: ["id_number": People.child.0, "statement": "Her mother is in the ambulance."])
             #expect(answer.status == .created)
             #expect(try json(answer.body)["legal_basis"] as? String == "public-health-emergency")
             let token = try #require(try json(answer.body)["token"] as? String)
@@ -228,7 +249,9 @@ struct LookupFlowTests {
             }
             #expect(statuses.filter { $0 == .created }.count == 1)
             #expect(statuses.allSatisfy { $0 == .created || $0 == .forbidden })
-            let issued = try await scenario.ledger().filter { $0.record.kind == .lookupIssued && $0.record.grantID?.uuidString == grant.id.uppercased() }
+            let issued = try await scenario.ledger().filter {
+                $0.record.kind == .lookupIssued && $0.record.grantID?.uuidString == grant.id.uppercased()
+            }
             #expect(issued.count == 1)
             #expect(try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.count == 49)
         }
@@ -272,18 +295,22 @@ struct LookupFlowTests {
             #expect(try await scenario.ledger().filter { $0.record.kind == .lookupIssued }.count == 2)
 
             // Consents too: the same key and body give the same grant and token.
-            _ = try await scenario.send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
-                                    body: ["id_number": People.otherElder.0, "name": People.otherElder.1, "relationship": "parent"])
+            _ = try await scenario.send(
+                .post, "/v1/family-members", as: .guardian, person: People.guardian,
+                body: ["id_number": People.otherElder.0, "name": People.otherElder.1, "relationship": "parent"])
             let grantKey: HTTPFields = [PassbyHeaders.idempotencyKey: "grant-1"]
-            let a = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
-                                            body: ["id_number": People.otherElder.0], headers: grantKey)
-            let b = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
-                                            body: ["id_number": People.otherElder.0], headers: grantKey)
+            let a = try await scenario.send(
+                .post, "/v1/consents", as: .guardian, person: People.guardian,
+                body: ["id_number": People.otherElder.0], headers: grantKey)
+            let b = try await scenario.send(
+                .post, "/v1/consents", as: .guardian, person: People.guardian,
+                body: ["id_number": People.otherElder.0], headers: grantKey)
             #expect(a.status == .created && b.status == .ok)
             #expect(try json(a.body)["token"] as? String == json(b.body)["token"] as? String)
             #expect(try json(a.body)["id"] as? String == json(b.body)["id"] as? String)
-            let c = try await scenario.send(.post, "/v1/consents", as: .guardian, person: People.guardian,
-                                            body: ["id_number": People.otherElder.0, "max_uses": 2], headers: grantKey)
+            let c = try await scenario.send(
+                .post, "/v1/consents", as: .guardian, person: People.guardian,
+                body: ["id_number": People.otherElder.0, "max_uses": 2], headers: grantKey)
             try expectProblem(c, .unprocessableContent, "idempotency-key-reused")
         }
     }

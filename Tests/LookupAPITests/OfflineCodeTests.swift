@@ -25,9 +25,11 @@ extension Scenario {
     }
 
     func terminal(_ path: String, _ person: (String, String), name: String? = nil) async throws
-        -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
-        try await send(.post, path, as: .terminal, person: nil,
-                       body: ["method": "id-card", "id_number": person.0, "name": name ?? person.1])
+        -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
+    {
+        try await send(
+            .post, path, as: .terminal, person: nil,
+            body: ["method": "id-card", "id_number": person.0, "name": name ?? person.1])
     }
 }
 
@@ -37,11 +39,13 @@ struct OfflineCodeTests {
     func guardianSaves() async throws {
         try await Scenario.run { scenario in
             _ = try await scenario.guardianGrant(for: People.elder)
-            let saved = try await scenario.send(.post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.0])
+            let saved = try await scenario.send(
+                .post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.0])
             #expect(saved.status == .created, "\(saved.body)")
             let code = try #require(try json(saved.body)["code"] as? String)
             #expect(try json(saved.body)["generation"] as? Int == 1)
-            let again = try await scenario.send(.post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.0])
+            let again = try await scenario.send(
+                .post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.0])
             #expect(again.status == .ok)
             #expect(try json(again.body)["generation"] as? Int == 1)
             #expect(try json(again.body)["code"] as? String == code)
@@ -114,17 +118,23 @@ struct OfflineCodeTests {
             try expectProblem(try await scenario.terminal("/v1/offline-codes", People.child), .forbidden, "self-service-elderly-only")
             try expectProblem(try await scenario.terminal("/v1/offline-codes", People.adult), .forbidden, "not-eligible")
             try expectProblem(try await scenario.terminal("/v1/offline-codes", People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
-            try expectProblem(try await scenario.terminal("/v1/offline-codes/replace", People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
+            try expectProblem(
+                try await scenario.terminal("/v1/offline-codes/replace", People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
             // By app code: the person's own assertion.
             let byApp = try await scenario.send(.post, "/v1/offline-codes", as: .terminal, person: People.otherElder, body: ["method": "app-code"])
             #expect(byApp.status == .created)
-            try expectProblem(try await scenario.send(.post, "/v1/offline-codes", as: .terminal, person: nil, body: ["method": "app-code"]),
-                              .unauthorized, "assertion-missing")
-            try expectProblem(try await scenario.send(.post, "/v1/offline-codes/replace", as: .guardian, person: People.guardian,
-                                                      body: ["method": "app-code"]), .forbidden, "wrong-role")
+            try expectProblem(
+                try await scenario.send(.post, "/v1/offline-codes", as: .terminal, person: nil, body: ["method": "app-code"]),
+                .unauthorized, "assertion-missing")
+            try expectProblem(
+                try await scenario.send(
+                    .post, "/v1/offline-codes/replace", as: .guardian, person: People.guardian,
+                    body: ["method": "app-code"]), .forbidden, "wrong-role")
             // A guardian saves only for a registered family member.
-            try expectProblem(try await scenario.send(.post, "/v1/offline-codes", as: .guardian, person: People.guardian,
-                                                      body: ["id_number": People.child.0]), .forbidden, "not-a-guardian")
+            try expectProblem(
+                try await scenario.send(
+                    .post, "/v1/offline-codes", as: .guardian, person: People.guardian,
+                    body: ["id_number": People.child.0]), .forbidden, "not-a-guardian")
         }
     }
 
@@ -146,14 +156,16 @@ struct OfflineCodeTests {
             #expect(Int(locked.headers[.retryAfter] ?? "") ?? 0 > 0)
 
             let code = try CodeFormat.encode(
-                CodeClaims(issuer: "passby", issuedAt: Int64(Date().timeIntervalSince1970), expiresAt: Int64(Date().timeIntervalSince1970) + 10,
-                           codeID: Array(repeating: 1, count: 16), kind: .display, maskedName: "王*英", maskedID: "1101**********002X",
-                           ageGroup: "elder", status: "green", statusTime: 0),
+                CodeClaims(
+                    issuer: "passby", issuedAt: Int64(Date().timeIntervalSince1970), expiresAt: Int64(Date().timeIntervalSince1970) + 10,
+                    codeID: Array(repeating: 1, count: 16), kind: .display, maskedName: "王*英", maskedID: "1101**********002X",
+                    ageGroup: "elder", status: "green", statusTime: 0),
                 with: try #require(scenario.components.keys.current.signing))
             #expect(try await scenario.verify(code, with: session)["verdict"] as? String == "valid")
             #expect(try await scenario.components.staff.disable(username: "gate-1"))
             let body = String(decoding: try JSONEncoder().encode(["code": code]), as: UTF8.self)
-            try expectProblem(try await scenario.client.send(.post, "/v1/verifications", key: session, body: body), .unauthorized, "invalid-credentials")
+            try expectProblem(
+                try await scenario.client.send(.post, "/v1/verifications", key: session, body: body), .unauthorized, "invalid-credentials")
             try expectProblem(try await scenario.client.send(.post, "/v1/lookups", key: session, body: "{}"), .unauthorized, "invalid-credentials")
         }
     }
@@ -169,16 +181,22 @@ struct OfflineCodeTests {
             #expect(svg.body.contains(#"width="54mm" height="86mm" viewBox="0 0 638 1016""#))
             #expect(svg.body.contains("1101**********002X") && svg.body.contains("王*英") && svg.body.contains("Generation 1"))
             #expect(!svg.body.contains(People.elder.0))
-            let png = try await scenario.client.execute(uri: url + "?format=png", method: .get,
-                                                        headers: [.authorization: "Bearer \(scenario.keys[.terminal]!)"]) { $0 }
+            let png = try await scenario.client.execute(
+                uri: url + "?format=png", method: .get,
+                headers: [.authorization: "Bearer \(scenario.keys[.terminal]!)"]
+            ) { $0 }
             #expect(png.status == .ok)
             #expect(Array(png.body.readableBytesView.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
-            let pdf = try await scenario.client.execute(uri: url, method: .get,
-                                                        headers: [.authorization: "Bearer \(scenario.keys[.terminal]!)", .accept: "application/pdf"]) { $0 }
+            let pdf = try await scenario.client.execute(
+                uri: url, method: .get,
+                headers: [.authorization: "Bearer \(scenario.keys[.terminal]!)", .accept: "application/pdf"]
+            ) { $0 }
             #expect(pdf.status == .ok)
             #expect(String(buffer: pdf.body).hasPrefix("%PDF"))
-            try expectProblem(try await scenario.client.send(.get, url + "?format=gif", key: scenario.keys[.terminal]), .notAcceptable, "unsupported-format")
-            try expectProblem(try await scenario.client.send(.get, "/v1/offline-codes/\(UUID())/print", key: scenario.keys[.terminal]), .notFound, "not-found")
+            try expectProblem(
+                try await scenario.client.send(.get, url + "?format=gif", key: scenario.keys[.terminal]), .notAcceptable, "unsupported-format")
+            try expectProblem(
+                try await scenario.client.send(.get, "/v1/offline-codes/\(UUID())/print", key: scenario.keys[.terminal]), .notFound, "not-found")
         }
     }
 }

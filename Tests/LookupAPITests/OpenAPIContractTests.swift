@@ -27,13 +27,16 @@ struct OpenAPIContractTests {
 
     /// The router's routes in the same form, without the pages and their static assets.
     static func routedOperations(_ router: Router<PassbyRequestContext>, files: WebFiles) -> Set<String> {
-        Set(router.routes.compactMap { route -> String? in
-            let path = "/" + route.path.description.split(separator: "/").map { part in
-                part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
-            }.joined(separator: "/")
-            if path == "/" || (files.byPath[path] != nil && path != "/openapi.yaml") { return nil }
-            return "\(route.method) \(path)"
-        })
+        Set(
+            router.routes.compactMap { route -> String? in
+                let path =
+                    "/"
+                    + route.path.description.split(separator: "/").map { part in
+                        part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
+                    }.joined(separator: "/")
+                if path == "/" || (files.byPath[path] != nil && path != "/openapi.yaml") { return nil }
+                return "\(route.method) \(path)"
+            })
     }
 
     @Test("every route is in openapi.yaml, and every operation there is a route")

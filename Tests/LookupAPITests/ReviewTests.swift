@@ -89,8 +89,9 @@ struct ReviewTests {
 
             try expectProblem(try await scenario.client.send(.get, "/v1/records", key: scenario.keys[.helper]), .forbidden, "wrong-role")
             try expectProblem(try await scenario.client.send(.get, "/v1/records?limit=5000", key: reviewer), .badRequest, "malformed-request")
-            try expectProblem(try await scenario.client.send(.get, "/v1/records?subject_id_number=110105194912310021", key: reviewer),
-                              .unprocessableContent, "checksum")
+            try expectProblem(
+                try await scenario.client.send(.get, "/v1/records?subject_id_number=110105194912310021", key: reviewer),
+                .unprocessableContent, "checksum")
             try expectProblem(try await scenario.client.send(.get, "/v1/records?size=99999", key: reviewer), .notFound, "unknown-head")
         }
     }

@@ -58,8 +58,10 @@ struct Scenario {
         try await TestApp.identityProvider.mint(name: person.1, idNumber: person.0)
     }
 
-    func send(_ method: HTTPRequest.Method, _ uri: String, as role: Role, person: (String, String)?, body: [String: Any]? = nil,
-              headers: HTTPFields = [:]) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, as role: Role, person: (String, String)?, body: [String: Any]? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
         var headers = headers
         if let person { headers[PassbyHeaders.assertion] = try await assertion(person) }
         let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
@@ -68,18 +70,22 @@ struct Scenario {
 
     /// A guardian registers the subject and grants; returns the grant id and token.
     func guardianGrant(for subject: (String, String), extra: [String: Any] = [:]) async throws -> (id: String, token: String) {
-        let registered = try await send(.post, "/v1/family-members", as: .guardian, person: People.guardian,
-                                        body: ["id_number": subject.0, "name": subject.1, "relationship": "child"])
+        let registered = try await send(
+            .post, "/v1/family-members", as: .guardian, person: People.guardian,
+            body: ["id_number": subject.0, "name": subject.1, "relationship": "child"])
         #expect(registered.status == .created || registered.body.contains("already-registered"), "\(registered.body)")
-        let granted = try await send(.post, "/v1/consents", as: .guardian, person: People.guardian,
-                                     body: ["id_number": subject.0].merging(extra) { $1 })
+        let granted = try await send(
+            .post, "/v1/consents", as: .guardian, person: People.guardian,
+            body: ["id_number": subject.0].merging(extra) { $1 })
         #expect(granted.status == .created, "\(granted.body)")
         let body = try json(granted.body)
         return (try #require(body["id"] as? String), try #require(body["token"] as? String))
     }
 
-    func lookup(_ subject: String, token: String, by person: (String, String) = People.passerby, role: Role = .helper,
-                headers: HTTPFields = [:], format: String? = nil) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+    func lookup(
+        _ subject: String, token: String, by person: (String, String) = People.passerby, role: Role = .helper,
+        headers: HTTPFields = [:], format: String? = nil
+    ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
         var body: [String: Any] = ["id_number": subject, "consent_token": token]
         if let format { body["format"] = format }
         return try await send(.post, "/v1/lookups", as: role, person: person, body: body, headers: headers)

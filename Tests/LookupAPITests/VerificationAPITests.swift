@@ -89,8 +89,10 @@ struct VerificationAPITests {
             #expect(ledger.map(\.result) == ["valid", "replaced", "wrong-kind", "expired", "unknown-key", "malformed", "malformed"])
             #expect(ledger[0].codeID == Array(repeating: 5, count: 16))
             try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: "{}"), .badRequest, "malformed-request")
-            try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":5}"#), .badRequest, "malformed-request")
-            try expectProblem(try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":"#), .badRequest, "malformed-request")
+            try expectProblem(
+                try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":5}"#), .badRequest, "malformed-request")
+            try expectProblem(
+                try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: #"{"code":"#), .badRequest, "malformed-request")
             try expectProblem(try await client.send(.post, "/v1/verifications", key: helper.key, body: #"{"code":"x"}"#), .forbidden, "wrong-role")
             try expectProblem(try await client.send(.post, "/v1/verifications", body: #"{"code":"x"}"#), .unauthorized, "missing-credentials")
         }

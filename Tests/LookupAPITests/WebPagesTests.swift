@@ -15,9 +15,11 @@ struct WebPagesTests {
         return components
     }
 
-    @Test("every page and asset is served with a CSP that forbids inline scripts and other origins", arguments: [
-        "/helper", "/checkpoint", "/terminal", "/assets/common.js", "/assets/passby.css", "/assets/i18n/zh-CN.json", "/assets/i18n/en.json",
-    ])
+    @Test(
+        "every page and asset is served with a CSP that forbids inline scripts and other origins",
+        arguments: [
+            "/helper", "/checkpoint", "/terminal", "/assets/common.js", "/assets/passby.css", "/assets/i18n/zh-CN.json", "/assets/i18n/en.json",
+        ])
     func servedWithPolicy(path: String) async throws {
         try await buildApplication(try await Self.components()).test(.router) { client in
             let response = try await client.send(.get, path)
@@ -46,7 +48,8 @@ struct WebPagesTests {
         // Every key a page names is in the tables.
         for (path, file) in files.byPath where path.hasSuffix(".js") || !path.contains(".") {
             let source = String(decoding: file.bytes, as: UTF8.self)
-            let named = source.matches(of: #/data-i18n(?:-label|-alt)?="([a-z_.\-]+)"/#).map { String($0.1) }
+            let named =
+                source.matches(of: #/data-i18n(?:-label|-alt)?="([a-z_.\-]+)"/#).map { String($0.1) }
                 + source.matches(of: #/\bt\("([a-z_.\-]+)"/#).map { String($0.1) }
                 + source.matches(of: #/dataset\.i18n(?:Alt|Label)? = "([a-z_.\-]+)"/#).map { String($0.1) }
             for key in named { #expect(tables[0][key] != nil, "\(path) names \(key)") }

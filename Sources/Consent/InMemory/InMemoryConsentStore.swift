@@ -86,9 +86,11 @@ public actor InMemoryConsentStore: ConsentStore {
     }
 
     public func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool {
-        guard let index = guardianshipRows.firstIndex(where: {
-            !$0.removed && $0.guardianship.id == id && $0.guardianship.guardianKey == guardian
-        }) else { return false }
+        guard
+            let index = guardianshipRows.firstIndex(where: {
+                !$0.removed && $0.guardianship.id == id && $0.guardianship.guardianKey == guardian
+            })
+        else { return false }
         guardianshipRows[index].removed = true
         var record = ledger
         record.subjectKey = guardianshipRows[index].guardianship.subjectKey

@@ -70,13 +70,14 @@ public actor InMemoryLedgerTreeStore: LedgerTreeStore, LedgerReviewStore {
             if let client = filter.clientID, record.clientID != client { continue }
             if let from = filter.from, stored.at < from { continue }
             if let to = filter.to, stored.at >= to { continue }
-            result.append(ReviewedEntry(
-                leafIndex: index, seq: seq, kind: record.kind.rawValue, at: LedgerAudit.time(stored.at),
-                clientID: record.clientID?.uuidString.lowercased() ?? "", staffID: record.staffID?.uuidString.lowercased() ?? "",
-                requesterMasked: record.requesterMasked ?? "", subjectMasked: record.subjectMasked ?? "",
-                grantID: record.grantID?.uuidString.lowercased() ?? "", method: record.method?.rawValue ?? "",
-                legalBasis: record.legalBasis?.rawValue ?? "", result: record.result, codeID: record.codeID.map(LedgerAudit.hex) ?? "",
-                codeExpiry: record.codeExpiry.map(LedgerAudit.time) ?? ""))
+            result.append(
+                ReviewedEntry(
+                    leafIndex: index, seq: seq, kind: record.kind.rawValue, at: LedgerAudit.time(stored.at),
+                    clientID: record.clientID?.uuidString.lowercased() ?? "", staffID: record.staffID?.uuidString.lowercased() ?? "",
+                    requesterMasked: record.requesterMasked ?? "", subjectMasked: record.subjectMasked ?? "",
+                    grantID: record.grantID?.uuidString.lowercased() ?? "", method: record.method?.rawValue ?? "",
+                    legalBasis: record.legalBasis?.rawValue ?? "", result: record.result, codeID: record.codeID.map(LedgerAudit.hex) ?? "",
+                    codeExpiry: record.codeExpiry.map(LedgerAudit.time) ?? ""))
         }
         return result
     }

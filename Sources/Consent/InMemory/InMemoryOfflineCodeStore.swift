@@ -22,7 +22,8 @@ public actor InMemoryOfflineCodeStore: OfflineCodeStore {
     ) async throws -> OfflineIssueOutcome {
         let current = generations[subject]
         if mode == .currentOrNew, let current,
-           let existing = codes.values.first(where: { $0.subjectKey == subject && $0.generation == current.number && $0.expiresAt > now }) {
+            let existing = codes.values.first(where: { $0.subjectKey == subject && $0.generation == current.number && $0.expiresAt > now })
+        {
             return OfflineIssueOutcome(code: existing, isNew: false)
         }
         let next = (current?.number ?? 0) + 1

@@ -47,17 +47,27 @@ public struct PostgresConsentStore: ConsentStore {
                 try binds.append(value)
                 placeholders.append("$\(binds.count)")
             }
-            try add(record.kind.rawValue); try add(record.clientID); try add(record.staffID); try add(Self.bytes(record.requesterKey))
-            try add(record.requesterMasked); try add(Self.bytes(record.subjectKey)); try add(record.subjectMasked); try add(record.grantID)
-            try add(record.method?.rawValue); try add(record.legalBasis?.rawValue); try add(record.result)
-            try add(record.codeID.map { ByteBuffer(bytes: $0) }); try add(record.codeExpiry)
+            try add(record.kind.rawValue)
+            try add(record.clientID)
+            try add(record.staffID)
+            try add(Self.bytes(record.requesterKey))
+            try add(record.requesterMasked)
+            try add(Self.bytes(record.subjectKey))
+            try add(record.subjectMasked)
+            try add(record.grantID)
+            try add(record.method?.rawValue)
+            try add(record.legalBasis?.rawValue)
+            try add(record.result)
+            try add(record.codeID.map { ByteBuffer(bytes: $0) })
+            try add(record.codeExpiry)
             rows.append("(" + placeholders.joined(separator: ", ") + ")")
         }
-        let query = PostgresQuery(unsafeSQL: """
-            INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
-                                method, legal_basis, result, code_cti, code_exp)
-            VALUES \(rows.joined(separator: ", "))
-            """, binds: binds)
+        let query = PostgresQuery(
+            unsafeSQL: """
+                INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
+                                    method, legal_basis, result, code_cti, code_exp)
+                VALUES \(rows.joined(separator: ", "))
+                """, binds: binds)
         try await client.query(query, logger: logger)
     }
 
@@ -110,11 +120,13 @@ public struct PostgresConsentStore: ConsentStore {
         let rows = try await client.query(query, logger: logger)
         var result: [Guardianship] = []
         for try await (id, guardian, guardianMasked, subject, subjectMasked, subjectName, relationship, createdAt)
-            in rows.decode((UUID, ByteBuffer, String, ByteBuffer, String, String, String, Date).self) {
-            result.append(Guardianship(
-                id: id, guardianKey: SubjectKey(bytes: Array(buffer: guardian)), guardianMaskedID: guardianMasked,
-                subjectKey: SubjectKey(bytes: Array(buffer: subject)), subjectMaskedID: subjectMasked,
-                subjectMaskedName: subjectName, relationship: relationship, createdAt: createdAt))
+            in rows.decode((UUID, ByteBuffer, String, ByteBuffer, String, String, String, Date).self)
+        {
+            result.append(
+                Guardianship(
+                    id: id, guardianKey: SubjectKey(bytes: Array(buffer: guardian)), guardianMaskedID: guardianMasked,
+                    subjectKey: SubjectKey(bytes: Array(buffer: subject)), subjectMaskedID: subjectMasked,
+                    subjectMaskedName: subjectName, relationship: relationship, createdAt: createdAt))
         }
         return result
     }
@@ -178,15 +190,17 @@ public struct PostgresConsentStore: ConsentStore {
     static func grants(_ rows: PostgresRowSequence) async throws -> [ConsentGrant] {
         var result: [ConsentGrant] = []
         for try await (id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, active)
-            in rows.decode((UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Bool).self) {
+            in rows.decode((UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Bool).self)
+        {
             guard let relation = GrantorRelation(rawValue: relation), let basis = LegalBasis(rawValue: basis),
-                  let method = GrantMethod(rawValue: method)
+                let method = GrantMethod(rawValue: method)
             else { continue }
-            result.append(ConsentGrant(
-                id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), grantorKey: SubjectKey(bytes: Array(buffer: grantor)),
-                relation: relation, guardianshipID: guardianshipID, granteeKey: grantee.map { SubjectKey(bytes: Array(buffer: $0)) },
-                legalBasis: basis, method: method, validFrom: from, validUntil: until, maxUses: maxUses, uses: uses,
-                withdrawnAt: withdrawn, guardianshipActive: active))
+            result.append(
+                ConsentGrant(
+                    id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), grantorKey: SubjectKey(bytes: Array(buffer: grantor)),
+                    relation: relation, guardianshipID: guardianshipID, granteeKey: grantee.map { SubjectKey(bytes: Array(buffer: $0)) },
+                    legalBasis: basis, method: method, validFrom: from, validUntil: until, maxUses: maxUses, uses: uses,
+                    withdrawnAt: withdrawn, guardianshipActive: active))
         }
         return result
     }
@@ -235,30 +249,30 @@ public struct PostgresConsentStore: ConsentStore {
         var taken = 0
         do {
             let rows = try await client.query(
-            """
-            WITH used AS (
-              UPDATE consent_grants g SET uses = g.uses + 1
-              WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
-                AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
-                AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
-                AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))
-              RETURNING g.id
-            ), recorded AS (
-              INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
-                                  method, legal_basis, result, code_cti, code_exp)
-              SELECT \(record.kind.rawValue), \(record.clientID), \(record.staffID), \(Self.bytes(record.requesterKey)),
-                     \(record.requesterMasked), \(Self.bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID),
-                     \(record.method?.rawValue), \(record.legalBasis?.rawValue), \(record.result),
-                     \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry)
-              FROM used
-            ), answered AS (
-              INSERT INTO idempotent_lookups (client_id, key, request_hash, claims)
-              SELECT \(idempotency?.clientID), \(idempotency?.key), \(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) }),
-                     \(idempotency.map { ByteBuffer(bytes: $0.answer.claims) })
-              FROM used WHERE \(idempotency != nil)
-            )
-            SELECT count(*)::int FROM used
-            """, logger: logger)
+                """
+                WITH used AS (
+                  UPDATE consent_grants g SET uses = g.uses + 1
+                  WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
+                    AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
+                    AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
+                    AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))
+                  RETURNING g.id
+                ), recorded AS (
+                  INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
+                                      method, legal_basis, result, code_cti, code_exp)
+                  SELECT \(record.kind.rawValue), \(record.clientID), \(record.staffID), \(Self.bytes(record.requesterKey)),
+                         \(record.requesterMasked), \(Self.bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID),
+                         \(record.method?.rawValue), \(record.legalBasis?.rawValue), \(record.result),
+                         \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry)
+                  FROM used
+                ), answered AS (
+                  INSERT INTO idempotent_lookups (client_id, key, request_hash, claims)
+                  SELECT \(idempotency?.clientID), \(idempotency?.key), \(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) }),
+                         \(idempotency.map { ByteBuffer(bytes: $0.answer.claims) })
+                  FROM used WHERE \(idempotency != nil)
+                )
+                SELECT count(*)::int FROM used
+                """, logger: logger)
             for try await count in rows.decode(Int.self) { taken = count }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw IdempotencyKeyTaken()
@@ -290,15 +304,23 @@ public struct PostgresConsentStore: ConsentStore {
             FROM ledger WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
             """, logger: logger)
         var result: [StoredLedgerRecord] = []
-        for try await (number, at, kind, clientID, staffID, requester, requesterMasked, subject, subjectMasked, grantID, method, basis, outcome, cti, exp)
-            in rows.decode((Int64, Date, String, UUID?, UUID?, ByteBuffer?, String?, ByteBuffer?, String?, UUID?, String?, String?, String, ByteBuffer?, Date?).self) {
+        for try await (
+            number, at, kind, clientID, staffID, requester, requesterMasked, subject, subjectMasked, grantID, method, basis, outcome, cti, exp
+        )
+            in rows.decode(
+                (Int64, Date, String, UUID?, UUID?, ByteBuffer?, String?, ByteBuffer?, String?, UUID?, String?, String?, String, ByteBuffer?, Date?)
+                    .self)
+        {
             guard let kind = LedgerRecord.Kind(rawValue: kind) else { continue }
-            result.append(StoredLedgerRecord(seq: number, at: at, record: LedgerRecord(
-                kind: kind, clientID: clientID, staffID: staffID, requesterKey: requester.map { SubjectKey(bytes: Array(buffer: $0)) },
-                requesterMasked: requesterMasked, subjectKey: subject.map { SubjectKey(bytes: Array(buffer: $0)) },
-                subjectMasked: subjectMasked, grantID: grantID, method: method.flatMap(GrantMethod.init(rawValue:)),
-                legalBasis: basis.flatMap(LegalBasis.init(rawValue:)), result: outcome, codeID: cti.map { Array(buffer: $0) },
-                codeExpiry: exp)))
+            result.append(
+                StoredLedgerRecord(
+                    seq: number, at: at,
+                    record: LedgerRecord(
+                        kind: kind, clientID: clientID, staffID: staffID, requesterKey: requester.map { SubjectKey(bytes: Array(buffer: $0)) },
+                        requesterMasked: requesterMasked, subjectKey: subject.map { SubjectKey(bytes: Array(buffer: $0)) },
+                        subjectMasked: subjectMasked, grantID: grantID, method: method.flatMap(GrantMethod.init(rawValue:)),
+                        legalBasis: basis.flatMap(LegalBasis.init(rawValue:)), result: outcome, codeID: cti.map { Array(buffer: $0) },
+                        codeExpiry: exp)))
         }
         return result
     }

@@ -23,10 +23,12 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
     static func heads(_ rows: PostgresRowSequence) async throws -> [TreeHead] {
         var heads: [TreeHead] = []
         for try await (size, root, at, kid, signature, frontier, lastSeq)
-            in rows.decode((Int64, ByteBuffer, Date, String, ByteBuffer, [ByteBuffer], Int64).self) {
-            heads.append(TreeHead(
-                size: Int(size), root: Array(buffer: root), sealedAt: at, kid: kid, signature: Array(buffer: signature),
-                frontier: frontier.map { Array(buffer: $0) }, lastSeq: lastSeq))
+            in rows.decode((Int64, ByteBuffer, Date, String, ByteBuffer, [ByteBuffer], Int64).self)
+        {
+            heads.append(
+                TreeHead(
+                    size: Int(size), root: Array(buffer: root), sealedAt: at, kid: kid, signature: Array(buffer: signature),
+                    frontier: frontier.map { Array(buffer: $0) }, lastSeq: lastSeq))
         }
         return heads
     }
@@ -39,13 +41,17 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sealerLock))", logger: logger)
             } else {
                 var locked = false
-                for try await value in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.sealerLock))", logger: logger).decode(Bool.self) {
+                for try await value in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.sealerLock))", logger: logger).decode(
+                    Bool.self)
+                {
                     locked = value
                 }
                 guard locked else { return nil }
             }
-            let latest = try await Self.heads(connection.query(
-                "SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size DESC LIMIT 1", logger: logger)).first
+            let latest = try await Self.heads(
+                connection.query(
+                    "SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size DESC LIMIT 1", logger: logger)
+            ).first
             var frontier = latest.map { MerkleFrontier(size: $0.size, nodes: $0.frontier) } ?? MerkleFrontier()
             let lastSeq = latest?.lastSeq ?? 0
             let rows = try await connection.query(
@@ -96,7 +102,8 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
     }
 
     public func head(size: Int) async throws -> TreeHead? {
-        try await Self.heads(client.query("SELECT \(unescaped: Self.headColumns) FROM ledger_heads WHERE size = \(Int64(size))", logger: logger)).first
+        try await Self.heads(client.query("SELECT \(unescaped: Self.headColumns) FROM ledger_heads WHERE size = \(Int64(size))", logger: logger))
+            .first
     }
 
     public func heads() async throws -> [TreeHead] {
@@ -128,12 +135,14 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
         let heads = try await heads()
         var order: [(index: Int64, seq: Int64)] = []
         for try await (index, seq) in try await client.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
-            .decode((Int64, Int64).self) {
+            .decode((Int64, Int64).self)
+        {
             order.append((index, seq))
         }
         var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
         for try await (level, index, hash) in try await client.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
-            .decode((Int, Int64, ByteBuffer).self) {
+            .decode((Int, Int64, ByteBuffer).self)
+        {
             nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
         }
         // Times are formatted here, not through functions stored in the database, which an attacker could change.
@@ -156,14 +165,15 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
             let digest = Array(buffer: try columns[16].decode(ByteBuffer.self))
             let purged = try columns[17].decode(Bool.self)
             let personal = [("requester", try text(5)), ("requester_masked", try text(6)), ("subject", try text(7)), ("subject_masked", try text(8))]
-            entries.append(LedgerAudit.EntryFields(
-                seq: seq,
-                fields: [
-                    ("seq", "\(seq)"), ("kind", try text(1)), ("at", try text(2)), ("client", try text(3)), ("staff", try text(4)),
-                    ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", try text(9)), ("method", try text(10)),
-                    ("basis", try text(11)), ("result", try text(12)), ("cti", try text(13)), ("exp", try text(14)),
-                ],
-                personal: purged ? nil : personal, personalDigest: digest, leafHash: Array(buffer: try columns[15].decode(ByteBuffer.self))))
+            entries.append(
+                LedgerAudit.EntryFields(
+                    seq: seq,
+                    fields: [
+                        ("seq", "\(seq)"), ("kind", try text(1)), ("at", try text(2)), ("client", try text(3)), ("staff", try text(4)),
+                        ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", try text(9)), ("method", try text(10)),
+                        ("basis", try text(11)), ("result", try text(12)), ("cti", try text(13)), ("exp", try text(14)),
+                    ],
+                    personal: purged ? nil : personal, personalDigest: digest, leafHash: Array(buffer: try columns[15].decode(ByteBuffer.self))))
         }
         return LedgerAudit.Snapshot(heads: heads, treeOrder: order, nodes: nodes, entries: entries)
     }
@@ -171,6 +181,8 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
 
 extension PostgresLedgerTreeStore: LedgerReviewStore {
     public func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] {
+        let subject = filter.subjectKey.map { ByteBuffer(bytes: $0.bytes) }
+        let requester = filter.requesterKey.map { ByteBuffer(bytes: $0.bytes) }
         let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
         let rows = try await client.query(
             """
@@ -180,8 +192,8 @@ extension PostgresLedgerTreeStore: LedgerReviewStore {
                    coalesce(encode(l.code_cti, 'hex'), ''), coalesce(to_char(l.code_exp AT TIME ZONE 'UTC', \(unescaped: time)), '')
             FROM ledger_tree t JOIN ledger l ON l.seq = t.seq
             WHERE t.leaf_index > \(afterLeaf) AND t.leaf_index < \(beforeLeaf)
-              AND (\(filter.subjectKey.map { ByteBuffer(bytes: $0.bytes) })::bytea IS NULL OR l.subject_key = \(filter.subjectKey.map { ByteBuffer(bytes: $0.bytes) }))
-              AND (\(filter.requesterKey.map { ByteBuffer(bytes: $0.bytes) })::bytea IS NULL OR l.requester_key = \(filter.requesterKey.map { ByteBuffer(bytes: $0.bytes) }))
+              AND (\(subject)::bytea IS NULL OR l.subject_key = \(subject))
+              AND (\(requester)::bytea IS NULL OR l.requester_key = \(requester))
               AND (\(filter.kind)::text IS NULL OR l.kind = \(filter.kind))
               AND (\(filter.result)::text IS NULL OR l.result = \(filter.result))
               AND (\(filter.clientID)::uuid IS NULL OR l.client_id = \(filter.clientID))
@@ -191,10 +203,12 @@ extension PostgresLedgerTreeStore: LedgerReviewStore {
             """, logger: logger)
         var result: [ReviewedEntry] = []
         for try await row in rows {
-            let c = try row.decode((Int64, Int64, String, String, String, String, String, String, String, String, String, String, String, String).self)
-            result.append(ReviewedEntry(
-                leafIndex: c.0, seq: c.1, kind: c.2, at: c.3, clientID: c.4, staffID: c.5, requesterMasked: c.6, subjectMasked: c.7,
-                grantID: c.8, method: c.9, legalBasis: c.10, result: c.11, codeID: c.12, codeExpiry: c.13))
+            let c = try row.decode(
+                (Int64, Int64, String, String, String, String, String, String, String, String, String, String, String, String).self)
+            result.append(
+                ReviewedEntry(
+                    leafIndex: c.0, seq: c.1, kind: c.2, at: c.3, clientID: c.4, staffID: c.5, requesterMasked: c.6, subjectMasked: c.7,
+                    grantID: c.8, method: c.9, legalBasis: c.10, result: c.11, codeID: c.12, codeExpiry: c.13))
         }
         return result
     }

@@ -26,9 +26,15 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
             var generation: Int64?
             for try await value in current.decode(Int64.self) { generation = value }
             if mode == .currentOrNew, let generation,
-               let existing = try await Self.codes(connection.query(
-                   "SELECT id, subject_key, generation, claims, issued_at, expires_at FROM offline_codes WHERE subject_key = \(key) AND generation = \(generation) AND expires_at > \(now)",
-                   logger: logger)).first {
+                let existing = try await Self.codes(
+                    connection.query(
+                        """
+                        SELECT id, subject_key, generation, claims, issued_at, expires_at FROM offline_codes
+                        WHERE subject_key = \(key) AND generation = \(generation) AND expires_at > \(now)
+                        """,
+                        logger: logger)
+                ).first
+            {
                 return OfflineIssueOutcome(code: existing, isNew: false)
             }
             let bumped = try await connection.query(
@@ -48,8 +54,9 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
                 """, logger: logger)
             try await PostgresConsentStore.insert(ledger, on: connection, logger: logger)
             return OfflineIssueOutcome(
-                code: OfflineCodeRecord(id: id, subjectKey: subject, generation: next, claims: built.claims,
-                                        issuedAt: built.issuedAt, expiresAt: built.expiresAt),
+                code: OfflineCodeRecord(
+                    id: id, subjectKey: subject, generation: next, claims: built.claims,
+                    issuedAt: built.issuedAt, expiresAt: built.expiresAt),
                 isNew: true)
         }
     }
@@ -57,25 +64,30 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
     static func codes(_ rows: PostgresRowSequence) async throws -> [OfflineCodeRecord] {
         var result: [OfflineCodeRecord] = []
         for try await (id, subject, generation, claims, issued, expires) in rows.decode((UUID, ByteBuffer, Int64, ByteBuffer, Date, Date).self) {
-            result.append(OfflineCodeRecord(
-                id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), generation: generation, claims: Array(buffer: claims),
-                issuedAt: issued, expiresAt: expires))
+            result.append(
+                OfflineCodeRecord(
+                    id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), generation: generation, claims: Array(buffer: claims),
+                    issuedAt: issued, expiresAt: expires))
         }
         return result
     }
 
     public func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord? {
-        try await Self.codes(client.query(
-            """
-            SELECT c.id, c.subject_key, c.generation, c.claims, c.issued_at, c.expires_at
-            FROM offline_codes c JOIN subject_generations g ON g.subject_key = c.subject_key AND g.generation = c.generation
-            WHERE c.subject_key = \(ByteBuffer(bytes: subject.bytes))
-            """, logger: logger)).first
+        try await Self.codes(
+            client.query(
+                """
+                SELECT c.id, c.subject_key, c.generation, c.claims, c.issued_at, c.expires_at
+                FROM offline_codes c JOIN subject_generations g ON g.subject_key = c.subject_key AND g.generation = c.generation
+                WHERE c.subject_key = \(ByteBuffer(bytes: subject.bytes))
+                """, logger: logger)
+        ).first
     }
 
     public func code(id: UUID) async throws -> OfflineCodeRecord? {
-        try await Self.codes(client.query(
-            "SELECT id, subject_key, generation, claims, issued_at, expires_at FROM offline_codes WHERE id = \(id)", logger: logger)).first
+        try await Self.codes(
+            client.query(
+                "SELECT id, subject_key, generation, claims, issued_at, expires_at FROM offline_codes WHERE id = \(id)", logger: logger)
+        ).first
     }
 
     public func currentGeneration(subjectReference: [UInt8]) async throws -> (subject: SubjectKey, generation: Int64)? {

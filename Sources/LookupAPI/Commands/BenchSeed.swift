@@ -22,7 +22,7 @@ struct BenchSeed: AsyncParsableCommand {
         let count = count
         let made = try await withDatabase(data, logger: logger) { postgres in
             _ = try await PostgresHealthStatusRepository(client: postgres, logger: logger).upsert([
-                HealthStatusUpdate(id: subject, name: "王秀英", status: .green, asOf: Date(), personalData: personalData),
+                HealthStatusUpdate(id: subject, name: "王秀英", status: .green, asOf: Date(), personalData: personalData)
             ])
             let store = PostgresConsentStore(client: postgres, logger: logger)
             return try await withThrowingTaskGroup(of: [String].self) { group in

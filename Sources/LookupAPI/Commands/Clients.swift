@@ -54,7 +54,8 @@ struct Clients: AsyncParsableCommand {
             }
             for client in clients {
                 let state = client.revokedAt.map { "revoked \($0.formatted(.iso8601))" } ?? "active"
-                print("\(client.id.uuidString.lowercased())  \(client.role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  \(state)  \(client.name)")
+                let role = client.role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                print("\(client.id.uuidString.lowercased())  \(role)  \(state)  \(client.name)")
             }
         }
     }

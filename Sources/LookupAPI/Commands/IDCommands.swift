@@ -66,7 +66,9 @@ struct IdentityReport: Encodable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case valid, normalized, kind, birthDate = "birth_date", sex, masked, age, group, reason
+        case valid, normalized, kind
+        case birthDate = "birth_date"
+        case sex, masked, age, group, reason
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -16,7 +16,8 @@ struct Keys: ParsableCommand {
             let active = keys.last { $0.retired == nil }?.kidString
             for key in keys {
                 let state = key.kidString == active ? "active" : key.retired.map { "retired \(Self.date($0))" } ?? "verifying"
-                print("\(key.kidString)  \(key.key.algorithm.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0))  created \(Self.date(key.created))  \(state)")
+                let algorithm = key.key.algorithm.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)
+                print("\(key.kidString)  \(algorithm)  created \(Self.date(key.created))  \(state)")
             }
         }
 

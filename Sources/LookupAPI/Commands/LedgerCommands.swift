@@ -80,8 +80,10 @@ struct LedgerCommands: AsyncParsableCommand {
         func run() async throws {
             CommandLogging.bootstrap(level: .error)
             guard let day = CivilDate(iso: before) else { throw ValidationError("--before must be a date as YYYY-MM-DD") }
-            let cutoff = DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"),
-                                        year: day.year, month: day.month, day: day.day).date!
+            let cutoff = DateComponents(
+                calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"),
+                year: day.year, month: day.month, day: day.day
+            ).date!
             let logger = Logger(label: "passby.ledger")
             let count = try await withDatabase(data, logger: logger) { postgres in
                 try await PostgresConsentStore(client: postgres, logger: logger).purge(before: cutoff)

@@ -11,7 +11,10 @@ struct Passby: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passby",
         abstract: "Show the health code of a person without a smartphone, with their consent.",
-        subcommands: [Serve.self, Migrate.self, Clients.self, StaffCommands.self, Keys.self, LedgerCommands.self, IDCommands.self, Conformance.self, Dev.self])
+        subcommands: [
+            Serve.self, Migrate.self, Clients.self, StaffCommands.self, Keys.self, LedgerCommands.self, IDCommands.self, Conformance.self,
+            Dev.self,
+        ])
 }
 
 /// Options every command that touches the database shares.

@@ -32,7 +32,11 @@ struct Serve: AsyncParsableCommand {
         let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
         let assertions = try await AssertionVerifier(providers: IdentityProviders.load(configuration, dataDirectory: data.dataDirectory))
         if configuration.developmentIdentityProvider {
-            logger.warning("the development identity provider is trusted: anyone with this data directory, or through /helper's demo sign-in anyone who can reach the server, can mint assertions; set PASSBY_DEV_IDP=off in production")
+            logger.warning(
+                """
+                the development identity provider is trusted: anyone with this data directory, or through /helper's demo sign-in \
+                anyone who can reach the server, can mint assertions; set PASSBY_DEV_IDP=off in production
+                """)
         }
         // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
         let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)

@@ -43,7 +43,10 @@ struct StaffCommands: AsyncParsableCommand {
         func run() async throws {
             CommandLogging.bootstrap(level: .error)
             let (name, logger) = (username, Logger(label: "passby.staff"))
-            guard try await withDatabase(data, logger: logger, { try await PostgresStaffRepository(client: $0, logger: logger).disable(username: name) }) else {
+            let disabled = try await withDatabase(data, logger: logger) {
+                try await PostgresStaffRepository(client: $0, logger: logger).disable(username: name)
+            }
+            guard disabled else {
                 throw ValidationError("no active account \(username)")
             }
             print("staff \(username) disabled")

@@ -39,8 +39,9 @@ struct HealthStatusController {
     @Sendable func upsert(request: Request, context: PassbyRequestContext) async throws -> Response {
         let items = try await JSONBody.decode([Item].self, from: request, within: limits)
         let results = try await service.upsert(items.map(\.item))
-        return try context.respond(BatchResult(
-            accepted: results.count { $0.result == "accepted" }, ignored: results.count { $0.result == "ignored-older" },
-            rejected: results.count { $0.result == "rejected" }, results: results), from: request)
+        return try context.respond(
+            BatchResult(
+                accepted: results.count { $0.result == "accepted" }, ignored: results.count { $0.result == "ignored-older" },
+                rejected: results.count { $0.result == "rejected" }, results: results), from: request)
     }
 }

@@ -35,9 +35,10 @@ struct LedgerController {
     @Sendable func inclusion(request: Request, context: PassbyRequestContext) async throws -> Response {
         guard let seq = context.parameters.get("seq", as: Int64.self) else { throw Problem.notFound }
         let proof = try await service.inclusion(seq: seq, headSize: request.uri.queryParameters.get("size", as: Int.self))
-        return try context.respond(InclusionBody(
-            seq: proof.seq, leafIndex: proof.leafIndex, leafHash: TreeHeadBody.hex(proof.leafHash), treeSize: proof.head.size,
-            path: proof.path.map(TreeHeadBody.hex), head: TreeHeadBody(proof.head)), from: request)
+        return try context.respond(
+            InclusionBody(
+                seq: proof.seq, leafIndex: proof.leafIndex, leafHash: TreeHeadBody.hex(proof.leafHash), treeSize: proof.head.size,
+                path: proof.path.map(TreeHeadBody.hex), head: TreeHeadBody(proof.head)), from: request)
     }
 
     @Sendable func consistency(request: Request, context: PassbyRequestContext) async throws -> Response {
@@ -46,7 +47,8 @@ struct LedgerController {
             throw Problem.malformedRequest("`from` and `to` must be head sizes with 1 ≤ from ≤ to")
         }
         let proof = try await service.consistency(from: from, to: to)
-        return try context.respond(ConsistencyBody(
-            from: TreeHeadBody(proof.from), to: TreeHeadBody(proof.to), path: proof.path.map(TreeHeadBody.hex)), from: request)
+        return try context.respond(
+            ConsistencyBody(
+                from: TreeHeadBody(proof.from), to: TreeHeadBody(proof.to), path: proof.path.map(TreeHeadBody.hex)), from: request)
     }
 }

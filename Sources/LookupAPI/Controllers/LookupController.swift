@@ -44,9 +44,10 @@ struct LookupController {
         let raw = try await JSONBody.collect(request, within: limits)
         let body = try JSONBody.decode(Body.self, from: raw)
         let format = Self.format(body.format, accept: request.headers[.accept])
-        let issued = try await service.lookup(LookupService.Request(
-            clientID: try context.client.id, assertion: request.assertion, idNumber: body.idNumber, consentToken: body.consentToken,
-            idempotencyKey: request.headers[PassbyHeaders.idempotencyKey], bodyDigest: Array(SHA256.hash(data: Array(raw.readableBytesView)))))
+        let issued = try await service.lookup(
+            LookupService.Request(
+                clientID: try context.client.id, assertion: request.assertion, idNumber: body.idNumber, consentToken: body.consentToken,
+                idempotencyKey: request.headers[PassbyHeaders.idempotencyKey], bodyDigest: Array(SHA256.hash(data: Array(raw.readableBytesView)))))
         let claims = issued.claims
         let rendering = try Rendering(code: issued.code, format: format, correction: .m, label: "Health code, \(claims.status ?? "")")
         let data = format == .png ? Data(rendering.bytes).base64EncodedString() : String(decoding: rendering.bytes, as: UTF8.self)

@@ -70,9 +70,10 @@ struct OfflineCodeController {
     @Sendable func identify(request: Request, context: PassbyRequestContext) async throws -> Response {
         let confirmation = try await service.identify(try await terminalPerson(request))
         let subject = confirmation.subject
-        return try context.respond(Confirmation(
-            maskedName: subject.record.maskedName, maskedID: subject.record.maskedID, group: subject.group.rawValue,
-            hasCode: confirmation.current != nil, generation: confirmation.current?.generation, codeID: confirmation.current?.id), from: request)
+        return try context.respond(
+            Confirmation(
+                maskedName: subject.record.maskedName, maskedID: subject.record.maskedID, group: subject.group.rawValue,
+                hasCode: confirmation.current != nil, generation: confirmation.current?.generation, codeID: confirmation.current?.id), from: request)
     }
 
     @Sendable func apply(request: Request, context: PassbyRequestContext) async throws -> Response {
@@ -93,11 +94,13 @@ struct OfflineCodeController {
 
     func answer(_ issued: OfflineCodeService.IssuedCode, request: Request, context: PassbyRequestContext) throws -> Response {
         let record = issued.record
-        return try context.respond(CodeAnswer(
-            id: record.id, code: issued.code, generation: record.generation, issuedAt: record.issuedAt, expiresAt: record.expiresAt,
-            maskedName: issued.claims.maskedName, maskedID: issued.claims.maskedID, group: issued.claims.ageGroup,
-            printURL: "/v1/offline-codes/\(record.id.uuidString.lowercased())/print",
-            qrSVG: try QRCode(encoding: issued.code, correction: .q).svg(label: "Offline code")), status: issued.isNew ? .created : .ok, from: request)
+        return try context.respond(
+            CodeAnswer(
+                id: record.id, code: issued.code, generation: record.generation, issuedAt: record.issuedAt, expiresAt: record.expiresAt,
+                maskedName: issued.claims.maskedName, maskedID: issued.claims.maskedID, group: issued.claims.ageGroup,
+                printURL: "/v1/offline-codes/\(record.id.uuidString.lowercased())/print",
+                qrSVG: try QRCode(encoding: issued.code, correction: .q).svg(label: "Offline code")),
+            status: issued.isNew ? .created : .ok, from: request)
     }
 
     /// The printable card: SVG, or PDF or PNG (`?format=` or `Accept`) when `rsvg-convert` is installed.

@@ -6,8 +6,10 @@ import NIOCore
 /// `GET /v1/records`: compliance reviewers query the sealed ledger, as JSON pages or one CSV export.
 struct ReviewController {
     let service: ReviewService
-    static let columns = ["leaf_index", "seq", "kind", "at", "client_id", "staff_id", "requester_masked", "subject_masked",
-                          "grant_id", "method", "legal_basis", "result", "cti", "code_exp"]
+    static let columns = [
+        "leaf_index", "seq", "kind", "at", "client_id", "staff_id", "requester_masked", "subject_masked",
+        "grant_id", "method", "legal_basis", "result", "cti", "code_exp",
+    ]
 
     struct Page: Encodable {
         var records: [[String: String]]
@@ -20,8 +22,10 @@ struct ReviewController {
     }
 
     static func values(_ entry: ReviewedEntry) -> [String] {
-        ["\(entry.leafIndex)", "\(entry.seq)", entry.kind, entry.at, entry.clientID, entry.staffID, entry.requesterMasked,
-         entry.subjectMasked, entry.grantID, entry.method, entry.legalBasis, entry.result, entry.codeID, entry.codeExpiry]
+        [
+            "\(entry.leafIndex)", "\(entry.seq)", entry.kind, entry.at, entry.clientID, entry.staffID, entry.requesterMasked,
+            entry.subjectMasked, entry.grantID, entry.method, entry.legalBasis, entry.result, entry.codeID, entry.codeExpiry,
+        ]
     }
 
     /// RFC 4180 quoting where needed.
@@ -36,8 +40,9 @@ struct ReviewController {
     static func query(_ request: Request) throws -> (ReviewService.Query, limit: Int) {
         let parameters = request.uri.queryParameters
         func text(_ name: String) -> String? { parameters.get(name).map { String($0) } }
-        var query = ReviewService.Query(subjectIdNumber: text("subject_id_number"), requesterIdNumber: text("requester_id_number"),
-                                        kind: text("kind"), result: text("result"))
+        var query = ReviewService.Query(
+            subjectIdNumber: text("subject_id_number"), requesterIdNumber: text("requester_id_number"),
+            kind: text("kind"), result: text("result"))
         if let client = text("client") {
             guard let id = UUID(uuidString: client) else { throw Problem.malformedRequest("`client` must be a client id") }
             query.clientID = id

@@ -60,7 +60,7 @@ actor InMemoryStaffRepository: StaffRepository {
 
     func account(sessionHash: [UInt8], at now: Date) async throws -> StaffAccount? {
         guard let session = sessions[sessionHash], session.expiresAt > now,
-              let row = rows[session.staffID], row.account.disabledAt == nil
+            let row = rows[session.staffID], row.account.disabledAt == nil
         else { return nil }
         return row.account
     }

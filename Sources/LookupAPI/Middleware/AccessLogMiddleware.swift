@@ -20,11 +20,13 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func log(_ request: Request, _ context: Context, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        context.logger.info("request", metadata: [
-            "http.method": "\(request.method)",
-            "http.route": "\(context.endpointPath ?? "unmatched")",
-            "http.status": "\(status)",
-            "duration_ms": "\(String(format: "%.2f", milliseconds))",
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)",
+                "http.route": "\(context.endpointPath ?? "unmatched")",
+                "http.status": "\(status)",
+                "duration_ms": "\(String(format: "%.2f", milliseconds))",
+            ])
     }
 }

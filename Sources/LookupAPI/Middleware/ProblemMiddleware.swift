@@ -29,9 +29,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             logger.warning("database unavailable", metadata: ["error.code": "\(psql.code)"])
             return .databaseUnavailable
         case let psql as PSQLError:
-            logger.error("database error", metadata: [
-                "error.code": "\(psql.code)", "sql.state": "\(psql.serverInfo?[.sqlState] ?? "-")",
-            ])
+            logger.error(
+                "database error",
+                metadata: [
+                    "error.code": "\(psql.code)", "sql.state": "\(psql.serverInfo?[.sqlState] ?? "-")",
+                ])
             return .internalError
         case is DatabaseTimeout:
             logger.warning("database timed out")
@@ -62,7 +64,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     static func isUnavailability(_ error: PSQLError) -> Bool {
         switch error.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown,
-             .sslUnsupported, .failedToAddSSLHandler:
+            .sslUnsupported, .failedToAddSSLHandler:
             return true
         case .server, .queryCancelled:
             // 57P01..57P05: shutdown, cannot connect now, idle session timeout; 08xxx: connection

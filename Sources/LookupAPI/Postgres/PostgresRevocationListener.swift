@@ -21,7 +21,9 @@ struct APIClientRevocationListener: Service {
                         }
                     }
                 } catch {
-                    if !Task.isCancelled { logger.warning("API client revocation notices lost; authenticating against the database until they resume") }
+                    if !Task.isCancelled {
+                        logger.warning("API client revocation notices lost; authenticating against the database until they resume")
+                    }
                 }
                 cache.invalidate(listening: false)
                 try? await Task.sleep(for: .seconds(1))

@@ -59,7 +59,8 @@ struct PostgresStaffRepository: StaffRepository {
         try await client.query(
             """
             UPDATE staff SET failed_attempts = failed_attempts + 1,
-                locked_until = CASE WHEN failed_attempts + 1 >= \(limit) THEN now() + make_interval(secs => \(Double(lockSeconds))) ELSE locked_until END
+                locked_until = CASE WHEN failed_attempts + 1 >= \(limit)
+                    THEN now() + make_interval(secs => \(Double(lockSeconds))) ELSE locked_until END
             WHERE id = \(id)
             """, logger: logger)
     }

@@ -163,7 +163,8 @@ struct ConsentService: Sendable {
         let claims = CodeClaims(
             issuer: signer.issuer, issuedAt: issuedAt, expiresAt: issuedAt + configuration.offlineCodeLifetime,
             codeID: CodeSigner.newCodeID(), kind: .receipt, maskedName: record.maskedName, maskedID: record.maskedID,
-            ageGroup: "", extra: [
+            ageGroup: "",
+            extra: [
                 "grant": .text(grant.id.uuidString.lowercased()), "purpose": .text(ConsentRules.purpose),
                 "method": .text(grant.method.rawValue), "basis": .text(grant.legalBasis.rawValue),
                 "relation": .text(grant.relation.rawValue), "from": .int(grant.validFrom.unixSeconds),
@@ -195,7 +196,10 @@ struct ConsentService: Sendable {
         var bytes = Array(SHA256.hash(data: Array(token.canonical.utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
     }
 }

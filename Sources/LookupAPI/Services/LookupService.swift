@@ -74,14 +74,16 @@ struct LookupService: Sendable {
         let group = try identities.eligibleGroup(of: subject, at: now)
 
         let nowSeconds = now.timeIntervalSince1970
-        for (key, limit) in [("requester:\(requesterKey)", configuration.lookupsPerMinutePerRequester),
-                             ("subject:\(subjectKey)", configuration.lookupsPerMinutePerSubject),
-                             ("client:\(request.clientID)", configuration.lookupsPerMinutePerClient)] {
+        for (key, limit) in [
+            ("requester:\(requesterKey)", configuration.lookupsPerMinutePerRequester),
+            ("subject:\(subjectKey)", configuration.lookupsPerMinutePerSubject),
+            ("client:\(request.clientID)", configuration.lookupsPerMinutePerClient),
+        ] {
             if let retryAfter = rateLimiter.hit(key, limit: limit, now: nowSeconds) { throw Refusal.lookupRateLimited(retryAfter: retryAfter) }
         }
 
         guard let token = ConsentToken(parsing: request.consentToken),
-              let grant = try await consents.grant(tokenHash: identities.personalData.tokenHash(token))
+            let grant = try await consents.grant(tokenHash: identities.personalData.tokenHash(token))
         else { throw Refusal.consent(.invalid) }
         record.grantID = grant.id
         record.method = grant.method
@@ -107,7 +109,9 @@ struct LookupService: Sendable {
                 grantID: grant.id, subject: subjectKey, requester: requesterKey, at: now, ledger: issued, idempotency: idempotency)
         } catch is IdempotencyKeyTaken {
             // A concurrent retry with the same key committed first: answer as it did.
-            if let key = request.idempotencyKey, let stored = try await storedAnswer(client: request.clientID, key: key, hash: requestHash, now: now) {
+            if let key = request.idempotencyKey,
+                let stored = try await storedAnswer(client: request.clientID, key: key, hash: requestHash, now: now)
+            {
                 return stored
             }
             throw Refusal.idempotencyKeyReused
@@ -118,8 +122,9 @@ struct LookupService: Sendable {
 
     /// The claims stored for an earlier request with this key; `idempotencyKeyReused` if its body differed.
     private func storedAnswer(client: UUID, key: String, hash: [UInt8], now: Date) async throws -> CodeClaims? {
-        guard let stored = try await consents.idempotentAnswer(
-            clientID: client, key: key, notBefore: now.addingTimeInterval(-Self.idempotencyWindow))
+        guard
+            let stored = try await consents.idempotentAnswer(
+                clientID: client, key: key, notBefore: now.addingTimeInterval(-Self.idempotencyWindow))
         else { return nil }
         guard stored.requestHash == hash else { throw Refusal.idempotencyKeyReused }
         guard let item = try? CBORDecoder.decode(stored.claims), let claims = CodeClaims(cbor: item) else { return nil }

@@ -99,9 +99,10 @@ struct ReviewService: Sendable {
         } else {
             size = try await tree.latestHead()?.size ?? 0
         }
-        try await consents.record(LedgerRecord(
-            kind: .review, clientID: clientID, requesterKey: filter.requesterKey, subjectKey: filter.subjectKey,
-            result: query.isExport ? "export" : "query"))
+        try await consents.record(
+            LedgerRecord(
+                kind: .review, clientID: clientID, requesterKey: filter.requesterKey, subjectKey: filter.subjectKey,
+                result: query.isExport ? "export" : "query"))
         return Bounded(filter: filter, headSize: size)
     }
 
