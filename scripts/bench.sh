@@ -7,7 +7,7 @@
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")/.." && pwd)
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_bin=$("$bin" dev pg-bin)  # located as passby locates it
 duration=${BENCH_SECONDS:-10}
 work=$(mktemp -d /tmp/passby-bench.XXXXXX)
 chmod 755 "$work"

@@ -6,7 +6,7 @@
 set -uo pipefail
 
 bin=$(realpath "$1")
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_bin=$("$bin" dev pg-bin)  # located as passby locates it
 work=$(mktemp -d /tmp/passby-smoke.XXXXXX)
 chmod 755 "$work"   # the embedded cluster runs as an unprivileged user and must reach its directory
 data="$work/data"

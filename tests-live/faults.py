@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests-interop"))
 from check_codes import decode  # noqa: E402  the independent decoder, for the codes' cti
-from live import Passby, Report  # noqa: E402
+from live import Passby, Report, pg_bin  # noqa: E402
 
 PASSERBY = ("刘洋", "440305199203040514")
 SUBJECT = "11010519491231002X"  # the subject of `passby dev bench-seed`
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+PG_BIN = None  # set in main() from `passby dev pg-bin`
 
 report = Report()
 check = report.check
@@ -362,7 +362,9 @@ def abuse(passby, service):
 
 
 def main():
+    global PG_BIN
     binary = sys.argv[1]
+    PG_BIN = pg_bin(binary)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     passby = Passby(binary, env={

@@ -13,6 +13,11 @@ import urllib.request
 from pathlib import Path
 
 
+
+def pg_bin(passby):
+    """PostgreSQL's binary directory, located by `passby dev pg-bin` exactly as passby locates it."""
+    return Path(subprocess.run([str(passby), "dev", "pg-bin"], capture_output=True, text=True, check=True).stdout.strip())
+
 class Report:
     """Named checks, printed as they run, TAP-style; `failed` decides the exit status."""
 
@@ -80,7 +85,7 @@ class Passby:
         # A killed server leaves its PostgreSQL running; stop it before removing its directory.
         cluster = self.data / "postgres"
         if (cluster / "postmaster.pid").exists():
-            pg_ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] / "pg_ctl"
+            pg_ctl = pg_bin(self.binary) / "pg_ctl"
             subprocess.run(["runuser", "-u", "postgres", "--", str(pg_ctl), "stop", "-m", "immediate", "-D", str(cluster)],
                            capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)

@@ -1,12 +1,27 @@
 import ArgumentParser
 import Consent
+import Database
 import Display
 import Foundation
 
 /// `passby dev …`: tools for demos and tests, named as such.
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Development and demo tools.", subcommands: [Assertion.self, Code.self, BenchSeed.self])
+        abstract: "Development and demo tools.", subcommands: [Assertion.self, Code.self, BenchSeed.self, PostgresBinaries.self])
+
+    /// Prints the PostgreSQL binary directory the embedded cluster uses, so that the outside
+    /// tests and benchmarks find PostgreSQL exactly as `passby` does (`PASSBY_PG_BIN`, else the
+    /// newest numbered version under /usr/lib/postgresql).
+    struct PostgresBinaries: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pg-bin", abstract: "Print the PostgreSQL binary directory passby uses.")
+
+        func run() throws {
+            guard let directory = EmbeddedCluster.locateBinaries() else {
+                throw ValidationError("PostgreSQL server binaries not found; run scripts/bootstrap.sh or set PASSBY_PG_BIN")
+            }
+            print(directory.path)
+        }
+    }
 
     /// Mints a real-name assertion signed by the development identity provider.
     struct Assertion: AsyncParsableCommand {
