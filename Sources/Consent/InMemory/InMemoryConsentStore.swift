@@ -167,18 +167,15 @@ public actor InMemoryConsentStore: ConsentStore {
 
     public func purge(before cutoff: Date) async throws -> Int {
         var count = 0
-        for index in entries.indices where entries[index].at < cutoff && !purged.contains(entries[index].seq) {
+        for index in entries.indices where entries[index].at < cutoff && audited[index].personal != nil {
             entries[index].record.requesterKey = nil
             entries[index].record.requesterMasked = nil
             entries[index].record.subjectKey = nil
             entries[index].record.subjectMasked = nil
-            purged.insert(entries[index].seq)
             audited[index].personal = nil
             count += 1
         }
         append(LedgerRecord(kind: .purge, result: "before=\(ISO8601DateFormatter().string(from: cutoff)) entries=\(count)"))
         return count
     }
-
-    var purged: Set<Int64> = []
 }
