@@ -60,7 +60,7 @@ test-faults faults: venv
 
 test-smoke: venv
 	$(SWIFT) build --product passby
-	PYTHON=$(VENV)/bin/python bash scripts/smoke-test.sh $(PASSBY)
+	$(VENV)/bin/python tests-live/smoke_test.py $(PASSBY)
 
 ## Benchmarks in release mode; each prints ratios against a baseline measured in the same run.
 bench: bootstrap
@@ -68,7 +68,7 @@ bench: bootstrap
 	$(SWIFT) build -c release --product passby-bench
 	$(SWIFT) build -c release --product passby
 	.build/release/passby-bench bench/micro.json
-	BENCH_MICRO_JSON=bench/micro.json bash scripts/bench.sh .build/release/passby
+	BENCH_MICRO_JSON=bench/micro.json python3 tests-live/bench.py .build/release/passby
 
 clean:
 	rm -rf .build $(VENV)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests-interop"))
 from check_codes import decode  # noqa: E402  the independent decoder, for the codes' cti
-from live import Passby, Report, pg_bin  # noqa: E402
+from live import PEOPLE, Passby, Report, pg_bin  # noqa: E402
 
-PASSERBY = ("刘洋", "440305199203040514")
-SUBJECT = "11010519491231002X"  # the subject of `passby dev bench-seed`
+PASSERBY = PEOPLE["passerby"]
+SUBJECT = PEOPLE["elder"].id_number  # also the subject of `passby dev bench-seed`
 PG_BIN = None  # set in main() from `passby dev pg-bin`
 
 report = Report()
@@ -331,7 +331,7 @@ def abuse(passby, service):
     limited = [a for a in answers if a[1] == 429]
     check(f"flood: the requester is limited after 20 lookups a minute ({len(limited)} of 40 got 429)",
           len(limited) >= 15 and all(json.loads(a[3])["reason"] == "rate-limited" for a in limited))
-    service.assertion = passby.assertion(("赵敏", "440305199303040714"))
+    service.assertion = passby.assertion(PEOPLE["other_passerby"])
 
     answer = raw((head + "X-Long: " + "a" * 100_000 + "\r\nContent-Length: 2\r\n\r\n{}").encode())
     check("very long headers: a 4xx, not a crash", answer[9:10] == b"4", answer[:40])
@@ -392,8 +392,7 @@ def main():
         passby.stop()
     for name, value in figures.items():
         print(f"figure: {name}: {value if not isinstance(value, float) else round(value, 2)}")
-    print(f"faults: {report.passed} passed, {report.failed} failed")
-    sys.exit(1 if report.failed else 0)
+    sys.exit(report.summary("faults"))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from live import Passby
+from live import PEOPLE, Passby, Person
 
 HERE = Path(__file__).resolve().parent
-PEOPLE = {"guardian": ("王建华", "110105198001010016"), "passerby": ("刘洋", "440305199203040514")}
 
 
 def main():
@@ -28,7 +27,8 @@ def main():
     passby = Passby(binary, env={"PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": "100000", "PASSBY_LOOKUPS_PER_MINUTE_SUBJECT": "100000",
                                  "PASSBY_ATTESTED_PER_HOUR": "100000"})
     try:
-        people = dict(PEOPLE, elder=("王秀英", passby.subjects["elder"]))
+        # The elder is the demo seed's, whose status passby seeded.
+        people = {"guardian": PEOPLE["guardian"], "passerby": PEOPLE["passerby"], "elder": Person("王秀英", passby.subjects["elder"])}
         credentials = {
             "keys": {
                 "helper": passby.keys["demo-helper"], "gateway": passby.keys["demo-gateway"], "guardian": passby.keys["demo-guardian"],
@@ -40,11 +40,11 @@ def main():
         (passby.work / "credentials.json").write_text(json.dumps(credentials))
         # Some state for the handlers to find: a registration, a grant, an offline code, a sealed head.
         guardian = credentials["assertions"]["guardian"]
-        passby.call("POST", "/v1/family-members", {"id_number": people["elder"][1], "name": "王秀英", "relationship": "parent"},
+        passby.call("POST", "/v1/family-members", {"id_number": people["elder"].id_number, "name": "王秀英", "relationship": "parent"},
                     key=credentials["keys"]["guardian"], assertion=guardian)
-        passby.call("POST", "/v1/consents", {"id_number": people["elder"][1], "max_uses": 100}, key=credentials["keys"]["guardian"],
+        passby.call("POST", "/v1/consents", {"id_number": people["elder"].id_number, "max_uses": 100}, key=credentials["keys"]["guardian"],
                     assertion=guardian)
-        passby.call("POST", "/v1/offline-codes", {"method": "id-card", "id_number": people["elder"][1], "name": "王秀英"},
+        passby.call("POST", "/v1/offline-codes", {"method": "id-card", "id_number": people["elder"].id_number, "name": "王秀英"},
                     key=credentials["keys"]["terminal"])
         time.sleep(6)  # one seal
 

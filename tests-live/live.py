@@ -1,4 +1,6 @@
-"""A real `passby` on a throwaway data directory, for the tests that drive it from outside."""
+"""The one launcher of the outside tests and the benchmark: a real `passby` on a throwaway data
+directory, the test people, and a TAP-style report. The smoke test, the fault tests, the pages
+test, the contract fuzzer and `make bench` all start passby through `Passby` here."""
 
 import json
 import os
@@ -7,22 +9,38 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from functools import lru_cache
+import signal
 import time
 import urllib.error
 import urllib.request
+from collections import namedtuple
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+Person = namedtuple("Person", "name id_number")
+# The same people the Swift tests use, from the one shared file.
+PEOPLE = {role: Person(p["name"], p["id_number"])
+          for role, p in json.loads((ROOT / "Tests/people.json").read_text())["people"].items()}
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@lru_cache
 def pg_bin(passby):
     """PostgreSQL's binary directory, located by `passby dev pg-bin` exactly as passby locates it."""
     return Path(subprocess.run([str(passby), "dev", "pg-bin"], capture_output=True, text=True, check=True).stdout.strip())
 
 class Report:
-    """Named checks, printed as they run, TAP-style; `failed` decides the exit status."""
+    """Named checks, printed as they run, TAP-style; `failed` decides the exit status. A check
+    that cannot run is reported as skipped, with the reason, and counted in the summary."""
 
     def __init__(self):
-        self.passed = self.failed = 0
+        self.passed = self.failed = self.skipped = 0
 
     def check(self, name, condition, detail=""):
         if condition:
@@ -32,38 +50,58 @@ class Report:
             self.failed += 1
             print(f"FAIL - {name} {detail}")
 
+    def equal(self, name, expected, actual):
+        self.check(name, expected == actual, f"expected {expected!r}, got {actual!r}")
+
+    def skip(self, name, reason):
+        self.skipped += 1
+        print(f"skip - {name}: {reason}")
+
+    def summary(self, suite):
+        """Prints the counts and returns the exit status."""
+        print(f"{suite}: {self.passed} passed, {self.failed} failed, {self.skipped} skipped")
+        return 1 if self.failed else 0
+
 
 class Passby:
-    """The real binary on a throwaway data directory."""
+    """The real binary on a throwaway data directory. With `demo` (the default) it is seeded as
+    `make run` seeds it; `start=False` leaves it stopped, for commands that need no server."""
 
-    def __init__(self, binary, env=None):
-        self.binary = binary
+    def __init__(self, binary, env=None, demo=True, start=True):
+        self.binary = str(Path(binary).resolve())
+        self.demo = demo
         self.work = Path(tempfile.mkdtemp(prefix="passby-live."))
         self.work.chmod(0o755)  # the embedded cluster runs as an unprivileged user
         self.data = self.work / "data"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.cluster = self.data / "postgres"
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ, PASSBY_BCRYPT_COST="4", LOG_LEVEL="warning", **(env or {}))
         self.log = open(self.work / "serve.log", "w+")
-        self.start()
-        self.keys = json.loads((self.data / "demo-keys.json").read_text())
-        self.log.seek(0)
-        self.subjects = dict(re.findall(r"^\s+(elder|child|adult)\s+(\S+)\s", self.log.read(), re.M))
+        self.process = None
+        self.keys, self.subjects = {}, {}
+        if start:
+            self.start()
 
-    def start(self):
-        """Starts the server on the data directory and waits until it is ready."""
+    def start(self, **env):
+        """Starts the server on the data directory (with `env` added for this start) and waits
+        until it is ready."""
         self.process = subprocess.Popen(
-            [self.binary, "serve", "--demo", "--data-dir", str(self.data), "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+            [self.binary, "serve", *(["--demo"] if self.demo else []), "--data-dir", str(self.data), "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(self.env, **env))
         for _ in range(1200):
             if self.ready() or self.process.poll() is not None:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         if self.process.poll() is not None or not self.ready():
-            self.log.seek(0)
-            raise SystemExit("passby did not start:\n" + self.log.read()[-4000:])
+            raise SystemExit("passby did not start:\n" + self.log_text()[-4000:])
+        if self.demo and not self.keys:
+            self.keys = json.loads((self.data / "demo-keys.json").read_text())
+            self.subjects = dict(re.findall(r"^\s+(elder|child|adult)\s+(\S+)\s", self.log_text(), re.M))
+
+    def log_text(self):
+        self.log.flush()
+        return (self.work / "serve.log").read_text()
 
     def ready(self):
         try:
@@ -75,28 +113,54 @@ class Passby:
         """Starts the server again on the same data directory (after a kill or a stop)."""
         self.start()
 
-    def stop_process(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+    def stop_process(self, sig=signal.SIGTERM):
+        """Stops the server with `sig` and returns its exit status (None if it was not running)."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+    def kill(self):
+        """Kills the server (SIGKILL); its PostgreSQL keeps running."""
+        self.process.kill()
+        self.process.wait()
+
+    def cluster_pids(self):
+        """The processes of this data directory's embedded PostgreSQL."""
+        found = subprocess.run(["pgrep", "-f", f"-D {self.cluster}"], capture_output=True, text=True).stdout.split()
+        return [int(pid) for pid in found]
 
     def stop(self):
         self.stop_process()
         # A killed server leaves its PostgreSQL running; stop it before removing its directory.
-        cluster = self.data / "postgres"
-        if (cluster / "postmaster.pid").exists():
+        if (self.cluster / "postmaster.pid").exists():
             pg_ctl = pg_bin(self.binary) / "pg_ctl"
-            subprocess.run(["runuser", "-u", "postgres", "--", str(pg_ctl), "stop", "-m", "immediate", "-D", str(cluster)],
+            subprocess.run(["runuser", "-u", "postgres", "--", str(pg_ctl), "stop", "-m", "immediate", "-D", str(self.cluster)],
                            capture_output=True)
+        self.log.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def cli(self, *args, stdin=None):
-        return subprocess.run([self.binary, *args, "--data-dir", str(self.data)], input=stdin, env=self.env,
-                              capture_output=True, text=True, check=True).stdout
+    def run(self, *args, stdin=None, data_dir=True):
+        """Runs a `passby` command (on this data directory unless `data_dir` is false)."""
+        return subprocess.run([self.binary, *args, *(["--data-dir", str(self.data)] if data_dir else [])], input=stdin,
+                              env=self.env, capture_output=True, text=True)
 
-    def call(self, method, path, body=None, key=None, assertion=None):
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode())
+    def cli(self, *args, stdin=None):
+        """Runs a `passby` command on this data directory and returns its output; it must succeed."""
+        done = self.run(*args, stdin=stdin)
+        if done.returncode != 0:
+            raise SystemExit(f"passby {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout
+
+    def psql(self, sql):
+        """Runs SQL as the cluster's superuser and returns its unaligned output."""
+        return subprocess.run([str(pg_bin(self.binary) / "psql"), "-h", str(self.cluster), "-U", "postgres", "-d", "passby",
+                               "-v", "ON_ERROR_STOP=1", "-q", "-At", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
+
+    def request(self, method, path, body=None, key=None, assertion=None, raw=None):
+        """Sends a request; returns (status, headers, body bytes). `raw` is sent as the body as is."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, method=method, data=data)
         request.add_header("Content-Type", "application/json")
         if key:
             request.add_header("Authorization", f"Bearer {key}")
@@ -104,11 +168,16 @@ class Passby:
             request.add_header("Passby-Assertion", assertion)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            return error.code, error.headers, error.read()
+
+    def call(self, method, path, body=None, key=None, assertion=None, raw=None):
+        """Sends a request; returns (status, the JSON body)."""
+        status, _, content = self.request(method, path, body, key, assertion, raw)
+        return status, json.loads(content or b"null")
 
     def assertion(self, person):
-        status, body = self.call("POST", "/web/dev-idp/assertions", {"name": person[0], "id_number": person[1]})
+        status, body = self.call("POST", "/web/dev-idp/assertions", {"name": person.name, "id_number": person.id_number})
         assert status == 201, body
         return body["assertion"]

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from live import Passby, Report
+from live import PEOPLE, Passby, Report
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -30,9 +30,9 @@ STRINGS = {
     lang: json.loads((HERE.parent / "Sources/LookupAPI/Web/assets/i18n" / f"{lang}.json").read_text())
     for lang in ("zh-CN", "en")
 }
-GUARDIAN = ("王建华", "110105198001010016")
-PASSERBY = ("刘洋", "440305199203040514")
-SECOND_ELDER = ("陈建国", "350203195510101235")
+GUARDIAN = PEOPLE["guardian"]
+PASSERBY = PEOPLE["passerby"]
+SECOND_ELDER = PEOPLE["other_elder"]
 
 report = Report()
 check = report.check
@@ -142,8 +142,8 @@ def helper_walk(driver, passby, out, token, secrets):
     screenshot(driver, out, "helper-signin", 360)
     driver.set_window_size(360, 800)
 
-    fill(driver, "me-name", PASSERBY[0])
-    fill(driver, "me-id", PASSERBY[1])
+    fill(driver, "me-name", PASSERBY.name)
+    fill(driver, "me-id", PASSERBY.id_number)
     driver.find_element(By.CSS_SELECTOR, "#demo-signin button").click()
     wait(driver, lambda d: visible(d, "lookup"))
     check("/helper: the demo sign-in shows the passer-by masked", text(driver, "me-masked") == "4403**********0514")
@@ -257,15 +257,15 @@ def terminal_walk(driver, passby, out, secrets):
     driver.set_window_size(360, 800)
 
     # Refusal: the card's name does not match the record.
-    fill(driver, "card-id", SECOND_ELDER[1])
+    fill(driver, "card-id", SECOND_ELDER.id_number)
     fill(driver, "card-name", "张三")
     driver.find_element(By.CSS_SELECTOR, "#card-form button").click()
     wait(driver, lambda d: text(d, "message") == zh["reason.name-mismatch"])
     check("/terminal refuses a name that does not match, in plain words", visible(driver, "login"))
 
     def sign_in():
-        fill(driver, "card-id", SECOND_ELDER[1])
-        fill(driver, "card-name", SECOND_ELDER[0])
+        fill(driver, "card-id", SECOND_ELDER.id_number)
+        fill(driver, "card-name", SECOND_ELDER.name)
         driver.find_element(By.CSS_SELECTOR, "#card-form button").click()
         wait(driver, lambda d: visible(d, "confirm"))
 
@@ -331,7 +331,7 @@ def main():
         assert status == 201, status
         status, grant = passby.call("POST", "/v1/consents", {"id_number": elder}, key=passby.keys["demo-guardian"], assertion=guardian)
         assert status == 201, grant
-        status, _ = passby.call("PUT", "/v1/health-statuses", [{"id_number": SECOND_ELDER[1], "name": SECOND_ELDER[0],
+        status, _ = passby.call("PUT", "/v1/health-statuses", [{"id_number": SECOND_ELDER.id_number, "name": SECOND_ELDER.name,
                                 "status": "green", "as_of": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}],
                                 key=passby.keys["demo-gateway"])
         assert status == 200, status
@@ -339,7 +339,7 @@ def main():
         card = {"method": "id-card", "id_number": elder, "name": "王秀英"}
         _, first = passby.call("POST", "/v1/offline-codes", card, key=passby.keys["demo-terminal"])
         _, second = passby.call("POST", "/v1/offline-codes/replace", card, key=passby.keys["demo-terminal"])
-        secrets = [elder, SECOND_ELDER[1], PASSERBY[1], GUARDIAN[1], passby.subjects["child"], "王秀英", SECOND_ELDER[0]]
+        secrets = [elder, SECOND_ELDER.id_number, PASSERBY.id_number, GUARDIAN.id_number, passby.subjects["child"], "王秀英", SECOND_ELDER.name]
 
         driver = browser()
         helper_walk(driver, passby, out, grant["token"], secrets)
@@ -360,8 +360,8 @@ def main():
         if driver:
             driver.quit()
         passby.stop()
-    print(f"pages: {report.passed} passed, {report.failed} failed; screenshots in {out}")
-    sys.exit(1 if report.failed else 0)
+    print(f"screenshots in {out}")
+    sys.exit(report.summary("pages"))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,10 @@ struct CodeTests {
         let claims = TestKeys.claims()
         let header = CBOR.map([.init(.int(1), .int(-7)), .init(.int(4), .bytes(TestKeys.p256.kid))]).encoded()
         let input = COSESign1.signatureInput(protectedHeader: header, payload: claims.cbor.encoded())
-        guard case .p256(let key) = TestKeys.p256.material else { return }
+        guard case .p256(let key) = TestKeys.p256.material else {
+            Issue.record("the P-256 test key is not a P-256 key")
+            return
+        }
         let der = Array(try key.signature(for: input).derRepresentation)
         let message = COSESign1(protectedHeader: header, payload: claims.cbor.encoded(), signature: der)
         #expect(TestKeys.verifier(TestKeys.p256).verify(CodeFormat.pack(message.encoded()), now: claims.issuedAt).verdict == .badSignature)
@@ -130,7 +133,10 @@ struct CodeTests {
     @Test("a COSE message that is not tag 18 is malformed")
     func notTag18() throws {
         let message = try COSESign1.sign(payload: TestKeys.claims().cbor.encoded(), with: TestKeys.ed25519)
-        guard case .tagged(_, let content) = try CBORDecoder.decode(message.encoded()) else { return }
+        guard case .tagged(_, let content) = try CBORDecoder.decode(message.encoded()) else {
+            Issue.record("a signed message is not tagged")
+            return
+        }
         let untagged = CodeFormat.pack(CBOR.tagged(98, content).encoded())
         #expect(TestKeys.verifier(TestKeys.ed25519).verify(untagged, now: 0).failure == .cose(.notTag18))
         let bare = CodeFormat.pack(content.encoded())

@@ -18,17 +18,17 @@ struct FixedClock: PassbyClock {
 struct AgeBoundaryTests {
     /// 2026-06-15 00:30 in Asia/Shanghai.
     static let instant = Date(timeIntervalSince1970: 1_781_454_600)
-    static let guardian = (People.number("110105", 1980, 1, 1, "011"), "王建华")
-    static let passerby = (People.number("440305", 1992, 3, 4, "051"), "刘洋")
+    static let guardian = People.guardian
+    static let passerby = People.passerby
 
-    static func person(_ year: Int, _ month: Int, _ day: Int, _ name: String) -> (String, String) {
-        (People.number("110105", year, month, day, "023"), name)
+    static func person(_ year: Int, _ month: Int, _ day: Int, _ name: String) -> TestPerson {
+        TestPerson(name: name, idNumber: People.number("110105", year, month, day, "023"))
     }
 
     /// Runs `body` on in-memory stores with the clock fixed, statuses for `subjects`, and a
     /// guardian and a helper client.
     func withApp(
-        _ subjects: [(String, String)],
+        _ subjects: [TestPerson],
         _ body: @Sendable (_ client: any TestClientProtocol, _ guardianKey: String, _ helperKey: String) async throws -> Void
     ) async throws {
         var components = try await TestApp.memory(configuration: .withoutLookupLimits)
@@ -38,7 +38,7 @@ struct AgeBoundaryTests {
         _ = try await components.statuses.upsert(
             try subjects.map { subject in
                 HealthStatusUpdate(
-                    id: try IdentityNumber(parsing: subject.0, today: today), name: subject.1, status: .green,
+                    id: try IdentityNumber(parsing: subject.idNumber, today: today), name: subject.name, status: .green,
                     asOf: Self.instant.addingTimeInterval(-3600), personalData: components.personalData)
             })
         let guardianKey = try await components.clients.create(name: "guardian", role: .guardian).key
@@ -46,8 +46,8 @@ struct AgeBoundaryTests {
         try await buildApplication(components).test(.router) { client in try await body(client, guardianKey, helperKey) }
     }
 
-    func assertion(_ person: (String, String)) async throws -> String {
-        try await TestApp.identityProvider.mint(name: person.1, idNumber: person.0, now: Self.instant)
+    func assertion(_ person: TestPerson) async throws -> String {
+        try await TestApp.identityProvider.mint(name: person.name, idNumber: person.idNumber, now: Self.instant)
     }
 
     func lookup(_ client: any TestClientProtocol, _ helperKey: String, _ subject: String, token: String) async throws
@@ -66,17 +66,18 @@ struct AgeBoundaryTests {
             let guardianHeaders: HTTPFields = [PassbyHeaders.assertion: try await assertion(Self.guardian)]
             let registered = try await client.send(
                 .post, "/v1/family-members", key: guardianKey,
-                body: #"{"id_number":"\#(turnsSixtyToday.0)","name":"\#(turnsSixtyToday.1)","relationship":"child"}"#, headers: guardianHeaders)
+                body: #"{"id_number":"\#(turnsSixtyToday.idNumber)","name":"\#(turnsSixtyToday.name)","relationship":"child"}"#,
+                headers: guardianHeaders)
             #expect(registered.status == .created, "\(registered.body)")
             let granted = try await client.send(
-                .post, "/v1/consents", key: guardianKey, body: #"{"id_number":"\#(turnsSixtyToday.0)"}"#, headers: guardianHeaders)
+                .post, "/v1/consents", key: guardianKey, body: #"{"id_number":"\#(turnsSixtyToday.idNumber)"}"#, headers: guardianHeaders)
             #expect(granted.status == .created, "\(granted.body)")
             let token = try #require(try json(granted.body)["token"] as? String)
 
-            let served = try await lookup(client, helperKey, turnsSixtyToday.0, token: token)
+            let served = try await lookup(client, helperKey, turnsSixtyToday.idNumber, token: token)
             #expect(served.status == .created, "\(served.body)")
             #expect(try json(served.body)["group"] as? String == "elder")
-            try expectProblem(try await lookup(client, helperKey, turnsSixtyTomorrow.0, token: token), .forbidden, "not-eligible")
+            try expectProblem(try await lookup(client, helperKey, turnsSixtyTomorrow.idNumber, token: token), .forbidden, "not-eligible")
         }
     }
 
@@ -87,8 +88,8 @@ struct AgeBoundaryTests {
         try await withApp([sixToday, sixTomorrow]) { client, _, helperKey in
             // Eligibility is checked before the token, so a token that was never issued shows which side of the line each is on.
             let unissued = "ABCD-EFGH-JKMN-PQRS"
-            try expectProblem(try await lookup(client, helperKey, sixToday.0, token: unissued), .forbidden, "not-eligible")
-            try expectProblem(try await lookup(client, helperKey, sixTomorrow.0, token: unissued), .forbidden, "consent-invalid")
+            try expectProblem(try await lookup(client, helperKey, sixToday.idNumber, token: unissued), .forbidden, "not-eligible")
+            try expectProblem(try await lookup(client, helperKey, sixTomorrow.idNumber, token: unissued), .forbidden, "consent-invalid")
         }
     }
 }

@@ -54,7 +54,7 @@ struct AuthorizationTests {
             for (method, path) in [(HTTPRequest.Method.get, "/v1/consents/\(grant.id)/receipt"), (.delete, "/v1/consents/\(grant.id)")] {
                 try expectProblem(try await scenario.send(method, path, as: .guardian, person: People.otherPasserby), .notFound, "not-found")
             }
-            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created, "the grant still works")
+            #expect(try await scenario.lookup(People.elder.idNumber, token: grant.token).status == .created, "the grant still works")
         }
     }
 
@@ -63,7 +63,7 @@ struct AuthorizationTests {
         try await Scenario.run { scenario in
             let added = try await scenario.send(
                 .post, "/v1/family-members", as: .guardian, person: People.guardian,
-                body: ["id_number": People.elder.0, "name": People.elder.1, "relationship": "parent"])
+                body: ["id_number": People.elder.idNumber, "name": People.elder.name, "relationship": "parent"])
             let id = try #require(try json(added.body)["id"] as? String)
             try expectProblem(
                 try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.otherPasserby),
@@ -82,7 +82,7 @@ struct AuthorizationTests {
             try expectProblem(try await scenario.send(.get, url, as: .guardian, person: People.otherPasserby), .notFound, "not-found")
             _ = try await scenario.send(
                 .post, "/v1/family-members", as: .guardian, person: People.guardian,
-                body: ["id_number": People.elder.0, "name": People.elder.1, "relationship": "parent"])
+                body: ["id_number": People.elder.idNumber, "name": People.elder.name, "relationship": "parent"])
             #expect(try await scenario.send(.get, url, as: .guardian, person: People.guardian).status == .ok)
             try expectProblem(try await scenario.client.send(.get, url, key: scenario.keys[.guardian]), .unauthorized, "assertion-missing")
         }
@@ -91,7 +91,7 @@ struct AuthorizationTests {
     @Test("a terminal cannot replace a code without its key, and no other client may")
     func replaceNeedsATerminal() async throws {
         try await Scenario.run { scenario in
-            let body = #"{"method":"id-card","id_number":"\#(People.elder.0)","name":"\#(People.elder.1)"}"#
+            let body = #"{"method":"id-card","id_number":"\#(People.elder.idNumber)","name":"\#(People.elder.name)"}"#
             try expectProblem(try await scenario.client.send(.post, "/v1/offline-codes/replace", body: body), .unauthorized, "missing-credentials")
             try expectProblem(
                 try await scenario.client.send(.post, "/v1/offline-codes/replace", key: "pbk_forged", body: body),

@@ -26,7 +26,7 @@ struct LedgerSealTests {
     func proofs() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 3])
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
             let first = try #require(try await seal(scenario))
             #expect(try await seal(scenario) == nil)  // nothing new
             let entries = try await scenario.ledger()
@@ -48,8 +48,8 @@ struct LedgerSealTests {
                 #expect(MerkleTree.verifyInclusion(leaf: leaf, index: index, size: first.size, proof: path, root: first.root))
             }
 
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
-            _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
+            _ = try await scenario.lookup(People.otherElder.idNumber, token: grant.token)
             let second = try #require(try await seal(scenario))
             #expect(second.size == first.size + 2)
             let consistency = try json(
@@ -73,8 +73,8 @@ struct LedgerSealTests {
     func tampering() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
             let head = try #require(try await seal(scenario))
             #expect(try await audit(scenario) == [])
             let logger = Logger(label: "test")
@@ -106,7 +106,7 @@ struct LedgerSealTests {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
             let earlier = try #require(try await seal(scenario))
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
             let head = try #require(try await seal(scenario))
             let logger = Logger(label: "test")
             let store = PostgresConsentStore(client: scenario.postgres.timed, logger: logger)

@@ -18,7 +18,7 @@ struct LookupFlowTests {
             let grant = try await scenario.guardianGrant(for: People.elder)
             #expect(grant.token.count == 19 && grant.token.split(separator: "-").count == 4)
             let lower = grant.token.lowercased().replacingOccurrences(of: "-", with: " ")
-            let answer = try await scenario.lookup(People.elder.0, token: lower)
+            let answer = try await scenario.lookup(People.elder.idNumber, token: lower)
             #expect(answer.status == .created, "\(answer.body)")
             let body = try json(answer.body)
             let code = try #require(body["code"] as? String)
@@ -28,7 +28,7 @@ struct LookupFlowTests {
             #expect(body["status"] as? String == "green")
             #expect((body["rendering"] as? [String: Any])?["format"] as? String == "svg")
             #expect(((body["rendering"] as? [String: Any])?["data"] as? String)?.hasPrefix("<svg") == true)
-            #expect(!answer.body.contains(People.elder.0))
+            #expect(!answer.body.contains(People.elder.idNumber))
 
             let verifier = CodeVerifier(keys: scenario.components.keys.current.verification)
             let claims = try CodeFormat.decode(code).claims
@@ -36,7 +36,7 @@ struct LookupFlowTests {
             #expect(claims.expiresAt - claims.issuedAt == 10)
             #expect(verifier.verify(code, now: claims.issuedAt + 13).verdict == .expired)
 
-            let replay = try await scenario.lookup(People.elder.0, token: grant.token)
+            let replay = try await scenario.lookup(People.elder.idNumber, token: grant.token)
             try expectProblem(replay, .forbidden, "consent-used")
 
             let records = try await scenario.ledger()
@@ -50,24 +50,24 @@ struct LookupFlowTests {
     func refusals() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
-            try expectProblem(try await scenario.lookup(People.otherElder.0, token: grant.token), .forbidden, "consent-wrong-subject")
-            try expectProblem(try await scenario.lookup(People.elder.0, token: "0000-0000-0000-0000"), .forbidden, "consent-invalid")
-            try expectProblem(try await scenario.lookup(People.elder.0, token: "not a token"), .forbidden, "consent-invalid")
-            try expectProblem(try await scenario.lookup(People.adult.0, token: grant.token), .forbidden, "not-eligible")
+            try expectProblem(try await scenario.lookup(People.otherElder.idNumber, token: grant.token), .forbidden, "consent-wrong-subject")
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: "0000-0000-0000-0000"), .forbidden, "consent-invalid")
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: "not a token"), .forbidden, "consent-invalid")
+            try expectProblem(try await scenario.lookup(People.adult.idNumber, token: grant.token), .forbidden, "not-eligible")
             try expectProblem(try await scenario.lookup("110105194912310021", token: grant.token), .unprocessableContent, "checksum")
-            try expectProblem(try await scenario.lookup(People.unknownElder.0, token: grant.token), .forbidden, "consent-wrong-subject")
+            try expectProblem(try await scenario.lookup(People.unknownElder.idNumber, token: grant.token), .forbidden, "consent-wrong-subject")
             try expectProblem(
                 try await scenario.send(
                     .post, "/v1/lookups", as: .helper, person: nil,
-                    body: ["id_number": People.elder.0, "consent_token": grant.token]),
+                    body: ["id_number": People.elder.idNumber, "consent_token": grant.token]),
                 .unauthorized, "assertion-missing")
             try expectProblem(
                 try await scenario.send(
                     .post, "/v1/lookups", as: .guardian, person: People.passerby,
-                    body: ["id_number": People.elder.0, "consent_token": grant.token]),
+                    body: ["id_number": People.elder.idNumber, "consent_token": grant.token]),
                 .forbidden, "wrong-role")
             // The grant is still unused: every refusal above left it alone.
-            #expect(try await scenario.lookup(People.elder.0, token: grant.token, role: .gateway).status == .created)
+            #expect(try await scenario.lookup(People.elder.idNumber, token: grant.token, role: .gateway).status == .created)
             let refused = try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.map(\.record.result)
             #expect(
                 refused == [
@@ -85,26 +85,34 @@ struct LookupFlowTests {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
             let stranger = DevelopmentIdentityProvider(key: Curve25519.Signing.PrivateKey())
-            let cases: [(String, String)] = [
+            let cases: [(assertion: String, reason: String)] = [
                 (
-                    try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(-700)),
+                    try await TestApp.identityProvider.mint(
+                        name: People.passerby.name, idNumber: People.passerby.idNumber, now: Date().addingTimeInterval(-700)),
                     "assertion-expired"
                 ),
-                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, ttl: 3600), "assertion-lifetime-too-long"),
                 (
-                    try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, now: Date().addingTimeInterval(300)),
+                    try await TestApp.identityProvider.mint(name: People.passerby.name, idNumber: People.passerby.idNumber, ttl: 3600),
+                    "assertion-lifetime-too-long"
+                ),
+                (
+                    try await TestApp.identityProvider.mint(
+                        name: People.passerby.name, idNumber: People.passerby.idNumber, now: Date().addingTimeInterval(300)),
                     "assertion-not-yet-valid"
                 ),
-                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: People.passerby.0, realNameVerified: false), "assertion-not-verified"),
-                (try await TestApp.identityProvider.mint(name: "刘洋", idNumber: "110105194912310021"), "assertion-bad-id-number"),
-                (try await stranger.mint(name: "刘洋", idNumber: People.passerby.0), "assertion-bad-signature"),
+                (
+                    try await TestApp.identityProvider.mint(name: People.passerby.name, idNumber: People.passerby.idNumber, realNameVerified: false),
+                    "assertion-not-verified"
+                ),
+                (try await TestApp.identityProvider.mint(name: People.passerby.name, idNumber: "110105194912310021"), "assertion-bad-id-number"),
+                (try await stranger.mint(name: People.passerby.name, idNumber: People.passerby.idNumber), "assertion-bad-signature"),
                 (Self.unsigned(People.passerby), "assertion-bad-signature"),
                 ("not.a.jws", "assertion-malformed"),
             ]
             for (assertion, reason) in cases {
                 let response = try await scenario.client.send(
                     .post, "/v1/lookups", key: scenario.keys[.helper],
-                    body: #"{"id_number":"\#(People.elder.0)","consent_token":"\#(grant.token)"}"#,
+                    body: #"{"id_number":"\#(People.elder.idNumber)","consent_token":"\#(grant.token)"}"#,
                     headers: [PassbyHeaders.assertion: assertion])
                 try expectProblem(response, .unauthorized, reason)
             }
@@ -112,7 +120,7 @@ struct LookupFlowTests {
     }
 
     /// A well-formed assertion with `alg: none` and no signature.
-    static func unsigned(_ person: (String, String)) -> String {
+    static func unsigned(_ person: TestPerson) -> String {
         func part(_ object: [String: Any]) -> String {
             (try! JSONSerialization.data(withJSONObject: object)).base64EncodedString()
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
@@ -120,7 +128,8 @@ struct LookupFlowTests {
         let now = Int(Date().timeIntervalSince1970)
         return part(["alg": "none", "typ": "JWT"]) + "."
             + part([
-                "iss": DevelopmentIdentityProvider.issuer, "sub": "x", "name": person.1, "idn": person.0, "rnv": true, "iat": now, "exp": now + 60,
+                "iss": DevelopmentIdentityProvider.issuer, "sub": "x", "name": person.name, "idn": person.idNumber, "rnv": true, "iat": now,
+                "exp": now + 60,
             ]) + "."
     }
 
@@ -128,12 +137,12 @@ struct LookupFlowTests {
     func withdrawal() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 5])
-            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
+            #expect(try await scenario.lookup(People.elder.idNumber, token: grant.token).status == .created)
             let stranger = try await scenario.send(.delete, "/v1/consents/\(grant.id)", as: .guardian, person: People.otherPasserby)
             try expectProblem(stranger, .notFound, "not-found")
             let withdrawn = try await scenario.send(.delete, "/v1/consents/\(grant.id)", as: .guardian, person: People.guardian)
             #expect(withdrawn.status == .noContent)
-            try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-withdrawn")
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: grant.token), .forbidden, "consent-withdrawn")
             // The receipt says so, signed.
             let receipt = try await scenario.send(.get, "/v1/consents/\(grant.id)/receipt", as: .guardian, person: People.guardian)
             #expect(receipt.status == .ok)
@@ -158,10 +167,10 @@ struct LookupFlowTests {
             let members = try #require(try json(list.body)["family_members"] as? [[String: Any]])
             #expect(members.count == 1)
             #expect(members[0]["masked_id"] as? String == "1101**********002X")
-            #expect(!list.body.contains(People.elder.0))
+            #expect(!list.body.contains(People.elder.idNumber))
             let id = try #require(members[0]["id"] as? String)
             #expect(try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian).status == .noContent)
-            try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-withdrawn")
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: grant.token), .forbidden, "consent-withdrawn")
             try expectProblem(
                 try await scenario.send(.delete, "/v1/family-members/\(id)", as: .guardian, person: People.guardian),
                 .notFound, "not-found")
@@ -174,12 +183,12 @@ struct LookupFlowTests {
         configuration.quotas.familyMembersPerGuardian = 1
         configuration.quotas.guardiansPerSubject = 1
         try await Scenario.run(configuration: configuration) { scenario in
-            func register(_ subject: (String, String), name: String? = nil, by guardian: (String, String) = People.guardian) async throws
+            func register(_ subject: TestPerson, name: String? = nil, by guardian: TestPerson = People.guardian) async throws
                 -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
             {
                 try await scenario.send(
                     .post, "/v1/family-members", as: .guardian, person: guardian,
-                    body: ["id_number": subject.0, "name": name ?? subject.1, "relationship": "child"])
+                    body: ["id_number": subject.idNumber, "name": name ?? subject.name, "relationship": "child"])
             }
             try expectProblem(try await register(People.elder, name: "王秀华"), .unprocessableContent, "name-mismatch")
             try expectProblem(try await register(People.adult), .forbidden, "not-eligible")
@@ -192,26 +201,27 @@ struct LookupFlowTests {
             try expectProblem(
                 try await scenario.send(
                     .post, "/v1/consents", as: .guardian, person: People.passerby,
-                    body: ["id_number": People.elder.0]), .forbidden, "not-a-guardian")
+                    body: ["id_number": People.elder.idNumber]), .forbidden, "not-a-guardian")
         }
     }
 
     @Test("attested consent: elderly only, bound to the requester, one use, rate-limited; children need a guardian")
     func attested() async throws {
         try await Scenario.run { scenario in
-            func attest(_ subject: (String, String), by person: (String, String) = People.passerby) async throws
+            func attest(_ subject: TestPerson, by person: TestPerson = People.passerby) async throws
                 -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
             {
                 try await scenario.send(
                     .post, "/v1/consents/attested", as: .helper, person: person,
-                    body: ["id_number": subject.0, "statement": "She said yes, out loud, at gate 3."])
+                    body: ["id_number": subject.idNumber, "statement": "She said yes, out loud, at gate 3."])
             }
             try expectProblem(try await attest(People.child), .forbidden, "guardian-consent-required")
             let first = try json(try await attest(People.elder).body)
             let token = try #require(first["token"] as? String)
-            try expectProblem(try await scenario.lookup(People.elder.0, token: token, by: People.otherPasserby), .forbidden, "consent-wrong-grantee")
-            #expect(try await scenario.lookup(People.elder.0, token: token).status == .created)
-            try expectProblem(try await scenario.lookup(People.elder.0, token: token), .forbidden, "consent-used")
+            try expectProblem(
+                try await scenario.lookup(People.elder.idNumber, token: token, by: People.otherPasserby), .forbidden, "consent-wrong-grantee")
+            #expect(try await scenario.lookup(People.elder.idNumber, token: token).status == .created)
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: token), .forbidden, "consent-used")
             #expect(try await attest(People.elder).status == .created)
             #expect(try await attest(People.otherElder).status == .created)
             let limited = try await attest(People.elder)
@@ -227,11 +237,11 @@ struct LookupFlowTests {
         try await Scenario.run(configuration: configuration) { scenario in
             let answer = try await scenario.send(
                 .post, "/v1/consents/attested", as: .helper, person: People.passerby,
-                body: ["id_number": People.child.0, "statement": "Her mother is in the ambulance."])
+                body: ["id_number": People.child.idNumber, "statement": "Her mother is in the ambulance."])
             #expect(answer.status == .created)
             #expect(try json(answer.body)["legal_basis"] as? String == "public-health-emergency")
             let token = try #require(try json(answer.body)["token"] as? String)
-            let lookup = try await scenario.lookup(People.child.0, token: token)
+            let lookup = try await scenario.lookup(People.child.idNumber, token: token)
             #expect(lookup.status == .created)
             #expect(try json(lookup.body)["group"] as? String == "child")
         }
@@ -243,7 +253,7 @@ struct LookupFlowTests {
             let grant = try await scenario.guardianGrant(for: People.elder)
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for _ in 0..<50 {
-                    group.addTask { try await scenario.lookup(People.elder.0, token: grant.token, by: People.passerby).status }
+                    group.addTask { try await scenario.lookup(People.elder.idNumber, token: grant.token, by: People.passerby).status }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
             }
@@ -264,7 +274,7 @@ struct LookupFlowTests {
             let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String).self) { group in
                 for _ in 0..<30 {
                     group.addTask {
-                        let answer = try await scenario.lookup(People.elder.0, token: grant.token, by: People.passerby)
+                        let answer = try await scenario.lookup(People.elder.idNumber, token: grant.token, by: People.passerby)
                         return (answer.status, answer.body)
                     }
                 }
@@ -283,34 +293,34 @@ struct LookupFlowTests {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 2])
             let key: HTTPFields = [PassbyHeaders.idempotencyKey: "retry-1"]
-            let first = try await scenario.lookup(People.elder.0, token: grant.token, headers: key)
-            let second = try await scenario.lookup(People.elder.0, token: grant.token, headers: key)
+            let first = try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: key)
+            let second = try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: key)
             #expect(first.status == .created && second.status == .created)
             #expect(try json(first.body)["code"] as? String == json(second.body)["code"] as? String)
-            let other = try await scenario.lookup(People.elder.0, token: grant.token, headers: key, format: "text")
+            let other = try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: key, format: "text")
             try expectProblem(other, .unprocessableContent, "idempotency-key-reused")
             // One use left: the retry consumed nothing.
-            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
-            try expectProblem(try await scenario.lookup(People.elder.0, token: grant.token), .forbidden, "consent-used")
+            #expect(try await scenario.lookup(People.elder.idNumber, token: grant.token).status == .created)
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: grant.token), .forbidden, "consent-used")
             #expect(try await scenario.ledger().filter { $0.record.kind == .lookupIssued }.count == 2)
 
             // Consents too: the same key and body give the same grant and token.
             _ = try await scenario.send(
                 .post, "/v1/family-members", as: .guardian, person: People.guardian,
-                body: ["id_number": People.otherElder.0, "name": People.otherElder.1, "relationship": "parent"])
+                body: ["id_number": People.otherElder.idNumber, "name": People.otherElder.name, "relationship": "parent"])
             let grantKey: HTTPFields = [PassbyHeaders.idempotencyKey: "grant-1"]
             let a = try await scenario.send(
                 .post, "/v1/consents", as: .guardian, person: People.guardian,
-                body: ["id_number": People.otherElder.0], headers: grantKey)
+                body: ["id_number": People.otherElder.idNumber], headers: grantKey)
             let b = try await scenario.send(
                 .post, "/v1/consents", as: .guardian, person: People.guardian,
-                body: ["id_number": People.otherElder.0], headers: grantKey)
+                body: ["id_number": People.otherElder.idNumber], headers: grantKey)
             #expect(a.status == .created && b.status == .ok)
             #expect(try json(a.body)["token"] as? String == json(b.body)["token"] as? String)
             #expect(try json(a.body)["id"] as? String == json(b.body)["id"] as? String)
             let c = try await scenario.send(
                 .post, "/v1/consents", as: .guardian, person: People.guardian,
-                body: ["id_number": People.otherElder.0, "max_uses": 2], headers: grantKey)
+                body: ["id_number": People.otherElder.idNumber, "max_uses": 2], headers: grantKey)
             try expectProblem(c, .unprocessableContent, "idempotency-key-reused")
         }
     }
@@ -318,12 +328,14 @@ struct LookupFlowTests {
     @Test("an elderly person grants for themselves at a terminal; a child cannot")
     func terminalGrant() async throws {
         try await Scenario.run { scenario in
-            let own = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.elder, body: ["id_number": People.elder.0])
+            let own = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.elder, body: ["id_number": People.elder.idNumber])
             #expect(own.status == .created)
             #expect(try json(own.body)["method"] as? String == "terminal")
-            let forOther = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.guardian, body: ["id_number": People.elder.0])
+            let forOther = try await scenario.send(
+                .post, "/v1/consents", as: .terminal, person: People.guardian, body: ["id_number": People.elder.idNumber])
             try expectProblem(forOther, .forbidden, "self-consent-elderly-only")
-            let child = try await scenario.send(.post, "/v1/consents", as: .terminal, person: People.child, body: ["id_number": People.child.0])
+            let child = try await scenario.send(
+                .post, "/v1/consents", as: .terminal, person: People.child, body: ["id_number": People.child.idNumber])
             try expectProblem(child, .forbidden, "self-consent-elderly-only")
         }
     }
@@ -334,9 +346,9 @@ struct LookupFlowTests {
         configuration.lookupsPerMinutePerRequester = 2
         try await Scenario.run(configuration: configuration) { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 10])
-            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
-            #expect(try await scenario.lookup(People.elder.0, token: grant.token).status == .created)
-            let limited = try await scenario.lookup(People.elder.0, token: grant.token)
+            #expect(try await scenario.lookup(People.elder.idNumber, token: grant.token).status == .created)
+            #expect(try await scenario.lookup(People.elder.idNumber, token: grant.token).status == .created)
+            let limited = try await scenario.lookup(People.elder.idNumber, token: grant.token)
             try expectProblem(limited, .tooManyRequests, "rate-limited")
             #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
         }
@@ -346,13 +358,13 @@ struct LookupFlowTests {
     func renderings() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 3])
-            let png = try json(try await scenario.lookup(People.elder.0, token: grant.token, format: "png").body)
+            let png = try json(try await scenario.lookup(People.elder.idNumber, token: grant.token, format: "png").body)
             let pngBase64 = try #require((png["rendering"] as? [String: Any])?["data"] as? String)
             let pngData = try #require(Data(base64Encoded: pngBase64))
             #expect(Array(pngData.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
-            let text = try json(try await scenario.lookup(People.elder.0, token: grant.token, headers: [.accept: "text/plain"]).body)
+            let text = try json(try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: [.accept: "text/plain"]).body)
             #expect((text["rendering"] as? [String: Any])?["content_type"] as? String == "text/plain; charset=utf-8")
-            let bad = try await scenario.lookup(People.elder.0, token: grant.token, format: "gif")
+            let bad = try await scenario.lookup(People.elder.idNumber, token: grant.token, format: "gif")
             try expectProblem(bad, .badRequest, "malformed-request")
         }
     }
@@ -361,8 +373,8 @@ struct LookupFlowTests {
     func privacy() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
-            _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
+            _ = try await scenario.lookup(People.otherElder.idNumber, token: grant.token)
             // The application itself is connected as passby_app, which cannot change the ledger.
             var appConnections = 0
             for try await count in try await scenario.postgres.query(
@@ -372,9 +384,9 @@ struct LookupFlowTests {
             #expect(appConnections > 0)
             let everything = try await TestDump.allRows(scenario.postgres)
             for person in [People.elder, People.otherElder, People.guardian, People.passerby] {
-                #expect(!everything.contains(person.0))
-                #expect(!everything.contains(person.1))
-                #expect(!everything.contains(String(person.0.dropFirst(6).prefix(8))))
+                #expect(!everything.contains(person.idNumber))
+                #expect(!everything.contains(person.name))
+                #expect(!everything.contains(String(person.idNumber.dropFirst(6).prefix(8))))
             }
             #expect(!everything.contains(grant.token.replacingOccurrences(of: "-", with: "")))
         }

@@ -24,12 +24,12 @@ extension Scenario {
         return try json(response.body)
     }
 
-    func terminal(_ path: String, _ person: (String, String), name: String? = nil) async throws
+    func terminal(_ path: String, _ person: TestPerson, name: String? = nil) async throws
         -> (status: HTTPResponse.Status, headers: HTTPFields, body: String)
     {
         try await send(
             .post, path, as: .terminal, person: nil,
-            body: ["method": "id-card", "id_number": person.0, "name": name ?? person.1])
+            body: ["method": "id-card", "id_number": person.idNumber, "name": name ?? person.name])
     }
 }
 
@@ -40,12 +40,12 @@ struct OfflineCodeTests {
         try await Scenario.run { scenario in
             _ = try await scenario.guardianGrant(for: People.elder)
             let saved = try await scenario.send(
-                .post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.0])
+                .post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.idNumber])
             #expect(saved.status == .created, "\(saved.body)")
             let code = try #require(try json(saved.body)["code"] as? String)
             #expect(try json(saved.body)["generation"] as? Int == 1)
             let again = try await scenario.send(
-                .post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.0])
+                .post, "/v1/offline-codes", as: .guardian, person: People.guardian, body: ["id_number": People.elder.idNumber])
             #expect(again.status == .ok)
             #expect(try json(again.body)["generation"] as? Int == 1)
             #expect(try json(again.body)["code"] as? String == code)
@@ -55,7 +55,7 @@ struct OfflineCodeTests {
             #expect(first["verdict"] as? String == "valid")
             #expect(first["kind"] as? String == "offline")
             #expect(first["status"] as? String == "green")
-            let push = #"[{"id_number":"\#(People.elder.0)","name":"\#(People.elder.1)","status":"red","as_of":"2026-06-01T00:00:00Z"}]"#
+            let push = #"[{"id_number":"\#(People.elder.idNumber)","name":"\#(People.elder.name)","status":"red","as_of":"2026-06-01T00:00:00Z"}]"#
             #expect(try await scenario.client.send(.put, "/v1/health-statuses", key: scenario.keys[.gateway], body: push).status == .ok)
             let second = try await scenario.verify(code, with: staff)
             #expect(second["status"] as? String == "red")
@@ -134,7 +134,7 @@ struct OfflineCodeTests {
             try expectProblem(
                 try await scenario.send(
                     .post, "/v1/offline-codes", as: .guardian, person: People.guardian,
-                    body: ["id_number": People.child.0]), .forbidden, "not-a-guardian")
+                    body: ["id_number": People.child.idNumber]), .forbidden, "not-a-guardian")
         }
     }
 
@@ -180,7 +180,7 @@ struct OfflineCodeTests {
             #expect(svg.headers[.contentType] == "image/svg+xml")
             #expect(svg.body.contains(#"width="54mm" height="86mm" viewBox="0 0 638 1016""#))
             #expect(svg.body.contains("1101**********002X") && svg.body.contains("王*英") && svg.body.contains("Generation 1"))
-            #expect(!svg.body.contains(People.elder.0))
+            #expect(!svg.body.contains(People.elder.idNumber))
             let png = try await scenario.client.execute(
                 uri: url + "?format=png", method: .get,
                 headers: [.authorization: "Bearer \(scenario.keys[.terminal]!)"]

@@ -22,7 +22,7 @@ struct ReviewTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for _ in 0..<30 {
-                        _ = try await scenario.lookup(People.elder.0, token: grant.token)
+                        _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
                         try await seal(scenario)
                     }
                 }
@@ -54,16 +54,17 @@ struct ReviewTests {
     func filtersAndExports() async throws {
         try await Scenario.run { scenario in
             let grant = try await scenario.guardianGrant(for: People.elder)
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
-            _ = try await scenario.lookup(People.elder.0, token: grant.token)
-            _ = try await scenario.lookup(People.otherElder.0, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
+            _ = try await scenario.lookup(People.otherElder.idNumber, token: grant.token)
             try await seal(scenario)
             let reviewer = try #require(scenario.keys[.reviewer])
-            let bySubject = try json(try await scenario.client.send(.get, "/v1/records?subject_id_number=\(People.elder.0)", key: reviewer).body)
+            let bySubject = try json(
+                try await scenario.client.send(.get, "/v1/records?subject_id_number=\(People.elder.idNumber)", key: reviewer).body)
             let records = try #require(bySubject["records"] as? [[String: String]])
             #expect(records.allSatisfy { $0["subject_masked"] == "1101**********002X" })
             #expect(records.map { $0["kind"]! } == ["family-member-added", "grant-created", "lookup-issued", "lookup-refused"])
-            #expect(!bySubject.description.contains(People.elder.0))
+            #expect(!bySubject.description.contains(People.elder.idNumber))
             let refused = try json(try await scenario.client.send(.get, "/v1/records?kind=lookup-refused&result=consent-used", key: reviewer).body)
             #expect((refused["records"] as? [[String: String]])?.count == 1)
             let helperID = try #require(try await scenario.components.clients.list().first { $0.role == .helper }).id
@@ -85,7 +86,9 @@ struct ReviewTests {
 
             let reviews = try await scenario.ledger().filter { $0.record.kind == .review }
             #expect(reviews.count == 7)
-            #expect(reviews[0].record.subjectKey == TestApp.personalData.subjectKey(try IdentityNumber(parsing: People.elder.0, today: People.today)))
+            #expect(
+                reviews[0].record.subjectKey
+                    == TestApp.personalData.subjectKey(try IdentityNumber(parsing: People.elder.idNumber, today: People.today)))
 
             try expectProblem(try await scenario.client.send(.get, "/v1/records", key: scenario.keys[.helper]), .forbidden, "wrong-role")
             try expectProblem(try await scenario.client.send(.get, "/v1/records?limit=5000", key: reviewer), .badRequest, "malformed-request")

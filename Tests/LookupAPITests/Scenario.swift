@@ -10,21 +10,53 @@ import Testing
 
 @testable import LookupAPI
 
-/// People of the lookup tests. Their numbers are invented and checksum-valid.
+/// A test person: an invented, checksum-valid ID number and a name.
+struct TestPerson: Sendable, Decodable {
+    let name: String
+    let idNumber: String
+}
+
+/// The people of the lookup tests, read from `Tests/people.json`, which the outside tests read too.
 enum People {
+    private struct File: Decodable {
+        struct Child: Decodable {
+            let name, region, birthday, sequence: String
+            let yearsOld: Int
+        }
+        let people: [String: TestPerson]
+        let child: Child
+    }
+
+    private static let file: File = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("people.json")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do { return try decoder.decode(File.self, from: Data(contentsOf: url)) } catch { fatalError("Tests/people.json: \(error)") }
+    }()
+
+    private static func named(_ key: String) -> TestPerson {
+        guard let person = file.people[key] else { fatalError("Tests/people.json has no \(key)") }
+        return person
+    }
+
     static func number(_ region: String, _ year: Int, _ month: Int, _ day: Int, _ sequence: String) -> String {
         IdentityNumber.compose(region: region, birthDate: CivilDate(year: year, month: month, day: day)!, sequence: sequence)
     }
     static let today = AgePolicy().today()
-    static let elder = ("11010519491231002X", "王秀英")
-    static let otherElder = ("350203195510101235", "陈建国")
-    static let child = (number("310104", today.year - 3, 6, 1, "046"), "李小明")
-    static let adult = ("440305199005200716", "张伟")
-    static let guardian = (number("110105", 1980, 1, 1, "011"), "王建华")
-    static let passerby = (number("440305", 1992, 3, 4, "051"), "刘洋")
-    static let otherPasserby = (number("440305", 1993, 3, 4, "071"), "赵敏")
+    static let elder = named("elder")
+    static let otherElder = named("other_elder")
+    /// Composed from the birthday, so that the child stays a child whatever the year.
+    static let child: TestPerson = {
+        let child = file.child
+        let parts = child.birthday.split(separator: "-").compactMap { Int($0) }
+        return TestPerson(name: child.name, idNumber: number(child.region, today.year - child.yearsOld, parts[0], parts[1], child.sequence))
+    }()
+    static let adult = named("adult")
+    static let guardian = named("guardian")
+    static let passerby = named("passerby")
+    static let otherPasserby = named("other_passerby")
     /// Eligible, but the gateway never sent a status.
-    static let unknownElder = (number("120101", 1950, 2, 2, "021"), "孙老")
+    static let unknownElder = named("unknown_elder")
 }
 
 /// A running application on PostgreSQL with a client of every role, subjects with statuses, and assertions.
@@ -46,7 +78,7 @@ struct Scenario {
             let today = components.configuration.agePolicy.today()
             let updates = try [People.elder, People.otherElder, People.child, People.adult].map { person in
                 HealthStatusUpdate(
-                    id: try IdentityNumber(parsing: person.0, today: today), name: person.1, status: .green,
+                    id: try IdentityNumber(parsing: person.idNumber, today: today), name: person.name, status: .green,
                     asOf: Date(timeIntervalSince1970: 1_767_225_600), personalData: components.personalData)
             }
             _ = try await components.statuses.upsert(updates)
@@ -54,12 +86,12 @@ struct Scenario {
         }
     }
 
-    func assertion(_ person: (String, String)) async throws -> String {
-        try await TestApp.identityProvider.mint(name: person.1, idNumber: person.0)
+    func assertion(_ person: TestPerson) async throws -> String {
+        try await TestApp.identityProvider.mint(name: person.name, idNumber: person.idNumber)
     }
 
     func send(
-        _ method: HTTPRequest.Method, _ uri: String, as role: Role, person: (String, String)?, body: [String: Any]? = nil,
+        _ method: HTTPRequest.Method, _ uri: String, as role: Role, person: TestPerson?, body: [String: Any]? = nil,
         headers: HTTPFields = [:]
     ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
         var headers = headers
@@ -69,21 +101,21 @@ struct Scenario {
     }
 
     /// A guardian registers the subject and grants; returns the grant id and token.
-    func guardianGrant(for subject: (String, String), extra: [String: Any] = [:]) async throws -> (id: String, token: String) {
+    func guardianGrant(for subject: TestPerson, extra: [String: Any] = [:]) async throws -> (id: String, token: String) {
         let registered = try await send(
             .post, "/v1/family-members", as: .guardian, person: People.guardian,
-            body: ["id_number": subject.0, "name": subject.1, "relationship": "child"])
+            body: ["id_number": subject.idNumber, "name": subject.name, "relationship": "child"])
         #expect(registered.status == .created || registered.body.contains("already-registered"), "\(registered.body)")
         let granted = try await send(
             .post, "/v1/consents", as: .guardian, person: People.guardian,
-            body: ["id_number": subject.0].merging(extra) { $1 })
+            body: ["id_number": subject.idNumber].merging(extra) { $1 })
         #expect(granted.status == .created, "\(granted.body)")
         let body = try json(granted.body)
         return (try #require(body["id"] as? String), try #require(body["token"] as? String))
     }
 
     func lookup(
-        _ subject: String, token: String, by person: (String, String) = People.passerby, role: Role = .helper,
+        _ subject: String, token: String, by person: TestPerson = People.passerby, role: Role = .helper,
         headers: HTTPFields = [:], format: String? = nil
     ) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
         var body: [String: Any] = ["id_number": subject, "consent_token": token]

@@ -79,19 +79,23 @@ struct WebPagesTests {
     func demoSignIn() async throws {
         let components = try await Self.components()
         try await buildApplication(components).test(.router) { client in
-            let minted = try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋","id_number":"440305199203040514"}"#)
+            let minted = try await client.send(
+                .post, "/web/dev-idp/assertions", body: #"{"name":"\#(People.passerby.name)","id_number":"\#(People.passerby.idNumber)"}"#)
             #expect(minted.status == .created)
             let assertion = try #require(try json(minted.body)["assertion"] as? String)
             let person = try await components.assertions.verify(assertion, now: Date(), today: components.configuration.agePolicy.today())
-            #expect(person.id.normalized == "440305199203040514" && person.name == "刘洋")
+            #expect(person.id.normalized == People.passerby.idNumber && person.name == People.passerby.name)
             let refused = try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋","id_number":"440305199203040515"}"#)
             try expectProblem(refused, .unprocessableContent, "checksum")
             #expect(!refused.body.contains("440305199203040515"))
-            try expectProblem(try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋"}"#), .badRequest, "malformed-request")
+            try expectProblem(
+                try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"\#(People.passerby.name)"}"#), .badRequest,
+                "malformed-request")
         }
         try await buildApplication(try await Self.components(developmentIdentityProvider: false)).test(.router) { client in
             try expectProblem(
-                try await client.send(.post, "/web/dev-idp/assertions", body: #"{"name":"刘洋","id_number":"440305199203040514"}"#),
+                try await client.send(
+                    .post, "/web/dev-idp/assertions", body: #"{"name":"\#(People.passerby.name)","id_number":"\#(People.passerby.idNumber)"}"#),
                 .notFound, "not-found")
             #expect(try json(try await client.send(.get, "/web/helper.json").body)["development_identity_provider"] as? Bool == false)
         }

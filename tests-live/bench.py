@@ -1,0 +1,188 @@
+"""`make bench`, part two: the lookup path under load against the database's own ceiling, measured
+in one run on this machine. Starts a throwaway passby (release build) on its embedded PostgreSQL
+through the shared launcher, seeds fresh single-use tokens, drives POST /v1/lookups with wrk (32
+connections), then runs the same SQL with pgbench on the same database, and prints the ratios.
+
+Usage: bench.py PATH/TO/release/passby
+Environment: BENCH_SECONDS (10), BENCH_TOKENS_COUNT, BENCH_LEDGER_SIZE (1,000,000),
+BENCH_MICRO_JSON (the micro-benchmarks' results, shown beside), BENCH_PROFILE=DIR (a perf profile).
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from live import PEOPLE, ROOT, Passby, pg_bin
+
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+
+
+def wrk(url, script=None, **env):
+    """One wrk run of 32 connections; returns (requests/s of 2xx, p50 ms, p99 ms, non-2xx)."""
+    command = ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", *(["-s", str(script)] if script else []), url]
+    text = subprocess.run(command, env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    seconds = float(re.search(r"requests in ([\d.]+)s", text).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    bad = int(bad.group(1)) if bad else 0
+
+    def ms(label):
+        value, unit = re.search(label + r"%\s+([\d.]+)(us|ms|s)", text).groups()
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+
+    return (total - bad) / seconds, ms("50"), ms("99"), bad
+
+
+def seal_ms(passby):
+    """Milliseconds of one `passby ledger seal`, or None when there was nothing to seal."""
+    found = re.search(r" in ([0-9.]+) ms", passby.cli("ledger", "seal"))
+    return float(found.group(1)) if found else None
+
+
+def main():
+    # The benchmark measures throughput, not the rate limits.
+    passby = Passby(sys.argv[1], demo=False, start=False, env={
+        "PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": "1000000000", "PASSBY_LOOKUPS_PER_MINUTE_SUBJECT": "1000000000"})
+    figures = {}
+    try:
+        # First with the sealer off (one seal a day), then with it sealing every second.
+        passby.start(PASSBY_SEAL_SECONDS="86400")
+        key = json.loads(passby.cli("clients", "add", "--name", "bench", "--role", "helper", "--json"))["key"]
+        needed = int(os.environ.get("BENCH_TOKENS_COUNT", DURATION * 3000))
+        tokens = {phase: passby.work / f"tokens-{phase}.txt" for phase in ("off", "on")}
+        subject = passby.cli("dev", "bench-seed", "--count", str(needed), "--tokens", str(tokens["off"])).strip()
+        passby.cli("dev", "bench-seed", "--count", str(needed), "--tokens", str(tokens["on"]))
+        passerby = PEOPLE["passerby"]
+        assertion = passby.cli("dev", "assertion", "--name", passerby.name, "--id", passerby.id_number).strip()
+
+        def lookups(phase):  # wrk's two threads take alternate lines, so no token is used twice
+            return wrk(passby.base, ROOT / "bench/lookup.lua", BENCH_TOKENS=str(tokens[phase]), BENCH_THREADS="2", BENCH_KEY=key,
+                       BENCH_ASSERTION=assertion, BENCH_SUBJECT=subject)
+
+        figures["lookups_off"] = lookups("off")[0]
+
+        # Sealing cost: 1,000 new entries on a small ledger, then on a ledger of a million.
+        seal_ms(passby)
+        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
+        figures["seal_small"] = seal_ms(passby)
+        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' "
+                    f"FROM generate_series(1, {int(os.environ.get('BENCH_LEDGER_SIZE', '1000000'))})")
+        while seal_ms(passby) is not None:
+            pass
+        passby.psql("ANALYZE")  # as autovacuum would after a bulk load, so that plans reflect a million rows
+        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
+        figures["seal_large"] = seal_ms(passby)
+        figures["ledger_size"] = int(passby.psql("SELECT count(*) FROM ledger"))
+        passby.stop_process(signal.SIGINT)
+
+        # Start-up: launch to a 200 from /readyz with an existing data directory (PostgreSQL
+        # included); the median of three. The last start stays up, sealing every second.
+        startups = []
+        for attempt in range(3):
+            passby.stop_process(signal.SIGINT)
+            began = time.monotonic()
+            passby.start(PASSBY_SEAL_SECONDS="1")
+            startups.append((time.monotonic() - began) * 1000)
+        figures["startup_ms"] = sorted(startups)[1]
+
+        profile = os.environ.get("BENCH_PROFILE")
+        if profile:
+            Path(profile).mkdir(parents=True, exist_ok=True)
+            recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(passby.process.pid), "-o", f"{profile}/perf.data",
+                                         "--", "sleep", str(DURATION)], stderr=open(f"{profile}/perf.log", "w"))
+        figures["lookups"], figures["p50"], figures["p99"], figures["refused"] = lookups("on")
+        if profile:
+            recorder.wait()
+            write_profile(Path(profile))
+
+        # Verifications of display codes (valid for the whole run), then a bare route in the same binary.
+        checkpoint = json.loads(passby.cli("clients", "add", "--name", "bench-checkpoint", "--role", "checkpoint", "--json"))["key"]
+        codes = passby.work / "codes.txt"
+        done = subprocess.run([passby.binary, "dev", "code", "--data-dir", str(passby.data), "--count", "500"], capture_output=True,
+                              text=True, check=True, env=dict(passby.env, PASSBY_DISPLAY_TTL_SECONDS="60"))
+        codes.write_text(done.stdout)
+        figures["verifications"], figures["vp50"], figures["vp99"], _ = wrk(
+            passby.base, ROOT / "bench/verify.lua", BENCH_CODES=str(codes), BENCH_KEY=checkpoint)
+        figures["bare"], _, _, _ = wrk(passby.base + "/healthz")
+        status = Path(f"/proc/{passby.process.pid}/status").read_text()
+        figures["peak_rss_mb"] = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+
+        # Baseline: the same SQL through pgbench, on grants that never run out of uses.
+        passby.psql("""
+CREATE TABLE bench_grants (n serial PRIMARY KEY, id uuid, token_hash bytea, subject_key bytea);
+WITH made AS (
+  INSERT INTO consent_grants (id, token_hash, subject_key, grantor_key, grantor_relation, legal_basis, method, valid_from, valid_until, max_uses)
+  SELECT gen_random_uuid(), sha256(('bench-' || i)::bytea), s.subject_key, s.subject_key, 'self', 'consent', 'terminal', now(),
+         now() + interval '1 day', 1000000000
+  FROM generate_series(1, 1000) i, (SELECT subject_key FROM subjects LIMIT 1) s
+  RETURNING id, token_hash, subject_key)
+INSERT INTO bench_grants (id, token_hash, subject_key) SELECT id, token_hash, subject_key FROM made""")
+        pgbench = subprocess.run([str(pg_bin(passby.binary) / "pgbench"), "-h", str(passby.cluster), "-U", "postgres", "-n", "-M", "prepared",
+                                  "-c", "16", "-j", "2", "-T", str(DURATION), "-D", "grants=1000", "-f", str(ROOT / "bench/lookup.pgbench"),
+                                  "passby"], capture_output=True, text=True, check=True).stdout
+        figures["tps"] = float(re.search(r"tps = ([\d.]+)", pgbench).group(1))
+    finally:
+        passby.stop()
+    micro_path = os.environ.get("BENCH_MICRO_JSON")
+    print_results(figures, json.loads(Path(micro_path).read_text()) if micro_path else {}, ROOT / "bench/results.json")
+
+
+def write_profile(profile):
+    """The perf profile as text: by symbol and by library."""
+    for name, sort in (("lookups.txt", "dso,symbol"), ("lookups-by-library.txt", "dso")):
+        report = subprocess.run(["perf", "report", "-i", str(profile / "perf.data"), "--no-children", "-g", "none", "--sort", sort,
+                                 "--stdio"], capture_output=True, text=True).stdout
+        lines = [line for line in report.splitlines() if "%" in line]
+        if sort != "dso":
+            lines = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(lines), capture_output=True,
+                                   text=True).stdout.splitlines()
+        (profile / name).write_text("\n".join(line[:200] for line in lines[:60 if sort != "dso" else 20]) + "\n")
+
+
+def print_results(f, micro, path):
+    rows = [  # (label, value, unit, target)
+        ("lookups/s (POST /v1/lookups, SVG, 32 conn.)", f["lookups"], "", ""),
+        ("  p50 / p99 latency", f'{f["p50"]:.2f} / {f["p99"]:.2f}', "ms", "p99 ≤ 50"),
+        ("  refused (should be 0)", f["refused"], "", ""),
+        ("baseline TPS (same SQL, pgbench, 16 clients)", f["tps"], "", ""),
+        ("lookup ratio (lookups/s ÷ baseline TPS)", f["lookups"] / f["tps"], "×", "≥ 0.35"),
+        ("verifications/s (display codes, 32 conn.)", f["verifications"], "", ""),
+        ("  p50 / p99 latency", f'{f["vp50"]:.2f} / {f["vp99"]:.2f}', "ms", ""),
+        ("bare route req/s (GET /healthz, 32 conn.)", f["bare"], "", ""),
+        ("framework ratio (verifications ÷ bare)", f["verifications"] / f["bare"], "×", "≥ 0.25"),
+        ("code-build ratio (build ÷ sign + QR)", micro.get("code_build_ratio", float("nan")), "×", "≤ 1.5"),
+        ("peak resident memory of passby", f["peak_rss_mb"], "MB", "≤ 150"),
+        ("start-up to ready (existing data dir)", f["startup_ms"], "ms", "≤ 3000"),
+        ("lookups/s with the sealer off", f["lookups_off"], "", ""),
+        ("sealer ratio (on ÷ off)", f["lookups"] / f["lookups_off"], "×", "≥ 0.9"),
+        ("seal 1,000 new entries, small ledger", f["seal_small"], "ms", ""),
+        (f'seal 1,000 new entries, ledger of {f["ledger_size"]}', f["seal_large"], "ms", ""),
+        ("  ratio (large ÷ small)", f["seal_large"] / f["seal_small"], "×", ""),
+    ]
+    print("=" * 80)
+    print(f'{"measure":<46}{"value":>14}  {"target"}')
+    for label, value, unit, target in rows:
+        shown = value if isinstance(value, str) else (f"{value:.2f}" if unit == "×" else f"{value:.0f}")
+        print(f"{label:<46}{shown:>11} {unit:<3} {target}")
+    results = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "lookups_per_s": f["lookups"], "lookup_p50_ms": f["p50"], "lookup_p99_ms": f["p99"], "lookups_refused": f["refused"],
+        "baseline_tps": f["tps"], "lookup_ratio": f["lookups"] / f["tps"],
+        "verifications_per_s": f["verifications"], "verification_p50_ms": f["vp50"], "verification_p99_ms": f["vp99"],
+        "bare_route_per_s": f["bare"], "framework_ratio": f["verifications"] / f["bare"],
+        "peak_rss_mb": f["peak_rss_mb"], "startup_ms": f["startup_ms"],
+        "lookups_per_s_sealer_off": f["lookups_off"], "sealer_ratio": f["lookups"] / f["lookups_off"],
+        "seal_1000_small_ms": f["seal_small"], "seal_1000_large_ms": f["seal_large"], "ledger_size": f["ledger_size"],
+        "micro": micro,
+    }
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
