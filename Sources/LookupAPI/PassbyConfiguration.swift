@@ -26,7 +26,7 @@ struct PassbyConfiguration: Sendable {
     /// Clock skew verifiers allow on `iat` and `exp` (`PASSBY_VERIFY_SKEW_SECONDS`).
     var verificationSkew: Int64 = 2
 
-    /// Whether the development identity provider is trusted (`PASSBY_DEV_IDP=off` switches it off).
+    /// Whether `serve --demo` trusts the development identity provider (`PASSBY_DEV_IDP=off` keeps it off even then).
     var developmentIdentityProvider = true
     /// A JSON file listing trusted identity providers (`PASSBY_IDENTITY_PROVIDERS`):
     /// `[{"issuer": "...", "jwks_file": "/path/to/jwks.json"}]`.

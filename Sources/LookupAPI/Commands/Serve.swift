@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
     var host: String = ProcessInfo.processInfo.environment["PASSBY_HOST"] ?? "127.0.0.1"
     @Option(help: "Port to listen on (env PASSBY_PORT).")
     var port: Int = Int(ProcessInfo.processInfo.environment["PASSBY_PORT"] ?? "") ?? 8080
-    @Flag(help: "Seed demo clients and subjects (once) and print a walk-through.")
+    @Flag(help: "Seed demo clients and subjects (once), print a walk-through, and trust the development identity provider (loopback only).")
     var demo = false
 
     func run() async throws {
@@ -30,12 +30,14 @@ struct Serve: AsyncParsableCommand {
         let keyStore = data.keyStore
         try keyStore.ensureActiveKey()
         let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
-        let assertions = try await AssertionVerifier(providers: IdentityProviders.load(configuration, dataDirectory: data.dataDirectory))
-        if configuration.developmentIdentityProvider {
+        let development = try IdentityProviders.developmentProviderTrusted(demo: demo, host: host, configuration: configuration)
+        let assertions = try await AssertionVerifier(
+            providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory))
+        if development {
             logger.warning(
                 """
-                the development identity provider is trusted: anyone with this data directory, or through /helper's demo sign-in \
-                anyone who can reach the server, can mint assertions; set PASSBY_DEV_IDP=off in production
+                demo: the development identity provider is trusted, and /helper offers its sign-in to anyone who reaches \
+                this loopback address; without --demo it is never trusted
                 """)
         }
         // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
@@ -59,7 +61,7 @@ struct Serve: AsyncParsableCommand {
                 // A binary copied without its resource bundle still serves the API.
                 logger.warning("the pages and openapi.yaml were not found next to the binary; serving the API only")
             }
-            if configuration.developmentIdentityProvider {
+            if development {
                 components.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
             }
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, components: components) : nil
