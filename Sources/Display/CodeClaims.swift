@@ -25,6 +25,11 @@ public struct CodeClaims: Sendable, Equatable {
     public var extra: [String: CBOR]
 
     public static let privateClaimKey: Int64 = -70001
+    /// 9999-12-31T23:59:59Z. Claim times outside 1970…9999 are malformed: nothing honest signs
+    /// them, and refusing them while decoding keeps every later sum and date conversion in range.
+    public static let latestTime: Int64 = 253_402_300_799
+    /// The accepted range of `iat`, `exp` and the status time, in Unix seconds.
+    public static let timeRange: ClosedRange<Int64> = 0...latestTime
 
     public init(
         issuer: String, issuedAt: Int64, expiresAt: Int64, codeID: [UInt8], kind: CodeKind, maskedName: String,
@@ -83,6 +88,9 @@ public struct CodeClaims: Sendable, Equatable {
             guard let key = entry.key.textValue, !["k", "n", "i", "a", "s", "t", "g", "r"].contains(key) else { continue }
             extra[key] = entry.value
         }
+        guard Self.timeRange.contains(issuedAt), Self.timeRange.contains(expiresAt),
+            statusTime.map(Self.timeRange.contains) ?? true, (generation ?? 0) >= 0
+        else { return nil }
         switch kind {
         case .display: guard status != nil, statusTime != nil else { return nil }
         case .offline: guard generation != nil, subjectReference?.count == 8 else { return nil }

@@ -98,6 +98,51 @@ struct VerificationAPITests {
         }
     }
 
+    /// Finding 2: forged codes with absurd times once trapped the process, and any record batched
+    /// with one failed. Verified concurrently on PostgreSQL, so that the ledger writer batches them.
+    @Test("codes with absurd times, signed or forged, are malformed and every record beside them is kept (PostgreSQL)")
+    func absurdTimes() async throws {
+        let (store, ring) = try TestApp.keys()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        var (postgresComponents, _) = try await TestApp.postgres()
+        postgresComponents.keys = ring
+        let withKeys = postgresComponents
+        let signer = try #require(ring.current.signing)
+        let stranger = try SigningKey.generate(.edDSA)
+        var hostile: [String] = []
+        for value: Int64 in [.max, .max - 2, .min, -1, 253_402_300_800] {
+            var claims = claims()
+            claims.expiresAt = value
+            hostile += [try CodeFormat.encode(claims, with: signer), try CodeFormat.encode(claims, with: stranger)]
+            claims = self.claims()
+            claims.issuedAt = value
+            hostile.append(try CodeFormat.encode(claims, with: stranger))
+        }
+        let good = try CodeFormat.encode(claims(), with: signer)
+        let codes = hostile + Array(repeating: good, count: hostile.count)
+        let hostileCount = hostile.count
+        try await buildApplication(withKeys).test(.router) { client in
+            // The PostgreSQL client runs with the application.
+            let checkpoint = try await withKeys.clients.create(name: "gate", role: .checkpoint)
+            let verdicts = try await withThrowingTaskGroup(of: String.self) { group in
+                for code in codes {
+                    group.addTask {
+                        let body = String(decoding: try JSONEncoder().encode(["code": code]), as: UTF8.self)
+                        let response = try await client.send(.post, "/v1/verifications", key: checkpoint.key, body: body)
+                        #expect(response.status == .ok)
+                        return try json(response.body)["verdict"] as? String ?? "none"
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(verdicts.filter { $0 == "malformed" }.count == hostileCount)
+            #expect(verdicts.filter { $0 == "valid" }.count == hostileCount)
+            let ledger = try await withKeys.consents.ledger(after: 0, limit: 1_000).map(\.record)
+            #expect(ledger.count == codes.count)
+            #expect(ledger.filter { $0.result == "malformed" }.allSatisfy { $0.codeID == nil && $0.codeExpiry == nil })
+        }
+    }
+
     @Test("2,000 random and mutated codes through the route give typed verdicts, never a 500")
     func fuzzRoute() async throws {
         let (store, ring) = try TestApp.keys()
