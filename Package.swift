@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "Consent", "Database", "PassbyTestSupport", "ThrowawayPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

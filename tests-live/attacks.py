@@ -47,9 +47,29 @@ def development_provider(binary):
             passby.stop()
 
 
+def assertion_audience(binary):
+    """Finding 6: an assertion made for another service must not work here."""
+    passby = Passby(binary)
+    try:
+        passerby, elder = PEOPLE["passerby"], PEOPLE["elder"]
+        elsewhere = subprocess.run([passby.binary, "dev", "assertion", "--data-dir", str(passby.data), "--name", passerby.name,
+                                    "--id", passerby.id_number], env=dict(passby.env, PASSBY_ASSERTION_AUDIENCE="another-service"),
+                                   capture_output=True, text=True, check=True).stdout.strip()
+        body = {"id_number": elder.id_number, "consent_token": "0000-0000-0000-0000"}
+        status, answer = passby.call("POST", "/v1/lookups", body, key=passby.keys["demo-helper"], assertion=elsewhere)
+        equal("an assertion for another audience is refused (401 assertion-wrong-audience)", (401, "assertion-wrong-audience"),
+              (status, answer.get("reason")))
+        ours = passby.cli("dev", "assertion", "--name", passerby.name, "--id", passerby.id_number).strip()
+        status, answer = passby.call("POST", "/v1/lookups", body, key=passby.keys["demo-helper"], assertion=ours)
+        equal("and one for passby gets past the assertion check", (403, "consent-invalid"), (status, answer.get("reason")))
+    finally:
+        passby.stop()
+
+
 def main():
     binary = sys.argv[1]
     development_provider(binary)
+    assertion_audience(binary)
     sys.exit(report.summary("attacks"))
 
 

@@ -13,8 +13,11 @@ public struct RealNameClaims: JWTPayload, Equatable {
     public var rnv: Bool
     public var iat: Int64
     public var exp: Int64
+    /// Whom the assertion is for: a string or a list (RFC 7519). Passby requires its own audience.
+    public var aud: AudienceClaim?
 
-    public init(iss: String, sub: String, name: String, idn: String, rnv: Bool, iat: Int64, exp: Int64) {
+    public init(iss: String, sub: String, name: String, idn: String, rnv: Bool, iat: Int64, exp: Int64, aud: AudienceClaim? = nil) {
+        self.aud = aud
         self.iss = iss
         self.sub = sub
         self.name = name
@@ -48,6 +51,8 @@ public enum AssertionRejection: String, Error, Sendable, CaseIterable {
     case lifetimeTooLong = "assertion-lifetime-too-long"
     case notRealNameVerified = "assertion-not-verified"
     case badIDNumber = "assertion-bad-id-number"
+    /// No `aud`, or one that does not name Passby's audience: the assertion was made for another service.
+    case wrongAudience = "assertion-wrong-audience"
 }
 
 /// An identity provider Passby trusts: its issuer name and its public keys (a JWK set, EdDSA or ES256).
@@ -68,11 +73,16 @@ public struct AssertionVerifier: Sendable {
     public static let maxLifetime: Int64 = 600
     /// How far in the future `iat` may be, for providers whose clocks run ahead.
     public static let allowedClockSkew: Int64 = 60
+    /// The audience assertions must name unless configured otherwise (`PASSBY_ASSERTION_AUDIENCE`).
+    public static let defaultAudience = "passby"
+    /// The audience every accepted assertion names in `aud`.
+    public let audience: String
     private let providers: [String: JWTKeyCollection]
     private let parser = JWTKeyCollection()
     private let cache = AssertionCache()
 
-    public init(providers: [IdentityProvider]) async throws {
+    public init(providers: [IdentityProvider], audience: String = AssertionVerifier.defaultAudience) async throws {
+        self.audience = audience
         var collections: [String: JWTKeyCollection] = [:]
         for provider in providers {
             collections[provider.issuer] = try await JWTKeyCollection().add(jwksJSON: provider.jwksJSON)
@@ -97,6 +107,7 @@ public struct AssertionVerifier: Sendable {
         } catch {
             throw .badSignature
         }
+        guard claims.aud?.value.contains(audience) == true else { throw .wrongAudience }
         guard claims.exp > seconds else { throw .expired }
         guard claims.iat <= seconds + Self.allowedClockSkew else { throw .notYetValid }
         guard claims.exp - claims.iat <= Self.maxLifetime else { throw .lifetimeTooLong }
@@ -136,12 +147,15 @@ public struct DevelopmentIdentityProvider: Sendable {
         return IdentityProvider(issuer: Self.issuer, jwksJSON: jwks)
     }
 
-    /// Signs an assertion for a person, valid for `ttl` seconds (at most 600 are accepted).
-    public func mint(name: String, idNumber: String, ttl: Int64 = 600, now: Date = Date(), realNameVerified: Bool = true) async throws -> String {
+    /// Signs an assertion for a person, for `audience`, valid for `ttl` seconds (at most 600 are accepted).
+    public func mint(
+        name: String, idNumber: String, ttl: Int64 = 600, now: Date = Date(), realNameVerified: Bool = true,
+        audience: String = AssertionVerifier.defaultAudience
+    ) async throws -> String {
         let iat = Int64(now.timeIntervalSince1970)
         let claims = RealNameClaims(
             iss: Self.issuer, sub: "dev-" + String(idNumber.suffix(4)), name: name, idn: idNumber, rnv: realNameVerified,
-            iat: iat, exp: iat + ttl)
+            iat: iat, exp: iat + ttl, aud: AudienceClaim(value: [audience]))
         let keys = await JWTKeyCollection().add(eddsa: EdDSA.PrivateKey(backing: key), kid: JWKIdentifier(string: kid))
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
     }

@@ -163,7 +163,9 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     ReviewController(service: reviews).addRoutes(to: v1)
     StaffSessionController(service: staffSessions, limits: limits).addRoutes(to: router)
     if let files = components.webFiles {
-        let signIn = components.developmentIdentityProvider.map { DevelopmentSignIn(provider: $0, identities: identities, clock: clock) }
+        let signIn = components.developmentIdentityProvider.map {
+            DevelopmentSignIn(provider: $0, identities: identities, clock: clock, audience: components.assertions.audience)
+        }
         WebController(files: files, helperKey: WebHelperClient.key(components.personalData), signIn: signIn, limits: limits)
             .addRoutes(to: router)
     }

@@ -31,6 +31,8 @@ struct PassbyConfiguration: Sendable {
     /// A JSON file listing trusted identity providers (`PASSBY_IDENTITY_PROVIDERS`):
     /// `[{"issuer": "...", "jwks_file": "/path/to/jwks.json"}]`.
     var identityProvidersFile: String?
+    /// The `aud` every real-name assertion must name (`PASSBY_ASSERTION_AUDIENCE`).
+    var assertionAudience = AssertionVerifier.defaultAudience
     /// Family quotas (`PASSBY_MAX_FAMILY_MEMBERS`, `PASSBY_MAX_GUARDIANS`).
     var quotas = GuardianQuotas()
     /// Longest validity of a grant (`PASSBY_MAX_GRANT_SECONDS`, default 7 days) and most uses (100).
@@ -110,6 +112,9 @@ struct PassbyConfiguration: Sendable {
         }
         if let flag = try read("PASSBY_DEV_IDP", { ["on": true, "off": false][$0] }) { configuration.developmentIdentityProvider = flag }
         configuration.identityProvidersFile = try read("PASSBY_IDENTITY_PROVIDERS", { $0 })
+        if let audience = try read("PASSBY_ASSERTION_AUDIENCE", { (1...200).contains($0.count) ? $0 : nil }) {
+            configuration.assertionAudience = audience
+        }
         if let count = try read("PASSBY_MAX_FAMILY_MEMBERS", positive) { configuration.quotas.familyMembersPerGuardian = count }
         if let count = try read("PASSBY_MAX_GUARDIANS", positive) { configuration.quotas.guardiansPerSubject = count }
         if let seconds = try read("PASSBY_MAX_GRANT_SECONDS", positive) { configuration.maxGrantSeconds = seconds }

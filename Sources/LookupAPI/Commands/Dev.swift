@@ -33,7 +33,8 @@ struct Dev: AsyncParsableCommand {
 
         func run() async throws {
             let provider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
-            print(try await provider.mint(name: name, idNumber: id, ttl: ttl))
+            let audience = try PassbyConfiguration.fromEnvironment().assertionAudience
+            print(try await provider.mint(name: name, idNumber: id, ttl: ttl, audience: audience))
         }
     }
 

@@ -32,7 +32,8 @@ struct Serve: AsyncParsableCommand {
         let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
         let development = try IdentityProviders.developmentProviderTrusted(demo: demo, host: host, configuration: configuration)
         let assertions = try await AssertionVerifier(
-            providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory))
+            providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory),
+            audience: configuration.assertionAudience)
         if development {
             logger.warning(
                 """

@@ -9,12 +9,14 @@ struct DevelopmentSignIn: Sendable {
     let provider: DevelopmentIdentityProvider
     let identities: Identities
     let clock: any PassbyClock
+    /// The audience the server's verifier requires.
+    let audience: String
 
     func mint(name: String, idNumber: String) async throws -> String {
         let now = clock.now()
         let id = try identities.identityNumber(idNumber, at: now)
         let name = PersonalData.normalizeName(name)
         guard !name.isEmpty, name.count <= Self.maximumNameLength else { throw Refusal.invalidName }
-        return try await provider.mint(name: name, idNumber: id.normalized, now: now)
+        return try await provider.mint(name: name, idNumber: id.normalized, now: now, audience: audience)
     }
 }
