@@ -31,6 +31,14 @@ struct ConsentStoreContractTests {
             ledger: LedgerRecord(kind: .grantCreated, grantID: grant.id, result: "ok"))
     }
 
+    /// The elder as a stored subject, and a stored self-granted grant for them.
+    func storedGrant(in stores: ConsentStores, maxUses: Int = 1) async throws -> (subject: SubjectKey, grant: ConsentGrant) {
+        let subject = try await stores.subject("11010519491231002X").key
+        let grant = grant(subject: subject, maxUses: maxUses)
+        try await create(grant, in: stores)
+        return (subject, grant)
+    }
+
     func guardianship(_ guardian: SubjectKey, _ subject: SubjectKey) -> Guardianship {
         Guardianship(
             id: UUID(), guardianKey: guardian, guardianMaskedID: "4403**********0514", subjectKey: subject,
@@ -40,9 +48,7 @@ struct ConsentStoreContractTests {
     @Test("consume takes one use and writes the issued record; a spent grant is refused and writes nothing", arguments: StoreKind.allCases)
     func consumeOnce(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
-            let subject = try await stores.subject("11010519491231002X").key
-            let grant = grant(subject: subject, maxUses: 2)
-            try await create(grant, in: stores)
+            let (subject, grant) = try await storedGrant(in: stores, maxUses: 2)
             for _ in 0..<2 {
                 #expect(
                     try await stores.consents.consume(
@@ -108,9 +114,7 @@ struct ConsentStoreContractTests {
     @Test("an idempotency key is stored with the use; a second use of the key is refused and takes nothing", arguments: StoreKind.allCases)
     func idempotency(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
-            let subject = try await stores.subject("11010519491231002X").key
-            let grant = grant(subject: subject, maxUses: 5)
-            try await create(grant, in: stores)
+            let (subject, grant) = try await storedGrant(in: stores, maxUses: 5)
             let client = UUID()
             let answer = IdempotentAnswer(requestHash: Array(repeating: 9, count: 32), claims: [1, 2, 3])
             #expect(
@@ -134,9 +138,7 @@ struct ConsentStoreContractTests {
     @Test("a withdrawal during lookups: no use is taken once the withdrawal has answered", arguments: StoreKind.allCases)
     func withdrawalRace(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
-            let subject = try await stores.subject("11010519491231002X").key
-            let grant = grant(subject: subject, maxUses: 10_000)
-            try await create(grant, in: stores)
+            let (subject, grant) = try await storedGrant(in: stores, maxUses: 10_000)
             let withdrawn = WithdrawalFlag()
             let lookup: @Sendable () async throws -> (startedAfterWithdrawal: Bool, refusal: ConsentRefusal?) = {
                 let after = await withdrawn.isSet
@@ -178,9 +180,7 @@ struct ConsentStoreContractTests {
     @Test("withdrawing returns the grant as it was and records once", arguments: StoreKind.allCases)
     func withdraw(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
-            let subject = try await stores.subject("11010519491231002X").key
-            let grant = grant(subject: subject)
-            try await create(grant, in: stores)
+            let (_, grant) = try await storedGrant(in: stores)
             let first = try await stores.consents.withdrawGrant(id: grant.id, ledger: LedgerRecord(kind: .grantWithdrawn, result: "ok"))
             #expect(first?.withdrawnAt == nil)
             let second = try await stores.consents.withdrawGrant(id: grant.id, ledger: LedgerRecord(kind: .grantWithdrawn, result: "ok"))

@@ -104,9 +104,9 @@ struct VerificationAPITests {
     func absurdTimes() async throws {
         let (store, ring) = try TestApp.keys()
         defer { try? FileManager.default.removeItem(at: store.directory) }
-        var (postgresComponents, _) = try await TestApp.postgres()
-        postgresComponents.keys = ring
-        let withKeys = postgresComponents
+        var (components, _) = try await TestApp.postgres()
+        components.keys = ring
+        let withKeys = components
         let signer = try #require(ring.current.signing)
         let stranger = try SigningKey.generate(.edDSA)
         var hostile: [String] = []
