@@ -5,6 +5,7 @@ Usage: attacks.py PATH/TO/passby
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -66,10 +67,67 @@ def assertion_audience(binary):
         passby.stop()
 
 
+def id_number(seventeen):
+    """A GB 11643 number: the 17 digits and their check character."""
+    total = sum(int(digit) * weight for digit, weight in zip(seventeen, (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)))
+    return seventeen + "10X98765432"[total % 11]
+
+
+def same_mask(real, count):
+    """Valid, eligible ID numbers that show the same mask as `real` (its first and last 4
+    characters): the candidates an attacker holding the masked ID would try."""
+    found = []
+    for year in range(1940, 1960):
+        for month in range(1, 13):
+            for day in range(1, 29):
+                candidate = id_number(f"{real[:6]}{year}{month:02}{day:02}{real[14:17]}")
+                if candidate[-1] == real[-1] and candidate != real and len(found) < count:
+                    found.append(candidate)
+    return found
+
+
+def spent_token(binary):
+    """Finding 3: a consent token must not confirm, one guess at a time, whose ID number it is for."""
+    passby = Passby(binary, env={"PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": "1000", "PASSBY_LOOKUPS_PER_MINUTE_CLIENT": "1000"})
+    try:
+        elder = passby.subjects["elder"]
+        name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
+        as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
+        as_helper = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["passerby"]))
+        equal("a guardian registers the elder", 201,
+              passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)[0])
+        guesses = same_mask(elder, 12)
+
+        def lookup(token, number):
+            status, body = passby.call("POST", "/v1/lookups", {"id_number": number, "consent_token": token}, **as_helper)
+            return status, body.get("reason"), body.get("title"), body.get("detail")
+
+        spent = passby.call("POST", "/v1/consents", {"id_number": elder}, **as_guardian)[1]["token"]
+        check("the token serves one lookup", "code" in passby.call("POST", "/v1/lookups", {"id_number": elder, "consent_token": spent},
+                                                                  **as_helper)[1])
+        answers = {number: lookup(spent, number) for number in [elder, *guesses]}
+        equal("a spent token answers the same for its subject's number and 12 guesses with the same mask",
+              {(403, "consent-used")}, {answer[:2] for answer in answers.values()})
+        check("word for word", len(set(answers.values())) == 1, answers)
+
+        withdrawn = passby.call("POST", "/v1/consents", {"id_number": elder}, **as_guardian)[1]
+        passby.request("DELETE", f"/v1/consents/{withdrawn['id']}", **as_guardian)
+        equal("a withdrawn token answers the same for every number", {(403, "consent-withdrawn")},
+              {lookup(withdrawn["token"], number)[:2] for number in [elder, *guesses[:4]]})
+
+        live = passby.call("POST", "/v1/consents", {"id_number": elder}, **as_guardian)[1]["token"]
+        tries = [lookup(live, number)[1] for number in guesses[:7]]
+        equal("a live token answers 5 wrong numbers, then is locked", ["consent-wrong-subject"] * 5 + ["consent-locked"] * 2, tries)
+        equal("once locked, its subject's own number gets no code", (403, "consent-locked"), lookup(live, elder)[:2])
+    finally:
+        passby.stop()
+
+
 def main():
     binary = sys.argv[1]
     development_provider(binary)
     assertion_audience(binary)
+    spent_token(binary)
     sys.exit(report.summary("attacks"))
 
 

@@ -73,11 +73,17 @@ public struct ConsentGrant: Sendable, Equatable {
     public var withdrawnAt: Date?
     /// False once the guardianship it was given through has been removed.
     public var guardianshipActive: Bool
+    /// How many lookups sent this live token with another person's ID number.
+    public var wrongSubjectTries: Int
+
+    /// Wrong-subject tries after which a token is locked (`consent-locked`) for good.
+    public static let wrongSubjectTryLimit = 5
 
     public init(
         id: UUID, subjectKey: SubjectKey, grantorKey: SubjectKey, relation: GrantorRelation, guardianshipID: UUID?,
         granteeKey: SubjectKey?, legalBasis: LegalBasis, method: GrantMethod, validFrom: Date, validUntil: Date,
-        maxUses: Int, uses: Int = 0, withdrawnAt: Date? = nil, guardianshipActive: Bool = true
+        maxUses: Int, uses: Int = 0, withdrawnAt: Date? = nil, guardianshipActive: Bool = true,
+        wrongSubjectTries: Int = 0
     ) {
         self.id = id
         self.subjectKey = subjectKey
@@ -93,15 +99,21 @@ public struct ConsentGrant: Sendable, Equatable {
         self.uses = uses
         self.withdrawnAt = withdrawnAt
         self.guardianshipActive = guardianshipActive
+        self.wrongSubjectTries = wrongSubjectTries
     }
 
     /// Why this grant cannot serve a lookup of `subject` by `requester` now, or nil if it can.
+    ///
+    /// The subject is compared last: a token that is spent, expired, withdrawn, locked or given to
+    /// someone else answers the same whatever ID number comes with it, so it cannot be used to
+    /// test guesses at its subject's number.
     public func refusal(subject: SubjectKey, requester: SubjectKey, at now: Date) -> ConsentRefusal? {
-        if subject != subjectKey { return .wrongSubject }
         if withdrawnAt != nil || !guardianshipActive { return .withdrawn }
         if now >= validUntil || now < validFrom { return .expired }
         if uses >= maxUses { return .used }
+        if wrongSubjectTries >= Self.wrongSubjectTryLimit { return .locked }
         if let granteeKey, granteeKey != requester { return .wrongGrantee }
+        if subject != subjectKey { return .wrongSubject }
         return nil
     }
 }
@@ -114,6 +126,8 @@ public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case withdrawn = "consent-withdrawn"
     case wrongSubject = "consent-wrong-subject"
     case wrongGrantee = "consent-wrong-grantee"
+    /// Too many lookups sent the token with another person's ID number.
+    case locked = "consent-locked"
 }
 
 /// Why a family registration was refused.
@@ -154,6 +168,9 @@ public protocol ConsentStore: LedgerRecorder {
     func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws
     func grant(tokenHash: [UInt8]) async throws -> ConsentGrant?
     func grant(id: UUID) async throws -> ConsentGrant?
+    /// Counts one lookup that sent a live grant's token with another person's ID number; returns
+    /// the count after it, or nil if there is no such grant. Atomic: concurrent tries each count.
+    func countWrongSubject(grantID: UUID) async throws -> Int?
     /// Withdraws a grant; returns the grant as it was, or nil if there is none.
     func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant?
     /// How many attested grants a requester made since `since`.

@@ -172,5 +172,6 @@ struct ProblemCatalogue: Sendable {
         .invalid: "The consent token is not valid", .expired: "The consent has expired",
         .used: "The consent token has already been used", .withdrawn: "The consent was withdrawn",
         .wrongSubject: "The consent token belongs to another person", .wrongGrantee: "The consent was given to someone else",
+        .locked: "The consent token is locked after too many tries with other ID numbers",
     ]
 }

@@ -64,7 +64,7 @@ struct ConsentStoreContractTests {
 
     /// Each way a stored grant can no longer serve, with the refusal `consume` must give.
     enum Spoiled: String, CaseIterable, Sendable {
-        case withdrawn, expired, notYetValid, wrongGrantee, wrongSubject, guardianshipRemoved, unknown
+        case withdrawn, expired, notYetValid, wrongGrantee, wrongSubject, locked, guardianshipRemoved, unknown
     }
 
     @Test(
@@ -92,6 +92,9 @@ struct ConsentStoreContractTests {
             if spoiled == .withdrawn {
                 _ = try await stores.consents.withdrawGrant(id: grant.id, ledger: LedgerRecord(kind: .grantWithdrawn, result: "ok"))
             }
+            if spoiled == .locked {
+                for _ in 0..<ConsentGrant.wrongSubjectTryLimit { _ = try await stores.consents.countWrongSubject(grantID: grant.id) }
+            }
             if let guardianshipID {
                 #expect(
                     try await stores.consents.removeGuardianship(
@@ -100,7 +103,7 @@ struct ConsentStoreContractTests {
             let before = try await stores.ledgerKinds()
             let expected: [Spoiled: ConsentRefusal] = [
                 .withdrawn: .withdrawn, .expired: .expired, .notYetValid: .expired, .wrongGrantee: .wrongGrantee,
-                .wrongSubject: .wrongSubject, .guardianshipRemoved: .withdrawn, .unknown: .invalid,
+                .wrongSubject: .wrongSubject, .locked: .locked, .guardianshipRemoved: .withdrawn, .unknown: .invalid,
             ]
             let refusal = try await stores.consents.consume(
                 grantID: spoiled == .unknown ? UUID() : grant.id, subject: spoiled == .wrongSubject ? other : subject,
@@ -174,6 +177,21 @@ struct ConsentStoreContractTests {
             // No use is recorded after the withdrawal's own record, and each issued record is one use.
             #expect(entries[withdrawal...].allSatisfy { $0.record.kind != .lookupIssued })
             #expect(try await stores.consents.grant(id: grant.id)?.uses == issuedCount)
+        }
+    }
+
+    @Test("wrong-subject tries are counted one by one, 20 at once included; an unknown grant counts nothing", arguments: StoreKind.allCases)
+    func wrongSubjectTries(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let (_, grant) = try await storedGrant(in: stores)
+            let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<20 { group.addTask { try await stores.consents.countWrongSubject(grantID: grant.id) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1 ?? -1) }
+            }
+            #expect(counts.sorted() == Array(1...20))
+            #expect(try await stores.consents.grant(id: grant.id)?.wrongSubjectTries == 20)
+            #expect(try await stores.consents.countWrongSubject(grantID: UUID()) == nil)
+            #expect(try await stores.ledgerKinds() == [.grantCreated])
         }
     }
 

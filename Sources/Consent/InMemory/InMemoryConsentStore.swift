@@ -123,6 +123,12 @@ public actor InMemoryConsentStore: ConsentStore {
         grantRows[id].map(current)
     }
 
+    public func countWrongSubject(grantID: UUID) async throws -> Int? {
+        guard grantRows[grantID] != nil else { return nil }
+        grantRows[grantID]?.grant.wrongSubjectTries += 1
+        return grantRows[grantID]?.grant.wrongSubjectTries
+    }
+
     public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {
         guard let stored = grantRows[id] else { return nil }
         let before = current(stored)

@@ -177,7 +177,7 @@ public struct PostgresConsentStore: ConsentStore {
     static func grantQuery(_ condition: PostgresQuery, forUpdate: Bool = false) -> PostgresQuery {
         var query: PostgresQuery = """
             SELECT g.id, g.subject_key, g.grantor_key, g.grantor_relation, g.guardianship_id, g.grantee_key, g.legal_basis, g.method,
-                   g.valid_from, g.valid_until, g.max_uses, g.uses, g.withdrawn_at,
+                   g.valid_from, g.valid_until, g.max_uses, g.uses, g.withdrawn_at, g.wrong_subject_tries,
                    (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
             FROM consent_grants g WHERE
             """
@@ -189,8 +189,11 @@ public struct PostgresConsentStore: ConsentStore {
 
     static func grants(_ rows: PostgresRowSequence) async throws -> [ConsentGrant] {
         var result: [ConsentGrant] = []
-        for try await (id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, active)
-            in rows.decode((UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Bool).self)
+        for try await (
+            id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, tries, active
+        )
+            in rows.decode(
+                (UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Int, Bool).self)
         {
             guard let relation = GrantorRelation(rawValue: relation), let basis = LegalBasis(rawValue: basis),
                 let method = GrantMethod(rawValue: method)
@@ -200,7 +203,7 @@ public struct PostgresConsentStore: ConsentStore {
                     id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), grantorKey: SubjectKey(bytes: Array(buffer: grantor)),
                     relation: relation, guardianshipID: guardianshipID, granteeKey: grantee.map { SubjectKey(bytes: Array(buffer: $0)) },
                     legalBasis: basis, method: method, validFrom: from, validUntil: until, maxUses: maxUses, uses: uses,
-                    withdrawnAt: withdrawn, guardianshipActive: active))
+                    withdrawnAt: withdrawn, guardianshipActive: active, wrongSubjectTries: tries))
         }
         return result
     }
@@ -211,6 +214,14 @@ public struct PostgresConsentStore: ConsentStore {
 
     public func grant(id: UUID) async throws -> ConsentGrant? {
         try await Self.grants(client.query(Self.grantQuery("g.id = \(id)"), logger: logger)).first
+    }
+
+    public func countWrongSubject(grantID: UUID) async throws -> Int? {
+        let rows = try await client.query(
+            "UPDATE consent_grants SET wrong_subject_tries = wrong_subject_tries + 1 WHERE id = \(grantID) RETURNING wrong_subject_tries",
+            logger: logger)
+        for try await tries in rows.decode(Int.self) { return tries }
+        return nil
     }
 
     public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {
@@ -255,6 +266,7 @@ public struct PostgresConsentStore: ConsentStore {
                   WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
                     AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
                     AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
+                    AND g.wrong_subject_tries < \(ConsentGrant.wrongSubjectTryLimit)
                     AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))
                   RETURNING g.id
                 ), recorded AS (

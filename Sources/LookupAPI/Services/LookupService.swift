@@ -88,7 +88,9 @@ struct LookupService: Sendable {
         record.grantID = grant.id
         record.method = grant.method
         record.legalBasis = grant.legalBasis
-        if let refusal = grant.refusal(subject: subjectKey, requester: requesterKey, at: now) { throw Refusal.consent(refusal) }
+        if let refusal = grant.refusal(subject: subjectKey, requester: requesterKey, at: now) {
+            throw Refusal.consent(refusal == .wrongSubject ? try await countWrongSubject(grant) : refusal)
+        }
         let status = try await identities.subject(subjectKey)
 
         let issuedAt = now.unixSeconds
@@ -118,6 +120,13 @@ struct LookupService: Sendable {
         }
         if let refusal { throw Refusal.consent(refusal) }
         return claims
+    }
+
+    /// Counts a live token sent with another person's ID number. Past the limit the answer is
+    /// `consent-locked`, also for concurrent tries that all read the grant before any counted.
+    private func countWrongSubject(_ grant: ConsentGrant) async throws -> ConsentRefusal {
+        let tries = try await consents.countWrongSubject(grantID: grant.id) ?? .max
+        return tries > ConsentGrant.wrongSubjectTryLimit ? .locked : .wrongSubject
     }
 
     /// The claims stored for an earlier request with this key; `idempotencyKeyReused` if its body differed.
