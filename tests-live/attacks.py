@@ -123,11 +123,35 @@ def spent_token(binary):
         passby.stop()
 
 
+def captured_assertion(binary):
+    """Finding 6: an assertion captured from one helper app must not work through another client key."""
+    passby = Passby(binary)
+    try:
+        passerby, elder = PEOPLE["passerby"], PEOPLE["elder"]
+        captured = passby.assertion(passerby)
+        body = {"id_number": elder.id_number, "consent_token": "0000-0000-0000-0000"}
+        status, answer = passby.call("POST", "/v1/lookups", body, key=passby.keys["demo-helper"], assertion=captured)
+        equal("the helper app that received it uses it", (403, "consent-invalid"), (status, answer.get("reason")))
+        other = json.loads(passby.cli("clients", "add", "--name", "attacker", "--role", "helper", "--json"))["key"]
+        status, answer = passby.call("POST", "/v1/lookups", body, key=other, assertion=captured)
+        equal("through another client key it is refused (401 assertion-other-client)", (401, "assertion-other-client"),
+              (status, answer.get("reason")))
+        passby.stop_process()
+        passby.restart()
+        status, answer = passby.call("POST", "/v1/lookups", body, key=other, assertion=captured)
+        equal("and still after a restart: the binding is in PostgreSQL", (401, "assertion-other-client"), (status, answer.get("reason")))
+        status, answer = passby.call("POST", "/v1/lookups", body, key=passby.keys["demo-helper"], assertion=captured)
+        equal("while the first client goes on using it", (403, "consent-invalid"), (status, answer.get("reason")))
+    finally:
+        passby.stop()
+
+
 def main():
     binary = sys.argv[1]
     development_provider(binary)
     assertion_audience(binary)
     spent_token(binary)
+    captured_assertion(binary)
     sys.exit(report.summary("attacks"))
 
 

@@ -156,7 +156,7 @@ public struct IdempotentAnswer: Sendable, Equatable {
 
 /// Storage for family members, grants, the ledger and idempotent answers. Every method that
 /// changes state writes its ledger record in the same transaction.
-public protocol ConsentStore: LedgerRecorder {
+public protocol ConsentStore: LedgerRecorder, AssertionBindingStore {
     func addGuardianship(_ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<
         Guardianship, GuardianshipRefusal
     >

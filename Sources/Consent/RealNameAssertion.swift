@@ -37,6 +37,16 @@ public struct VerifiedPerson: Sendable, Equatable {
     public var name: String
     public var issuer: String
     public var subject: String
+    /// When the assertion expires (`exp`, Unix seconds).
+    public var expiresAt: Int64
+
+    public init(id: IdentityNumber, name: String, issuer: String, subject: String, expiresAt: Int64 = .max) {
+        self.id = id
+        self.name = name
+        self.issuer = issuer
+        self.subject = subject
+        self.expiresAt = expiresAt
+    }
 }
 
 /// Why an assertion was refused; each is a 401 with this reason.
@@ -53,6 +63,8 @@ public enum AssertionRejection: String, Error, Sendable, CaseIterable {
     case badIDNumber = "assertion-bad-id-number"
     /// No `aud`, or one that does not name Passby's audience: the assertion was made for another service.
     case wrongAudience = "assertion-wrong-audience"
+    /// The assertion was first sent through another API client: it was captured or passed on.
+    case otherClient = "assertion-other-client"
 }
 
 /// An identity provider Passby trusts: its issuer name and its public keys (a JWK set, EdDSA or ES256).
@@ -115,7 +127,7 @@ public struct AssertionVerifier: Sendable {
         guard let id = try? IdentityNumber(parsing: claims.idn, today: today) else { throw .badIDNumber }
         let name = PersonalData.normalizeName(claims.name)
         guard !name.isEmpty else { throw .malformed }
-        let person = VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub)
+        let person = VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub, expiresAt: claims.exp)
         cache.store(person, for: cacheKey, issuedAt: claims.iat, expiresAt: claims.exp, now: seconds)
         return person
     }

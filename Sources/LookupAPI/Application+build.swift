@@ -113,7 +113,8 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     let clock = components.clock
     let limits = JSONBody.Limits(settings)
     let identities = Identities(
-        personalData: components.personalData, agePolicy: settings.agePolicy, assertions: components.assertions, statuses: stores.statuses)
+        personalData: components.personalData, agePolicy: settings.agePolicy, assertions: components.assertions,
+        bindings: AssertionBindings(store: stores.consents, personalData: components.personalData), statuses: stores.statuses)
     let signer = CodeSigner(keys: components.keys, issuer: settings.issuer)
     // Refusals and verifications need no transaction of their own: they are written in batches,
     // and each caller still returns only after its own record has committed.

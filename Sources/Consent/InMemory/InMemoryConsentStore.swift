@@ -30,6 +30,7 @@ public actor InMemoryConsentStore: ConsentStore {
     var grantRows: [UUID: StoredGrant] = [:]
     var answers: [AnswerKey: StoredAnswer] = [:]
     var entries: [StoredLedgerRecord] = []
+    var assertionBindings: [[UInt8]: (clientID: UUID, expiresAt: Date)] = [:]
     let clock: @Sendable () -> Date
 
     /// `clock` stands for the database's `now()`: when rows are created, withdrawn and recorded.
@@ -160,6 +161,18 @@ public actor InMemoryConsentStore: ConsentStore {
         grantRows[grantID]?.grant.uses += 1
         append(ledger)
         return nil
+    }
+
+    // MARK: Assertion bindings
+
+    public func bindAssertion(_ hash: [UInt8], to clientID: UUID, until expiresAt: Date) async throws -> UUID {
+        if let bound = assertionBindings[hash] { return bound.clientID }
+        assertionBindings[hash] = (clientID, expiresAt)
+        return clientID
+    }
+
+    public func deleteAssertionBindings(expiredBefore cutoff: Date) async throws {
+        assertionBindings = assertionBindings.filter { $0.value.expiresAt >= cutoff }
     }
 
     public func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? {

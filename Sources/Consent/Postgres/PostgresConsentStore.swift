@@ -296,6 +296,27 @@ public struct PostgresConsentStore: ConsentStore {
         return grant.refusal(subject: subject, requester: requester, at: now) ?? .used
     }
 
+    // MARK: Assertion bindings
+
+    public func bindAssertion(_ hash: [UInt8], to clientID: UUID, until expiresAt: Date) async throws -> UUID {
+        let inserted = try await client.query(
+            """
+            INSERT INTO assertion_bindings (assertion_hash, client_id, expires_at) VALUES (\(ByteBuffer(bytes: hash)), \(clientID), \(expiresAt))
+            ON CONFLICT (assertion_hash) DO NOTHING RETURNING client_id
+            """, logger: logger)
+        for try await owner in inserted.decode(UUID.self) { return owner }
+        // Bound already, perhaps by a statement that committed while this one waited: read it anew.
+        let rows = try await client.query(
+            "SELECT client_id FROM assertion_bindings WHERE assertion_hash = \(ByteBuffer(bytes: hash))", logger: logger)
+        for try await owner in rows.decode(UUID.self) { return owner }
+        // Deleted between the two statements: it had expired, so nobody owns it.
+        return clientID
+    }
+
+    public func deleteAssertionBindings(expiredBefore cutoff: Date) async throws {
+        try await client.query("DELETE FROM assertion_bindings WHERE expires_at < \(cutoff)", logger: logger)
+    }
+
     public func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer? {
         let rows = try await client.query(
             """

@@ -48,7 +48,7 @@ struct FamilyMemberController {
     }
 
     @Sendable func list(request: Request, context: PassbyRequestContext) async throws -> Response {
-        let members = try await service.list(assertion: request.assertion)
+        let members = try await service.list(assertion: request.assertion, clientID: try context.client.id)
         return try context.respond(FamilyMembers(familyMembers: members.map(FamilyMember.init)), from: request)
     }
 

@@ -52,7 +52,7 @@ struct OfflineCodeController {
         v1.group("offline-codes/:id/print").add(middleware: RequireRole(.terminal, .guardian)).get(use: print)
     }
 
-    func terminalPerson(_ request: Request) async throws -> OfflineCodeService.TerminalPerson {
+    func terminalPerson(_ request: Request, context: PassbyRequestContext) async throws -> OfflineCodeService.TerminalPerson {
         let body = try await JSONBody.decode(TerminalBody.self, from: request, within: limits)
         switch body.method {
         case "id-card":
@@ -61,14 +61,14 @@ struct OfflineCodeController {
             }
             return .idCard(idNumber: number, name: name)
         case "app-code":
-            return .appCode(assertion: request.assertion)
+            return .appCode(assertion: request.assertion, clientID: try context.client.id)
         default:
             throw Problem.malformedRequest("`method` must be id-card or app-code")
         }
     }
 
     @Sendable func identify(request: Request, context: PassbyRequestContext) async throws -> Response {
-        let confirmation = try await service.identify(try await terminalPerson(request))
+        let confirmation = try await service.identify(try await terminalPerson(request, context: context))
         let subject = confirmation.subject
         return try context.respond(
             Confirmation(
@@ -83,13 +83,15 @@ struct OfflineCodeController {
             let body = try await JSONBody.decode(GuardianBody.self, from: request, within: limits)
             issued = try await service.save(idNumber: body.idNumber, assertion: request.assertion, clientID: client.id)
         } else {
-            issued = try await service.apply(try await terminalPerson(request), clientID: client.id)
+            issued = try await service.apply(try await terminalPerson(request, context: context), clientID: client.id)
         }
         return try answer(issued, request: request, context: context)
     }
 
     @Sendable func replace(request: Request, context: PassbyRequestContext) async throws -> Response {
-        try answer(try await service.replace(try await terminalPerson(request), clientID: try context.client.id), request: request, context: context)
+        try answer(
+            try await service.replace(try await terminalPerson(request, context: context), clientID: try context.client.id), request: request,
+            context: context)
     }
 
     func answer(_ issued: OfflineCodeService.IssuedCode, request: Request, context: PassbyRequestContext) throws -> Response {
@@ -106,7 +108,8 @@ struct OfflineCodeController {
     /// The printable card: SVG, or PDF or PNG (`?format=` or `Accept`) when `rsvg-convert` is installed.
     @Sendable func print(request: Request, context: PassbyRequestContext) async throws -> Response {
         let id = try request.uuid("id", context: context)
-        let printer: OfflineCodeService.Printer = try context.client.role == .guardian ? .guardian(assertion: request.assertion) : .terminal
+        let printer: OfflineCodeService.Printer =
+            try context.client.role == .guardian ? .guardian(assertion: request.assertion, clientID: context.client.id) : .terminal
         let issued = try await service.printable(id: id, by: printer)
         let day = issued.record.issuedAt.formatted(Date.ISO8601FormatStyle(timeZone: timeZone).year().month().day())
         let svg = try OfflineCard.svg(code: issued.code, claims: issued.claims, issued: day)

@@ -54,7 +54,7 @@ struct ConsentService: Sendable {
     /// A guardian's grant for a confirmed family member, or an elderly person's own at a terminal.
     func create(_ request: NewGrant, by caller: Caller) async throws -> IssuedGrant {
         let now = clock.now()
-        let person = try await identities.person(assertion: caller.assertion, at: now)
+        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now)
         let subject = try identities.identityNumber(request.idNumber, at: now)
         let grantee = try request.granteeIdNumber.map { number throws(Refusal) in
             try identities.identityNumber(number, field: "grantee_id_number", at: now)
@@ -116,7 +116,7 @@ struct ConsentService: Sendable {
     /// operator declared a public-health emergency.
     func attest(idNumber: String, statement: String, by caller: Caller) async throws -> IssuedGrant {
         let now = clock.now()
-        let person = try await identities.person(assertion: caller.assertion, at: now)
+        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now)
         let subject = try identities.identityNumber(idNumber, at: now)
         let statement = statement.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !statement.isEmpty, statement.count <= ConsentRules.maximumStatementLength else { throw Refusal.invalidStatement }
@@ -145,7 +145,7 @@ struct ConsentService: Sendable {
     /// Withdraws a grant at once. Only its grantor may; withdrawing twice changes nothing.
     func withdraw(grantID: UUID, by caller: Caller) async throws {
         let now = clock.now()
-        let person = try await identities.person(assertion: caller.assertion, at: now)
+        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now)
         let grant = try await grantOfGrantor(grantID, person: person)
         let record = LedgerRecord(
             kind: .grantWithdrawn, clientID: caller.clientID, requesterKey: grant.grantorKey, requesterMasked: person.id.masked,
@@ -156,7 +156,7 @@ struct ConsentService: Sendable {
     /// The grant's fields, signed as a code of kind `receipt`, for its grantor.
     func receipt(grantID: UUID, by caller: Caller) async throws -> String {
         let now = clock.now()
-        let person = try await identities.person(assertion: caller.assertion, at: now)
+        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now)
         let grant = try await grantOfGrantor(grantID, person: person)
         let record = try await identities.subject(grant.subjectKey)
         let issuedAt = now.unixSeconds

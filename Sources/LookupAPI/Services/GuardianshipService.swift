@@ -17,7 +17,7 @@ struct GuardianshipService: Sendable {
     /// match the one on record; quotas hold per guardian and per subject.
     func add(idNumber: String, name: String, relationship: String, assertion: String?, clientID: UUID) async throws -> Guardianship {
         let now = clock.now()
-        let guardian = try await identities.person(assertion: assertion, at: now)
+        let guardian = try await identities.person(assertion: assertion, client: clientID, at: now)
         let subject = try identities.identityNumber(idNumber, at: now)
         guard GuardianshipRules.relationships.contains(relationship) else { throw Refusal.invalidRelationship }
         guard subject != guardian.id else { throw Refusal.selfRegistration }
@@ -39,14 +39,14 @@ struct GuardianshipService: Sendable {
     }
 
     /// The guardian's own family members.
-    func list(assertion: String?) async throws -> [Guardianship] {
-        let guardian = try await identities.person(assertion: assertion, at: clock.now())
+    func list(assertion: String?, clientID: UUID) async throws -> [Guardianship] {
+        let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now())
         return try await consents.guardianships(of: identities.key(guardian.id))
     }
 
     /// Removes one of the guardian's own registrations; grants made through it stop at once.
     func remove(id: UUID, assertion: String?, clientID: UUID) async throws {
-        let guardian = try await identities.person(assertion: assertion, at: clock.now())
+        let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now())
         let key = identities.key(guardian.id)
         let ledger = LedgerRecord(kind: .familyMemberRemoved, clientID: clientID, requesterKey: key, requesterMasked: guardian.id.masked)
         guard try await consents.removeGuardianship(id: id, guardian: key, ledger: ledger) else { throw Refusal.notFound }

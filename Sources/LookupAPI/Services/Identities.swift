@@ -7,17 +7,26 @@ struct Identities: Sendable {
     let personalData: PersonalData
     let agePolicy: AgePolicy
     let assertions: AssertionVerifier
+    let bindings: AssertionBindings
     let statuses: any HealthStatusRepository
 
     func today(at now: Date) -> CivilDate { agePolicy.today(at: now) }
 
-    /// The person an assertion names, or `Refusal.assertion`.
-    func person(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
+    /// The person an assertion names, or `Refusal.assertion`: it must verify, and it must come
+    /// through the client it was first sent through (`assertion-other-client`).
+    func person(assertion: String?, client: UUID, at now: Date) async throws -> VerifiedPerson {
+        let person: VerifiedPerson
         do {
-            return try await assertions.verify(assertion, now: now, today: today(at: now))
+            person = try await assertions.verify(assertion, now: now, today: today(at: now))
         } catch {
-            throw .assertion(error)
+            throw Refusal.assertion(error)
         }
+        if let assertion,
+            let refusal = try await bindings.check(assertion, clientID: client, expiresAt: person.expiresAt, now: now.unixSeconds)
+        {
+            throw Refusal.assertion(refusal)
+        }
+        return person
     }
 
     /// A validated ID number, or `Refusal.identityNumber` naming the field it came in.

@@ -57,7 +57,7 @@ struct LookupService: Sendable {
 
     /// Runs the checks in order, filling `record` with what each established, and takes the use.
     private func checkAndConsume(_ request: Request, now: Date, record: inout LedgerRecord) async throws -> CodeClaims {
-        let person = try await identities.person(assertion: request.assertion, at: now)
+        let person = try await identities.person(assertion: request.assertion, client: request.clientID, at: now)
         let requesterKey = identities.key(person.id)
         record.requesterKey = requesterKey
         record.requesterMasked = person.id.masked

@@ -8,7 +8,8 @@ struct OfflineCodeService: Sendable {
     /// Who stands at a terminal: read from an ID card, or shown by their own app as an assertion.
     enum TerminalPerson: Sendable {
         case idCard(idNumber: String, name: String)
-        case appCode(assertion: String?)
+        /// The assertion, and the terminal's client that read it.
+        case appCode(assertion: String?, clientID: UUID)
     }
 
     /// Whom a request is for, established and checked.
@@ -52,8 +53,8 @@ struct OfflineCodeService: Sendable {
         case .idCard(let number, let name):
             id = try identities.identityNumber(number, at: now)
             cardName = name
-        case .appCode(let assertion):
-            let verified = try await identities.person(assertion: assertion, at: now)
+        case .appCode(let assertion, let clientID):
+            let verified = try await identities.person(assertion: assertion, client: clientID, at: now)
             id = verified.id
             actor = verified
         }
@@ -87,7 +88,7 @@ struct OfflineCodeService: Sendable {
     /// A guardian's "Save offline code" for a registered family member.
     func save(idNumber: String, assertion: String?, clientID: UUID) async throws -> IssuedCode {
         let now = clock.now()
-        let guardian = try await identities.person(assertion: assertion, at: now)
+        let guardian = try await identities.person(assertion: assertion, client: clientID, at: now)
         let id = try identities.identityNumber(idNumber, at: now)
         let group = try identities.eligibleGroup(of: id, at: now)
         let key = identities.key(id)
@@ -101,15 +102,15 @@ struct OfflineCodeService: Sendable {
     /// Who prints a card: a terminal, or a guardian whose assertion says who they are.
     enum Printer: Sendable {
         case terminal
-        case guardian(assertion: String?)
+        case guardian(assertion: String?, clientID: UUID)
     }
 
     /// A stored card, signed again, for printing. A guardian prints only the cards of the people
     /// they look after; anyone else's card is `notFound`, so ids reveal nothing.
     func printable(id: UUID, by printer: Printer) async throws -> IssuedCode {
         guard let stored = try await offlineCodes.code(id: id) else { throw Refusal.notFound }
-        if case .guardian(let assertion) = printer {
-            let guardian = try await identities.person(assertion: assertion, at: clock.now())
+        if case .guardian(let assertion, let clientID) = printer {
+            let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now())
             guard try await consents.activeGuardianship(guardian: identities.key(guardian.id), subject: stored.subjectKey) != nil else {
                 throw Refusal.notFound
             }
