@@ -73,17 +73,18 @@ public struct ConsentGrant: Sendable, Equatable {
     public var withdrawnAt: Date?
     /// False once the guardianship it was given through has been removed.
     public var guardianshipActive: Bool
-    /// How many lookups sent this live token with another person's ID number.
-    public var wrongSubjectTries: Int
+    /// How many lookups sent this token with another person's ID number, or came from someone
+    /// it was not given to.
+    public var failedTries: Int
 
-    /// Wrong-subject tries after which a token is locked (`consent-locked`) for good.
-    public static let wrongSubjectTryLimit = 5
+    /// Failed tries after which a token is locked for good: `consent-invalid` for everyone.
+    public static let failedTryLimit = 5
 
     public init(
         id: UUID, subjectKey: SubjectKey, grantorKey: SubjectKey, relation: GrantorRelation, guardianshipID: UUID?,
         granteeKey: SubjectKey?, legalBasis: LegalBasis, method: GrantMethod, validFrom: Date, validUntil: Date,
         maxUses: Int, uses: Int = 0, withdrawnAt: Date? = nil, guardianshipActive: Bool = true,
-        wrongSubjectTries: Int = 0
+        failedTries: Int = 0
     ) {
         self.id = id
         self.subjectKey = subjectKey
@@ -99,21 +100,20 @@ public struct ConsentGrant: Sendable, Equatable {
         self.uses = uses
         self.withdrawnAt = withdrawnAt
         self.guardianshipActive = guardianshipActive
-        self.wrongSubjectTries = wrongSubjectTries
+        self.failedTries = failedTries
     }
 
     /// Why this grant cannot serve a lookup of `subject` by `requester` now, or nil if it can.
     ///
-    /// The subject is compared last: a token that is spent, expired, withdrawn, locked or given to
-    /// someone else answers the same whatever ID number comes with it, so it cannot be used to
-    /// test guesses at its subject's number.
+    /// A grant that is locked, names another person or was given to someone else is, to this
+    /// requester, no token at all: `invalid`, exactly as an unknown token, so that the answer never
+    /// confirms whose ID number a token was given for. Only then does its state speak.
     public func refusal(subject: SubjectKey, requester: SubjectKey, at now: Date) -> ConsentRefusal? {
+        if failedTries >= Self.failedTryLimit || subject != subjectKey { return .invalid }
+        if let granteeKey, granteeKey != requester { return .invalid }
         if withdrawnAt != nil || !guardianshipActive { return .withdrawn }
         if now >= validUntil || now < validFrom { return .expired }
         if uses >= maxUses { return .used }
-        if wrongSubjectTries >= Self.wrongSubjectTryLimit { return .locked }
-        if let granteeKey, granteeKey != requester { return .wrongGrantee }
-        if subject != subjectKey { return .wrongSubject }
         return nil
     }
 }
@@ -124,10 +124,6 @@ public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case expired = "consent-expired"
     case used = "consent-used"
     case withdrawn = "consent-withdrawn"
-    case wrongSubject = "consent-wrong-subject"
-    case wrongGrantee = "consent-wrong-grantee"
-    /// Too many lookups sent the token with another person's ID number.
-    case locked = "consent-locked"
 }
 
 /// Why a family registration was refused.
@@ -168,9 +164,13 @@ public protocol ConsentStore: LedgerRecorder, AssertionBindingStore {
     func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws
     func grant(tokenHash: [UInt8]) async throws -> ConsentGrant?
     func grant(id: UUID) async throws -> ConsentGrant?
-    /// Counts one lookup that sent a live grant's token with another person's ID number; returns
-    /// the count after it, or nil if there is no such grant. Atomic: concurrent tries each count.
-    func countWrongSubject(grantID: UUID) async throws -> Int?
+    /// The grant a token names, read for a lookup, and how many failed consent tries `requester`
+    /// has in the hour starting at `window`.
+    func grantForLookup(tokenHash: [UInt8], requester: SubjectKey, window: Date) async throws -> (grant: ConsentGrant?, requesterFailures: Int)
+    /// Counts one failed consent try: on the grant, when the token named one, and for `requester`
+    /// in the hour starting at `window` (an earlier hour's count starts again). Returns the
+    /// requester's count after it. Atomic: concurrent tries each count.
+    func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int
     /// Withdraws a grant; returns the grant as it was, or nil if there is none.
     func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant?
     /// How many attested grants a requester made since `since`.

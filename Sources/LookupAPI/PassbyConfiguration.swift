@@ -46,6 +46,10 @@ struct PassbyConfiguration: Sendable {
     var lookupsPerMinutePerRequester = 20
     var lookupsPerMinutePerSubject = 20
     var lookupsPerMinutePerClient = 100_000
+    /// Failed consent tries (an unknown token, another person's, or one given to someone else) a
+    /// requester may make per hour before every lookup of theirs is refused until the hour ends
+    /// (`PASSBY_CONSENT_FAILURES_PER_HOUR`). Counted in PostgreSQL, so across instances.
+    var consentFailuresPerHour = 10
 
     /// Staff: session length (`PASSBY_STAFF_SESSION_SECONDS`, 12 h), failures before a lock and its
     /// length (`PASSBY_STAFF_LOGIN_ATTEMPTS`, 5; `PASSBY_STAFF_LOCK_SECONDS`, 900), bcrypt cost (`PASSBY_BCRYPT_COST`, 12).
@@ -123,6 +127,7 @@ struct PassbyConfiguration: Sendable {
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_REQUESTER", positive) { configuration.lookupsPerMinutePerRequester = count }
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_SUBJECT", positive) { configuration.lookupsPerMinutePerSubject = count }
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_CLIENT", positive) { configuration.lookupsPerMinutePerClient = count }
+        if let count = try read("PASSBY_CONSENT_FAILURES_PER_HOUR", positive) { configuration.consentFailuresPerHour = count }
         if let seconds = try read("PASSBY_STAFF_SESSION_SECONDS", positive) { configuration.staffSessionSeconds = seconds }
         if let count = try read("PASSBY_STAFF_LOGIN_ATTEMPTS", positive) { configuration.staffLoginAttempts = count }
         if let seconds = try read("PASSBY_STAFF_LOCK_SECONDS", positive) { configuration.staffLockSeconds = seconds }

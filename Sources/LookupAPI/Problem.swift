@@ -103,6 +103,10 @@ struct ProblemCatalogue: Sendable {
                 "Only people aged \(policy.elderAge) or over, or under \(policy.childAge), can be served")
         case .lookupRateLimited(let seconds):
             return Problem(.tooManyRequests, refusal.reason, "Too many lookups; try again later", headers: [.retryAfter: "\(seconds)"])
+        case .consentAttemptsExceeded(let seconds):
+            return Problem(
+                .tooManyRequests, refusal.reason, "Too many consent tokens that did not fit; try again later",
+                detail: "Ask the person or their guardian for a new consent token", headers: [.retryAfter: "\(seconds)"])
         case .attestationRateLimited(let seconds):
             return Problem(
                 .tooManyRequests, refusal.reason,
@@ -171,7 +175,5 @@ struct ProblemCatalogue: Sendable {
     static let consentTitles: [ConsentRefusal: String] = [
         .invalid: "The consent token is not valid", .expired: "The consent has expired",
         .used: "The consent token has already been used", .withdrawn: "The consent was withdrawn",
-        .wrongSubject: "The consent token belongs to another person", .wrongGrantee: "The consent was given to someone else",
-        .locked: "The consent token is locked after too many tries with other ID numbers",
     ]
 }

@@ -2,8 +2,8 @@ import Consent
 import Foundation
 import Testing
 
-/// The order of `ConsentGrant.refusal`: the ID number is compared last, so a grant that cannot
-/// serve anyone answers the same whatever subject is asked for.
+/// `ConsentGrant.refusal`: a grant that names another person, is locked, or was given to someone
+/// else is `invalid`, exactly as an unknown token; only a grant that fits speaks of its state.
 @Suite("Consent grant refusals")
 struct ConsentGrantRefusalTests {
     static let now = Date(timeIntervalSince1970: 1_795_000_000)
@@ -20,37 +20,38 @@ struct ConsentGrantRefusalTests {
         return grant
     }
 
-    static let unusable: [(String, ConsentGrant, ConsentRefusal)] = [
+    /// Each state, with the refusal for its own subject; for any other subject it is always `invalid`.
+    static let states: [(String, ConsentGrant, ConsentRefusal?)] = [
+        ("live", grant(), nil),
+        ("live, one try short of the lock", grant { $0.failedTries = ConsentGrant.failedTryLimit - 1 }, nil),
         ("used", grant { $0.uses = 1 }, .used),
         ("withdrawn", grant { $0.withdrawnAt = now }, .withdrawn),
         ("guardianship removed", grant { $0.guardianshipActive = false }, .withdrawn),
         ("expired", grant { $0.validUntil = now }, .expired),
         ("not yet valid", grant { $0.validFrom = now.addingTimeInterval(1) }, .expired),
-        ("locked", grant { $0.wrongSubjectTries = ConsentGrant.wrongSubjectTryLimit }, .locked),
-        ("given to someone else", grant { $0.granteeKey = personKey(0xC3) }, .wrongGrantee),
+        ("locked", grant { $0.failedTries = ConsentGrant.failedTryLimit }, .invalid),
         (
-            "used and withdrawn",
+            "locked and used",
             grant {
+                $0.failedTries = ConsentGrant.failedTryLimit
                 $0.uses = 1
-                $0.withdrawnAt = now
-            }, .withdrawn
+            }, .invalid
         ),
+        ("given to someone else", grant { $0.granteeKey = personKey(0xC3) }, .invalid),
+        (
+            "given to someone else and used",
+            grant {
+                $0.granteeKey = personKey(0xC3)
+                $0.uses = 1
+            }, .invalid
+        ),
+        ("given to the requester", grant { $0.granteeKey = requester }, nil),
     ]
 
-    @Test("a grant that cannot serve answers the same for its subject and for a guess", arguments: unusable.indices)
-    func sameAnswerForEverySubject(_ index: Int) {
-        let (name, grant, expected) = Self.unusable[index]
+    @Test("for its own subject a grant answers by its state; for anyone else exactly as an unknown token", arguments: states.indices)
+    func refusals(_ index: Int) {
+        let (name, grant, expected) = Self.states[index]
         #expect(grant.refusal(subject: Self.subject, requester: Self.requester, at: Self.now) == expected, "\(name)")
-        #expect(grant.refusal(subject: Self.guess, requester: Self.requester, at: Self.now) == expected, "\(name)")
-    }
-
-    @Test("a live grant serves its subject and answers wrong-subject for anyone else, until the limit")
-    func liveGrant() {
-        #expect(Self.grant().refusal(subject: Self.subject, requester: Self.requester, at: Self.now) == nil)
-        #expect(Self.grant().refusal(subject: Self.guess, requester: Self.requester, at: Self.now) == .wrongSubject)
-        let almost = Self.grant { $0.wrongSubjectTries = ConsentGrant.wrongSubjectTryLimit - 1 }
-        #expect(almost.refusal(subject: Self.subject, requester: Self.requester, at: Self.now) == nil)
-        let grantee = Self.grant { $0.granteeKey = Self.requester }
-        #expect(grantee.refusal(subject: Self.subject, requester: Self.requester, at: Self.now) == nil)
+        #expect(grant.refusal(subject: Self.guess, requester: Self.requester, at: Self.now) == .invalid, "\(name)")
     }
 }

@@ -93,7 +93,9 @@ struct ConsentStoreContractTests {
                 _ = try await stores.consents.withdrawGrant(id: grant.id, ledger: LedgerRecord(kind: .grantWithdrawn, result: "ok"))
             }
             if spoiled == .locked {
-                for _ in 0..<ConsentGrant.wrongSubjectTryLimit { _ = try await stores.consents.countWrongSubject(grantID: grant.id) }
+                for _ in 0..<ConsentGrant.failedTryLimit {
+                    _ = try await stores.consents.countConsentFailure(requester: Self.grantor, window: Self.now, grantID: grant.id)
+                }
             }
             if let guardianshipID {
                 #expect(
@@ -102,8 +104,8 @@ struct ConsentStoreContractTests {
             }
             let before = try await stores.ledgerKinds()
             let expected: [Spoiled: ConsentRefusal] = [
-                .withdrawn: .withdrawn, .expired: .expired, .notYetValid: .expired, .wrongGrantee: .wrongGrantee,
-                .wrongSubject: .wrongSubject, .locked: .locked, .guardianshipRemoved: .withdrawn, .unknown: .invalid,
+                .withdrawn: .withdrawn, .expired: .expired, .notYetValid: .expired, .wrongGrantee: .invalid,
+                .wrongSubject: .invalid, .locked: .invalid, .guardianshipRemoved: .withdrawn, .unknown: .invalid,
             ]
             let refusal = try await stores.consents.consume(
                 grantID: spoiled == .unknown ? UUID() : grant.id, subject: spoiled == .wrongSubject ? other : subject,
@@ -180,18 +182,33 @@ struct ConsentStoreContractTests {
         }
     }
 
-    @Test("wrong-subject tries are counted one by one, 20 at once included; an unknown grant counts nothing", arguments: StoreKind.allCases)
-    func wrongSubjectTries(_ kind: StoreKind) async throws {
+    @Test(
+        "failed consent tries count on the grant and per requester and hour, 20 at once included; a new hour starts again",
+        arguments: StoreKind.allCases)
+    func consentFailures(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
             let (_, grant) = try await storedGrant(in: stores)
-            let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
-                for _ in 0..<20 { group.addTask { try await stores.consents.countWrongSubject(grantID: grant.id) } }
-                return try await group.reduce(into: [Int]()) { $0.append($1 ?? -1) }
+            let hour = Self.now
+            let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await stores.consents.countConsentFailure(requester: Self.requester, window: hour, grantID: index < 15 ? grant.id : nil)
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
             #expect(counts.sorted() == Array(1...20))
-            #expect(try await stores.consents.grant(id: grant.id)?.wrongSubjectTries == 20)
-            #expect(try await stores.consents.countWrongSubject(grantID: UUID()) == nil)
-            #expect(try await stores.ledgerKinds() == [.grantCreated])
+            let token = Array(repeating: UInt8(1), count: 32)
+            let read = try await stores.consents.grantForLookup(tokenHash: token, requester: Self.requester, window: hour)
+            #expect(read.grant?.id == grant.id && read.grant?.failedTries == 15 && read.requesterFailures == 20)
+            let other = try await stores.consents.grantForLookup(tokenHash: token, requester: Self.grantor, window: hour)
+            #expect(other.requesterFailures == 0, "counted per requester")
+            let nextHour = hour.addingTimeInterval(3600)
+            #expect(try await stores.consents.grantForLookup(tokenHash: token, requester: Self.requester, window: nextHour).requesterFailures == 0)
+            #expect(try await stores.consents.countConsentFailure(requester: Self.requester, window: nextHour, grantID: nil) == 1)
+            let unknown = try await stores.consents.grantForLookup(tokenHash: Array(repeating: 2, count: 32), requester: Self.requester, window: hour)
+            #expect(unknown.grant == nil)
+            #expect(try await stores.ledgerKinds() == [.grantCreated], "failures are counted, not recorded here")
         }
     }
 

@@ -31,6 +31,7 @@ public actor InMemoryConsentStore: ConsentStore {
     var answers: [AnswerKey: StoredAnswer] = [:]
     var entries: [StoredLedgerRecord] = []
     var assertionBindings: [[UInt8]: (clientID: UUID, expiresAt: Date)] = [:]
+    var consentFailures: [SubjectKey: (window: Date, failures: Int)] = [:]
     let clock: @Sendable () -> Date
 
     /// `clock` stands for the database's `now()`: when rows are created, withdrawn and recorded.
@@ -124,10 +125,18 @@ public actor InMemoryConsentStore: ConsentStore {
         grantRows[id].map(current)
     }
 
-    public func countWrongSubject(grantID: UUID) async throws -> Int? {
-        guard grantRows[grantID] != nil else { return nil }
-        grantRows[grantID]?.grant.wrongSubjectTries += 1
-        return grantRows[grantID]?.grant.wrongSubjectTries
+    public func grantForLookup(tokenHash: [UInt8], requester: SubjectKey, window: Date) async throws -> (
+        grant: ConsentGrant?, requesterFailures: Int
+    ) {
+        let failures = consentFailures[requester].flatMap { $0.window == window ? $0.failures : nil } ?? 0
+        return (grantRows.values.first { $0.tokenHash == tokenHash }.map(current), failures)
+    }
+
+    public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {
+        if let grantID { grantRows[grantID]?.grant.failedTries += 1 }
+        let failures = (consentFailures[requester].flatMap { $0.window == window ? $0.failures : nil } ?? 0) + 1
+        consentFailures[requester] = (window, failures)
+        return failures
     }
 
     public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {

@@ -174,36 +174,39 @@ public struct PostgresConsentStore: ConsentStore {
         }
     }
 
+    /// The columns `grant(from:)` reads, in its order.
+    static let grantColumns = """
+        g.id, g.subject_key, g.grantor_key, g.grantor_relation, g.guardianship_id, g.grantee_key, g.legal_basis, g.method,
+        g.valid_from, g.valid_until, g.max_uses, g.uses, g.withdrawn_at, g.failed_tries,
+        (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
+        """
+    static let grantColumnCount = 15
+
     static func grantQuery(_ condition: PostgresQuery, forUpdate: Bool = false) -> PostgresQuery {
-        var query: PostgresQuery = """
-            SELECT g.id, g.subject_key, g.grantor_key, g.grantor_relation, g.guardianship_id, g.grantee_key, g.legal_basis, g.method,
-                   g.valid_from, g.valid_until, g.max_uses, g.uses, g.withdrawn_at, g.wrong_subject_tries,
-                   (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
-            FROM consent_grants g WHERE
-            """
-        query.sql += " " + condition.sql
+        var query = PostgresQuery(unsafeSQL: "SELECT \(grantColumns) FROM consent_grants g WHERE " + condition.sql)
         query.binds = condition.binds
         if forUpdate { query.sql += " FOR UPDATE OF g" }
         return query
     }
 
+    /// The grant in a row whose first columns are `grantColumns`; nil for a value this build does not know.
+    static func grant(from row: PostgresRow) throws -> ConsentGrant? {
+        let (id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, tries, active) =
+            try row.decode((UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Int, Bool).self)
+        guard let relation = GrantorRelation(rawValue: relation), let basis = LegalBasis(rawValue: basis),
+            let method = GrantMethod(rawValue: method)
+        else { return nil }
+        return ConsentGrant(
+            id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), grantorKey: SubjectKey(bytes: Array(buffer: grantor)),
+            relation: relation, guardianshipID: guardianshipID, granteeKey: grantee.map { SubjectKey(bytes: Array(buffer: $0)) },
+            legalBasis: basis, method: method, validFrom: from, validUntil: until, maxUses: maxUses, uses: uses,
+            withdrawnAt: withdrawn, guardianshipActive: active, failedTries: tries)
+    }
+
     static func grants(_ rows: PostgresRowSequence) async throws -> [ConsentGrant] {
         var result: [ConsentGrant] = []
-        for try await (
-            id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, tries, active
-        )
-            in rows.decode(
-                (UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Int, Bool).self)
-        {
-            guard let relation = GrantorRelation(rawValue: relation), let basis = LegalBasis(rawValue: basis),
-                let method = GrantMethod(rawValue: method)
-            else { continue }
-            result.append(
-                ConsentGrant(
-                    id: id, subjectKey: SubjectKey(bytes: Array(buffer: subject)), grantorKey: SubjectKey(bytes: Array(buffer: grantor)),
-                    relation: relation, guardianshipID: guardianshipID, granteeKey: grantee.map { SubjectKey(bytes: Array(buffer: $0)) },
-                    legalBasis: basis, method: method, validFrom: from, validUntil: until, maxUses: maxUses, uses: uses,
-                    withdrawnAt: withdrawn, guardianshipActive: active, wrongSubjectTries: tries))
+        for try await row in rows {
+            if let grant = try grant(from: row) { result.append(grant) }
         }
         return result
     }
@@ -212,16 +215,43 @@ public struct PostgresConsentStore: ConsentStore {
         try await Self.grants(client.query(Self.grantQuery("g.token_hash = \(ByteBuffer(bytes: tokenHash))"), logger: logger)).first
     }
 
-    public func grant(id: UUID) async throws -> ConsentGrant? {
-        try await Self.grants(client.query(Self.grantQuery("g.id = \(id)"), logger: logger)).first
+    public func grantForLookup(tokenHash: [UInt8], requester: SubjectKey, window: Date) async throws -> (
+        grant: ConsentGrant?, requesterFailures: Int
+    ) {
+        // One statement, as the plain read by token: the requester's failures ride along as a
+        // last column. With no grant there is no row; the failure then counted says how many.
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.grantColumns),
+                   COALESCE((SELECT f.failures FROM consent_failures f WHERE f.requester_key = \(Self.bytes(requester))
+                             AND f.window_start = \(window)), 0)
+            FROM consent_grants g WHERE g.token_hash = \(ByteBuffer(bytes: tokenHash))
+            """, logger: logger)
+        for try await row in rows {
+            let failures = try row.makeRandomAccess()[Self.grantColumnCount].decode(Int.self)
+            return (try Self.grant(from: row), failures)
+        }
+        return (nil, 0)
     }
 
-    public func countWrongSubject(grantID: UUID) async throws -> Int? {
+    public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {
         let rows = try await client.query(
-            "UPDATE consent_grants SET wrong_subject_tries = wrong_subject_tries + 1 WHERE id = \(grantID) RETURNING wrong_subject_tries",
-            logger: logger)
-        for try await tries in rows.decode(Int.self) { return tries }
-        return nil
+            """
+            WITH token AS (
+              UPDATE consent_grants SET failed_tries = failed_tries + 1 WHERE id = \(grantID)
+            )
+            INSERT INTO consent_failures AS f (requester_key, window_start, failures) VALUES (\(Self.bytes(requester)), \(window), 1)
+            ON CONFLICT (requester_key) DO UPDATE
+              SET failures = CASE WHEN f.window_start = EXCLUDED.window_start THEN f.failures + 1 ELSE 1 END,
+                  window_start = EXCLUDED.window_start
+            RETURNING f.failures
+            """, logger: logger)
+        for try await failures in rows.decode(Int.self) { return failures }
+        return 1
+    }
+
+    public func grant(id: UUID) async throws -> ConsentGrant? {
+        try await Self.grants(client.query(Self.grantQuery("g.id = \(id)"), logger: logger)).first
     }
 
     public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {
@@ -266,7 +296,7 @@ public struct PostgresConsentStore: ConsentStore {
                   WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
                     AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
                     AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
-                    AND g.wrong_subject_tries < \(ConsentGrant.wrongSubjectTryLimit)
+                    AND g.failed_tries < \(ConsentGrant.failedTryLimit)
                     AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))
                   RETURNING g.id
                 ), recorded AS (

@@ -15,18 +15,26 @@ struct Identities: Sendable {
     /// The person an assertion names, or `Refusal.assertion`: it must verify, and it must come
     /// through the client it was first sent through (`assertion-other-client`).
     func person(assertion: String?, client: UUID, at now: Date) async throws -> VerifiedPerson {
-        let person: VerifiedPerson
-        do {
-            person = try await assertions.verify(assertion, now: now, today: today(at: now))
-        } catch {
-            throw Refusal.assertion(error)
-        }
-        if let assertion,
-            let refusal = try await bindings.check(assertion, clientID: client, expiresAt: person.expiresAt, now: now.unixSeconds)
-        {
-            throw Refusal.assertion(refusal)
-        }
+        let person = try await verifiedPerson(assertion: assertion, at: now)
+        try await checkBinding(assertion, of: person, client: client, at: now)
         return person
+    }
+
+    /// The person an assertion names, if it verifies; where it came through is not checked yet.
+    func verifiedPerson(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
+        do {
+            return try await assertions.verify(assertion, now: now, today: today(at: now))
+        } catch {
+            throw .assertion(error)
+        }
+    }
+
+    /// Refuses a verified assertion that was first sent through another client (`assertion-other-client`).
+    func checkBinding(_ assertion: String?, of person: VerifiedPerson, client: UUID, at now: Date) async throws {
+        guard let assertion,
+            let refusal = try await bindings.check(assertion, clientID: client, expiresAt: person.expiresAt, now: now.unixSeconds)
+        else { return }
+        throw Refusal.assertion(refusal)
     }
 
     /// A validated ID number, or `Refusal.identityNumber` naming the field it came in.

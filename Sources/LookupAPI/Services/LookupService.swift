@@ -5,10 +5,14 @@ import Foundation
 import Metrics
 
 /// The passer-by lookup. Checks, in order: the requester's assertion, a stored answer for an
-/// idempotent retry, the subject's ID number, eligibility, rate limits, the consent token and
-/// grant, the subject's status; then takes one use of the grant and writes the issued record in
-/// one statement, and only after it commits signs the display code. Every refusal is recorded in
-/// the ledger with its reason and counted in `passby_lookup_refusals`.
+/// idempotent retry, the subject's ID number, eligibility, rate limits, the requester's failed
+/// consent tries, the consent token and grant, the subject's status; then takes one use of the
+/// grant and writes the issued record in one statement, and only after it commits signs the
+/// display code.
+///
+/// Every refusal is counted in `passby_lookup_refusals`. It is also written to the ledger when
+/// the requester is known (their assertion verified), except a rate-limited lookup after the
+/// window's first: a stranger cannot fill the ledger, and neither can one person at wire speed.
 struct LookupService: Sendable {
     /// What a helper or gateway asks for, already decoded.
     struct Request: Sendable {
@@ -40,27 +44,38 @@ struct LookupService: Sendable {
 
     func lookup(_ request: Request) async throws -> IssuedCode {
         let now = clock.now()
-        var record = LedgerRecord(kind: .lookupRefused, clientID: request.clientID)
+        var attempt = Attempt(record: LedgerRecord(kind: .lookupRefused, clientID: request.clientID))
         let claims: CodeClaims
         do {
-            claims = try await checkAndConsume(request, now: now, record: &record)
+            claims = try await checkAndConsume(request, now: now, attempt: &attempt)
         } catch let refusal as Refusal {
-            record.kind = .lookupRefused
-            record.result = refusal.reason
             Counter(label: "passby_lookup_refusals", dimensions: [("reason", refusal.reason)]).increment()
-            try await ledger.record(record)
+            if attempt.recorded && attempt.record.requesterKey != nil {
+                attempt.record.kind = .lookupRefused
+                attempt.record.result = refusal.reason
+                try await ledger.record(attempt.record)
+            }
             throw refusal
         }
         // The record has committed: only now is the code signed and shown.
         return IssuedCode(code: try signer.sign(claims), claims: claims)
     }
 
-    /// Runs the checks in order, filling `record` with what each established, and takes the use.
-    private func checkAndConsume(_ request: Request, now: Date, record: inout LedgerRecord) async throws -> CodeClaims {
-        let person = try await identities.person(assertion: request.assertion, client: request.clientID, at: now)
+    /// What the checks established so far, for the refusal's ledger record.
+    private struct Attempt {
+        var record: LedgerRecord
+        /// False for a refusal not worth a ledger row (a repeated rate-limited lookup).
+        var recorded = true
+    }
+
+    /// Runs the checks in order, filling `attempt` with what each established, and takes the use.
+    private func checkAndConsume(_ request: Request, now: Date, attempt: inout Attempt) async throws -> CodeClaims {
+        let person = try await identities.verifiedPerson(assertion: request.assertion, at: now)
         let requesterKey = identities.key(person.id)
-        record.requesterKey = requesterKey
-        record.requesterMasked = person.id.masked
+        attempt.record.requesterKey = requesterKey
+        attempt.record.requesterMasked = person.id.masked
+        // Recorded: an assertion that verified but came through another client was captured.
+        try await identities.checkBinding(request.assertion, of: person, client: request.clientID, at: now)
 
         let requestHash = Array(SHA256.hash(data: request.bodyDigest + requesterKey.bytes))
         if let key = request.idempotencyKey, let stored = try await storedAnswer(client: request.clientID, key: key, hash: requestHash, now: now) {
@@ -69,28 +84,28 @@ struct LookupService: Sendable {
 
         let subject = try identities.identityNumber(request.idNumber, at: now)
         let subjectKey = identities.key(subject)
-        record.subjectKey = subjectKey
-        record.subjectMasked = subject.masked
+        attempt.record.subjectKey = subjectKey
+        attempt.record.subjectMasked = subject.masked
         let group = try identities.eligibleGroup(of: subject, at: now)
 
         let nowSeconds = now.timeIntervalSince1970
         for (key, limit) in [
             ("requester:\(requesterKey)", configuration.lookupsPerMinutePerRequester),
-            ("subject:\(subjectKey)", configuration.lookupsPerMinutePerSubject),
             ("client:\(request.clientID)", configuration.lookupsPerMinutePerClient),
         ] {
-            if let retryAfter = rateLimiter.hit(key, limit: limit, now: nowSeconds) { throw Refusal.lookupRateLimited(retryAfter: retryAfter) }
+            if let limited = rateLimiter.hit(key, limit: limit, now: nowSeconds) {
+                attempt.recorded = limited.first
+                throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
+            }
+        }
+        // The subject's limit counts codes issued, not tries: bogus lookups cannot block a person.
+        let subjectLimit = "subject:\(subjectKey)"
+        if let limited = rateLimiter.exhausted(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds) {
+            attempt.recorded = false
+            throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         }
 
-        guard let token = ConsentToken(parsing: request.consentToken),
-            let grant = try await consents.grant(tokenHash: identities.personalData.tokenHash(token))
-        else { throw Refusal.consent(.invalid) }
-        record.grantID = grant.id
-        record.method = grant.method
-        record.legalBasis = grant.legalBasis
-        if let refusal = grant.refusal(subject: subjectKey, requester: requesterKey, at: now) {
-            throw Refusal.consent(refusal == .wrongSubject ? try await countWrongSubject(grant) : refusal)
-        }
+        let grant = try await usableGrant(request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
         let status = try await identities.subject(subjectKey)
 
         let issuedAt = now.unixSeconds
@@ -98,7 +113,7 @@ struct LookupService: Sendable {
             issuer: signer.issuer, issuedAt: issuedAt, expiresAt: issuedAt + configuration.displayCodeLifetime,
             codeID: CodeSigner.newCodeID(), kind: .display, maskedName: status.maskedName, maskedID: status.maskedID,
             ageGroup: group.rawValue, status: status.status.rawValue, statusTime: status.asOf.unixSeconds)
-        var issued = record
+        var issued = attempt.record
         issued.kind = .lookupIssued
         issued.result = "ok"
         issued.codeID = claims.codeID
@@ -119,14 +134,44 @@ struct LookupService: Sendable {
             throw Refusal.idempotencyKeyReused
         }
         if let refusal { throw Refusal.consent(refusal) }
+        _ = rateLimiter.hit(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds)
         return claims
     }
 
-    /// Counts a live token sent with another person's ID number. Past the limit the answer is
-    /// `consent-locked`, also for concurrent tries that all read the grant before any counted.
-    private func countWrongSubject(_ grant: ConsentGrant) async throws -> ConsentRefusal {
-        let tries = try await consents.countWrongSubject(grantID: grant.id) ?? .max
-        return tries > ConsentGrant.wrongSubjectTryLimit ? .locked : .wrongSubject
+    /// The grant the token names, if it can serve this lookup. A requester with too many failed
+    /// tries this hour is refused before the token is looked at. A token that is unknown, locked,
+    /// another person's or someone else's is `consent-invalid`, all alike, and counts a failure
+    /// for the requester and on the grant.
+    private func usableGrant(
+        _ text: String, subject: SubjectKey, requester: SubjectKey, now: Date, attempt: inout Attempt
+    ) async throws -> ConsentGrant {
+        let hour = floor(now.timeIntervalSince1970 / 3600) * 3600
+        let window = Date(timeIntervalSince1970: hour)
+        let retryAfter = max(1, Int((hour + 3600 - now.timeIntervalSince1970).rounded(.up)))
+        let limit = configuration.consentFailuresPerHour
+        var found: (grant: ConsentGrant?, requesterFailures: Int)?
+        if let token = ConsentToken(parsing: text) {
+            found = try await consents.grantForLookup(tokenHash: identities.personalData.tokenHash(token), requester: requester, window: window)
+        }
+        if (found?.requesterFailures ?? 0) >= limit { throw Refusal.consentAttemptsExceeded(retryAfter: retryAfter) }
+        guard let grant = found?.grant else {
+            try await failed(requester: requester, window: window, grant: nil, limit: limit, retryAfter: retryAfter)
+        }
+        attempt.record.grantID = grant.id
+        attempt.record.method = grant.method
+        attempt.record.legalBasis = grant.legalBasis
+        switch grant.refusal(subject: subject, requester: requester, at: now) {
+        case nil: return grant
+        case .invalid: try await failed(requester: requester, window: window, grant: grant.id, limit: limit, retryAfter: retryAfter)
+        case let refusal?: throw Refusal.consent(refusal)
+        }
+    }
+
+    /// Counts a failed consent try and refuses it: `consent-invalid`, or the lock once the
+    /// requester is past this hour's limit.
+    private func failed(requester: SubjectKey, window: Date, grant: UUID?, limit: Int, retryAfter: Int) async throws -> Never {
+        let failures = try await consents.countConsentFailure(requester: requester, window: window, grantID: grant)
+        throw failures > limit ? Refusal.consentAttemptsExceeded(retryAfter: retryAfter) : Refusal.consent(.invalid)
     }
 
     /// The claims stored for an earlier request with this key; `idempotencyKeyReused` if its body differed.

@@ -11,6 +11,8 @@ enum Refusal: Error, Sendable, Equatable {
     case notEligible
     case lookupRateLimited(retryAfter: Int)
     case attestationRateLimited(retryAfter: Int)
+    /// The requester made too many failed consent tries this hour.
+    case consentAttemptsExceeded(retryAfter: Int)
     case consent(ConsentRefusal)
     case unknownSubject
     case idempotencyKeyReused
@@ -43,6 +45,7 @@ enum Refusal: Error, Sendable, Equatable {
         case .identityNumber(let rejection, _): rejection.rawValue
         case .notEligible: "not-eligible"
         case .lookupRateLimited, .attestationRateLimited: "rate-limited"
+        case .consentAttemptsExceeded: "consent-attempts-exceeded"
         case .consent(let refusal): refusal.rawValue
         case .unknownSubject: "unknown-subject"
         case .idempotencyKeyReused: "idempotency-key-reused"
