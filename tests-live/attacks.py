@@ -94,8 +94,9 @@ def spent_token(binary):
         name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
         as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
         as_helper = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["passerby"]))
-        equal("a guardian registers the elder", 201,
+        equal("a guardian registers the elder", 202,
               passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)[0])
+        passby.confirm_guardian(PEOPLE["guardian"], elder)
         guesses = same_mask(elder, 12)
 
         def lookup(token, number):
@@ -122,6 +123,7 @@ def spent_token(binary):
         name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
         as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
         passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)
+        passby.confirm_guardian(PEOPLE["guardian"], elder)
         good = passby.call("POST", "/v1/consents", {"id_number": elder}, **as_guardian)[1]["token"]
         as_helper = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["passerby"]))
         for token in ("0000-0000-0000-0000", "0000-0000-0000-0001", "0000-0000-0000-0002"):
@@ -160,10 +162,75 @@ def ledger_flood(binary):
         name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
         as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
         passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)
+        passby.confirm_guardian(PEOPLE["guardian"], elder)
         token = passby.call("POST", "/v1/consents", {"id_number": elder, "max_uses": 2}, **as_guardian)[1]["token"]
         status, answer = passby.call("POST", "/v1/lookups", {"id_number": elder, "consent_token": token}, key=passby.keys["demo-helper"],
                                      assertion=passby.assertion(PEOPLE["passerby"]))
         equal("25 bogus lookups of a person by someone else leave their real lookup alone", 201, status)
+    finally:
+        passby.stop()
+
+
+def declared_guardian(binary):
+    """Finding 4: knowing a name and an ID number must not make anyone a guardian."""
+    passby = Passby(binary)
+    try:
+        elder = passby.subjects["elder"]
+        name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
+        stranger = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["other_passerby"]))
+        status, body = passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "child"}, **stranger)
+        equal("a stranger's registration with the right name is only pending (202)", (202, "pending"), (status, body.get("status")))
+        equal("and grants nothing", (403, "not-a-guardian"),
+              (lambda r: (r[0], r[1].get("reason")))(passby.call("POST", "/v1/consents", {"id_number": elder}, **stranger)))
+        equal("nor saves the person's offline card", (403, "not-a-guardian"),
+              (lambda r: (r[0], r[1].get("reason")))(passby.call("POST", "/v1/offline-codes", {"id_number": elder}, **stranger)))
+        other = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["passerby"]))
+        wrong = passby.call("POST", "/v1/family-members", {"id_number": elder, "name": "张三", "relationship": "child"}, **other)
+        unknown = passby.call("POST", "/v1/family-members", {"id_number": PEOPLE["unknown_elder"].id_number, "name": "张三",
+                                                             "relationship": "child"}, **other)
+        equal("a wrong name and an unknown person answer as the right name does", {(202, "pending")},
+              {(wrong[0], wrong[1].get("status")), (unknown[0], unknown[1].get("status"))})
+        for guardian in ("guardian", "passerby", "other_passerby"):
+            passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "child"},
+                        key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE[guardian]))
+        passby.confirm_guardian(PEOPLE["guardian"], elder)
+        family = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
+        status, _ = passby.call("POST", "/v1/consents", {"id_number": elder}, **family)
+        equal("strangers' pending registrations take no place: the confirmed family grants", 201, status)
+        own = passby.call("GET", "/v1/family-members", **family)[1]["family_members"][0]["id"]
+        seen = passby.call("GET", f"/v1/family-members/{own}/guardians", **family)[1]["guardians"]
+        check("the family sees the strangers' registrations", len(seen) == 3, seen)
+        for entry in seen:
+            if entry["status"] == "pending":
+                passby.request("DELETE", f"/v1/family-members/{entry['id']}", **family)
+        left = passby.call("GET", f"/v1/family-members/{own}/guardians", **family)[1]["guardians"]
+        equal("and removes them", ["confirmed"], [entry["status"] for entry in left])
+    finally:
+        passby.stop()
+
+
+def oracles(binary):
+    """Finding 7: refusals reveal nothing the caller may not know."""
+    passby = Passby(binary)
+    try:
+        elder = passby.subjects["elder"]
+        terminal = passby.keys["demo-terminal"]
+        wrong = passby.call("POST", "/v1/terminal/identify", {"method": "id-card", "id_number": elder, "name": "张三"}, key=terminal)
+        unknown = passby.call("POST", "/v1/terminal/identify", {"method": "id-card", "id_number": PEOPLE["unknown_elder"].id_number,
+                                                                "name": "张三"}, key=terminal)
+        equal("a terminal's wrong name answers word for word as an unknown person", unknown, wrong)
+        print_url = "/v1/offline-codes/00000000-0000-4000-8000-000000000000/print"
+        status, _, _ = passby.request("GET", print_url, key=passby.keys["demo-guardian"])
+        equal("a guardian's print without an assertion is 401 before the id is looked at", 401, status)
+        helper = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["passerby"]))
+        for number in (PEOPLE["unknown_elder"].id_number, elder, elder, elder):
+            passby.call("POST", "/v1/consents/attested", {"id_number": number, "statement": "yes"}, **helper)
+        status, body = passby.call("POST", "/v1/consents/attested", {"id_number": PEOPLE["unknown_elder"].id_number, "statement": "yes"},
+                                   **helper)
+        equal("past the attested limit even an unknown person is 429, not unknown-subject", (429, "rate-limited"),
+              (status, body.get("reason")))
+        refused = passby.psql("SELECT count(*) FROM ledger WHERE kind IN ('grant-refused', 'family-member-refused', 'offline-code-refused')")
+        check("these refusals of known callers are in the ledger", int(refused) >= 2, refused)
     finally:
         passby.stop()
 
@@ -197,6 +264,8 @@ def main():
     assertion_audience(binary)
     spent_token(binary)
     ledger_flood(binary)
+    declared_guardian(binary)
+    oracles(binary)
     captured_assertion(binary)
     sys.exit(report.summary("attacks"))
 

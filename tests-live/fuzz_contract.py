@@ -42,6 +42,7 @@ def main():
         guardian = credentials["assertions"]["guardian"]
         passby.call("POST", "/v1/family-members", {"id_number": people["elder"].id_number, "name": "王秀英", "relationship": "parent"},
                     key=credentials["keys"]["guardian"], assertion=guardian)
+        passby.confirm_guardian(people["guardian"], people["elder"].id_number)
         passby.call("POST", "/v1/consents", {"id_number": people["elder"].id_number, "max_uses": 100}, key=credentials["keys"]["guardian"],
                     assertion=guardian)
         passby.call("POST", "/v1/offline-codes", {"method": "id-card", "id_number": people["elder"].id_number, "name": "王秀英"},

@@ -14,6 +14,7 @@ CREDENTIALS = json.loads(open(os.environ["PASSBY_FUZZ_CREDENTIALS"]).read())
 ROUTES = [
     ("POST", r"^/v1/verifications$", "checkpoint", None),
     ("PUT", r"^/v1/health-statuses$", "gateway", None),
+    ("POST", r"^/v1/guardianship-confirmations$", "gateway", None),
     (None, r"^/v1/family-members", "guardian", "guardian"),
     ("POST", r"^/v1/consents/attested$", "helper", "passerby"),
     (None, r"^/v1/consents", "guardian", "guardian"),

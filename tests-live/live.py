@@ -177,6 +177,15 @@ class Passby:
         status, _, content = self.request(method, path, body, key, assertion, raw)
         return status, json.loads(content or b"null")
 
+    def confirm_guardian(self, guardian, subject_id_number, relationship="parent"):
+        """The demo gateway confirms, as household-registry data would, that `guardian` (a Person)
+        looks after the subject: a registration does nothing until someone confirms it."""
+        status, body = self.call("POST", "/v1/guardianship-confirmations",
+                                 {"guardian_id_number": guardian.id_number, "subject_id_number": subject_id_number,
+                                  "relationship": relationship}, key=self.keys["demo-gateway"])
+        assert status == 200, body
+        return body
+
     def assertion(self, person):
         status, body = self.call("POST", "/web/dev-idp/assertions", {"name": person.name, "id_number": person.id_number})
         assert status == 201, body

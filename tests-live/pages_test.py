@@ -260,8 +260,8 @@ def terminal_walk(driver, passby, out, secrets):
     fill(driver, "card-id", SECOND_ELDER.id_number)
     fill(driver, "card-name", "张三")
     driver.find_element(By.CSS_SELECTOR, "#card-form button").click()
-    wait(driver, lambda d: text(d, "message") == zh["reason.name-mismatch"])
-    check("/terminal refuses a name that does not match, in plain words", visible(driver, "login"))
+    wait(driver, lambda d: text(d, "message") == zh["reason.unknown-subject"])
+    check("/terminal refuses a name that does not match, as it does an unknown person, in plain words", visible(driver, "login"))
 
     def sign_in():
         fill(driver, "card-id", SECOND_ELDER.id_number)
@@ -328,7 +328,8 @@ def main():
         elder = passby.subjects["elder"]
         status, _ = passby.call("POST", "/v1/family-members", {"id_number": elder, "name": "王秀英", "relationship": "parent"},
                                 key=passby.keys["demo-guardian"], assertion=guardian)
-        assert status == 201, status
+        assert status == 202, status
+        passby.confirm_guardian(GUARDIAN, elder)
         status, grant = passby.call("POST", "/v1/consents", {"id_number": elder}, key=passby.keys["demo-guardian"], assertion=guardian)
         assert status == 201, grant
         status, _ = passby.call("PUT", "/v1/health-statuses", [{"id_number": SECOND_ELDER.id_number, "name": SECOND_ELDER.name,

@@ -72,7 +72,8 @@ def consent_flow(passby):
     as_helper = dict(key=helper_key, assertion=passby.cli("dev", "assertion", "--name", PEOPLE["passerby"].name,
                                                           "--id", PEOPLE["passerby"].id_number).strip())
     status, _ = passby.call("POST", "/v1/family-members", {"id_number": elder, "name": elder_name, "relationship": "parent"}, **as_guardian)
-    equal("a guardian registers a family member", 201, status)
+    equal("a guardian registers a family member; it is pending", 202, status)
+    passby.confirm_guardian(PEOPLE["guardian"], elder)
     _, first = passby.call("POST", "/v1/consents", {"id_number": elder}, **as_guardian)
     equal("the guardian withdraws a grant", 204, passby.request("DELETE", f"/v1/consents/{first['id']}", **as_guardian)[0])
 

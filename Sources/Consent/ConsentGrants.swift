@@ -23,39 +23,6 @@ public enum GrantorRelation: String, Sendable, Codable {
     case attested
 }
 
-/// A registered guardian–subject pair.
-public struct Guardianship: Sendable, Equatable {
-    public var id: UUID
-    public var guardianKey: SubjectKey
-    public var guardianMaskedID: String
-    public var subjectKey: SubjectKey
-    public var subjectMaskedID: String
-    public var subjectMaskedName: String
-    public var relationship: String
-    public var createdAt: Date
-
-    public init(
-        id: UUID, guardianKey: SubjectKey, guardianMaskedID: String, subjectKey: SubjectKey, subjectMaskedID: String,
-        subjectMaskedName: String, relationship: String, createdAt: Date
-    ) {
-        self.id = id
-        self.guardianKey = guardianKey
-        self.guardianMaskedID = guardianMaskedID
-        self.subjectKey = subjectKey
-        self.subjectMaskedID = subjectMaskedID
-        self.subjectMaskedName = subjectMaskedName
-        self.relationship = relationship
-        self.createdAt = createdAt
-    }
-}
-
-/// Limits on family registrations (docs/format.md §4 defaults).
-public struct GuardianQuotas: Sendable, Equatable {
-    public var familyMembersPerGuardian = 8
-    public var guardiansPerSubject = 3
-    public init() {}
-}
-
 /// A consent grant as stored.
 public struct ConsentGrant: Sendable, Equatable {
     public var id: UUID
@@ -126,13 +93,6 @@ public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case withdrawn = "consent-withdrawn"
 }
 
-/// Why a family registration was refused.
-public enum GuardianshipRefusal: String, Error, Sendable {
-    case alreadyRegistered = "already-registered"
-    case guardianQuota = "guardian-quota-exceeded"
-    case subjectQuota = "subject-guardian-quota-exceeded"
-}
-
 /// `consume` was given an idempotency key that another request of the same client stored first.
 public struct IdempotencyKeyTaken: Error, Equatable {
     public init() {}
@@ -152,15 +112,7 @@ public struct IdempotentAnswer: Sendable, Equatable {
 
 /// Storage for family members, grants, the ledger and idempotent answers. Every method that
 /// changes state writes its ledger record in the same transaction.
-public protocol ConsentStore: LedgerRecorder, AssertionBindingStore {
-    func addGuardianship(_ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord) async throws -> Result<
-        Guardianship, GuardianshipRefusal
-    >
-    func guardianships(of guardian: SubjectKey) async throws -> [Guardianship]
-    func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship?
-    /// Removes a guardian's own registration; false if there is none.
-    func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool
-
+public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindingStore {
     func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws
     func grant(tokenHash: [UInt8]) async throws -> ConsentGrant?
     func grant(id: UUID) async throws -> ConsentGrant?

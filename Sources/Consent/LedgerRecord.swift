@@ -5,13 +5,19 @@ public struct LedgerRecord: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case grantCreated = "grant-created"
         case grantWithdrawn = "grant-withdrawn"
+        case grantRefused = "grant-refused"
         case familyMemberAdded = "family-member-added"
+        case familyMemberConfirmed = "family-member-confirmed"
         case familyMemberRemoved = "family-member-removed"
+        case familyMemberRefused = "family-member-refused"
         case lookupIssued = "lookup-issued"
         case lookupRefused = "lookup-refused"
         case verification
         case offlineCodeIssued = "offline-code-issued"
         case offlineCodeReplaced = "offline-code-replaced"
+        /// A generation ended without a new code: a guardian who saved the card was removed.
+        case offlineCodeRetired = "offline-code-retired"
+        case offlineCodeRefused = "offline-code-refused"
         case review
         case purge
     }

@@ -43,6 +43,9 @@ public protocol OfflineCodeStore: Sendable {
         subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord,
         claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome
+    /// Ends the subject's current generation without a new code, so every card printed so far
+    /// fails; returns the new generation, or nil if the subject never had a code.
+    func retire(subject: SubjectKey, ledger: LedgerRecord) async throws -> Int64?
     /// The subject's code of the current generation, if any.
     func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord?
     func code(id: UUID) async throws -> OfflineCodeRecord?

@@ -15,9 +15,19 @@ public struct RealNameClaims: JWTPayload, Equatable {
     public var exp: Int64
     /// Whom the assertion is for: a string or a list (RFC 7519). Passby requires its own audience.
     public var aud: AudienceClaim?
+    /// ID numbers of the people the provider says this person is a guardian of (household-registry
+    /// data). A registration for one of them is confirmed at once. Personal data, like `idn`.
+    public var dependents: [String]?
+    /// A unique id, so that two assertions minted in the same second differ.
+    public var jti: String?
 
-    public init(iss: String, sub: String, name: String, idn: String, rnv: Bool, iat: Int64, exp: Int64, aud: AudienceClaim? = nil) {
+    public init(
+        iss: String, sub: String, name: String, idn: String, rnv: Bool, iat: Int64, exp: Int64, aud: AudienceClaim? = nil,
+        dependents: [String]? = nil, jti: String? = nil
+    ) {
+        self.jti = jti
         self.aud = aud
+        self.dependents = dependents
         self.iss = iss
         self.sub = sub
         self.name = name
@@ -39,13 +49,18 @@ public struct VerifiedPerson: Sendable, Equatable {
     public var subject: String
     /// When the assertion expires (`exp`, Unix seconds).
     public var expiresAt: Int64
+    /// The people the provider says this person is a guardian of; numbers that do not parse are dropped.
+    public var dependents: [IdentityNumber]
 
-    public init(id: IdentityNumber, name: String, issuer: String, subject: String, expiresAt: Int64 = .max) {
+    public init(
+        id: IdentityNumber, name: String, issuer: String, subject: String, expiresAt: Int64 = .max, dependents: [IdentityNumber] = []
+    ) {
         self.id = id
         self.name = name
         self.issuer = issuer
         self.subject = subject
         self.expiresAt = expiresAt
+        self.dependents = dependents
     }
 }
 
@@ -83,6 +98,8 @@ public struct IdentityProvider: Sendable {
 public struct AssertionVerifier: Sendable {
     /// Longest lifetime (`exp - iat`) accepted.
     public static let maxLifetime: Int64 = 600
+    /// The most `dependents` read from one assertion.
+    public static let maxDependents = 16
     /// How far in the future `iat` may be, for providers whose clocks run ahead.
     public static let allowedClockSkew: Int64 = 60
     /// The audience assertions must name unless configured otherwise (`PASSBY_ASSERTION_AUDIENCE`).
@@ -127,7 +144,8 @@ public struct AssertionVerifier: Sendable {
         guard let id = try? IdentityNumber(parsing: claims.idn, today: today) else { throw .badIDNumber }
         let name = PersonalData.normalizeName(claims.name)
         guard !name.isEmpty else { throw .malformed }
-        let person = VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub, expiresAt: claims.exp)
+        let dependents = (claims.dependents ?? []).prefix(Self.maxDependents).compactMap { try? IdentityNumber(parsing: $0, today: today) }
+        let person = VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub, expiresAt: claims.exp, dependents: dependents)
         cache.store(person, for: cacheKey, issuedAt: claims.iat, expiresAt: claims.exp, now: seconds)
         return person
     }
@@ -162,12 +180,13 @@ public struct DevelopmentIdentityProvider: Sendable {
     /// Signs an assertion for a person, for `audience`, valid for `ttl` seconds (at most 600 are accepted).
     public func mint(
         name: String, idNumber: String, ttl: Int64 = 600, now: Date = Date(), realNameVerified: Bool = true,
-        audience: String = AssertionVerifier.defaultAudience
+        audience: String = AssertionVerifier.defaultAudience, dependents: [String] = []
     ) async throws -> String {
         let iat = Int64(now.timeIntervalSince1970)
         let claims = RealNameClaims(
             iss: Self.issuer, sub: "dev-" + String(idNumber.suffix(4)), name: name, idn: idNumber, rnv: realNameVerified,
-            iat: iat, exp: iat + ttl, aud: AudienceClaim(value: [audience]))
+            iat: iat, exp: iat + ttl, aud: AudienceClaim(value: [audience]), dependents: dependents.isEmpty ? nil : dependents,
+            jti: UUID().uuidString.lowercased())
         let keys = await JWTKeyCollection().add(eddsa: EdDSA.PrivateKey(backing: key), kid: JWKIdentifier(string: kid))
         return try await keys.sign(claims, kid: JWKIdentifier(string: kid))
     }

@@ -141,11 +141,17 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
             skew: settings.verificationSkew, clock: clock),
         limits: limits
     ).addRoutes(to: v1.group().add(middleware: RequireRole(.checkpoint)))
+    let refusals = RefusalRecorder(ledger: ledger)
+    let checkIn = TerminalCheckIn(identities: identities)
     FamilyMemberController(
-        service: GuardianshipService(identities: identities, consents: stores.consents, quotas: settings.quotas, clock: clock), limits: limits
-    ).addRoutes(to: v1.group("family-members").add(middleware: RequireRole(.guardian)))
+        service: GuardianshipService(
+            identities: identities, consents: stores.consents, offlineCodes: stores.offlineCodes, refusals: refusals, quotas: settings.quotas,
+            clock: clock),
+        checkIn: checkIn, refusals: refusals, limits: limits, clock: clock
+    ).addRoutes(to: v1)
     ConsentController(
-        service: ConsentService(identities: identities, consents: stores.consents, signer: signer, configuration: settings, clock: clock),
+        service: ConsentService(
+            identities: identities, consents: stores.consents, refusals: refusals, signer: signer, configuration: settings, clock: clock),
         limits: limits
     ).addRoutes(to: v1.group("consents"))
     LookupController(
@@ -156,8 +162,8 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     ).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))
     OfflineCodeController(
         service: OfflineCodeService(
-            identities: identities, consents: stores.consents, offlineCodes: stores.offlineCodes, signer: signer, configuration: settings,
-            clock: clock),
+            identities: identities, checkIn: checkIn, consents: stores.consents, offlineCodes: stores.offlineCodes, refusals: refusals,
+            signer: signer, configuration: settings, clock: clock),
         limits: limits, timeZone: settings.agePolicy.timeZone
     ).addRoutes(to: v1)
     LedgerController(service: reviews).addRoutes(to: v1)

@@ -145,8 +145,6 @@ struct ProblemCatalogue: Sendable {
             return Problem(.forbidden, refusal.reason, "A child can be looked up only with a guardian's consent")
         case .selfRegistration:
             return Problem(.unprocessableContent, refusal.reason, "A person cannot be their own family member")
-        case .nameMismatch:
-            return Problem(.unprocessableContent, refusal.reason, "The name does not match the one on record for this ID number")
         case .guardianship:
             let quotas = settings.quotas
             return Problem(

@@ -18,7 +18,10 @@ struct AuthorizationTests {
         "DELETE /v1/consents/{id}": [.guardian, .terminal, .helper], "GET /v1/consents/{id}/receipt": [.guardian, .terminal, .helper],
         "POST /v1/lookups": [.helper, .gateway],
         "POST /v1/terminal/identify": [.terminal], "POST /v1/offline-codes": [.terminal, .guardian],
-        "POST /v1/offline-codes/replace": [.terminal], "GET /v1/offline-codes/{id}/print": [.terminal, .guardian],
+        "POST /v1/offline-codes/replace": [.terminal, .guardian], "GET /v1/offline-codes/{id}/print": [.terminal, .guardian],
+        "GET /v1/family-members/{id}/guardians": [.guardian], "POST /v1/guardianship-confirmations": [.gateway],
+        "POST /v1/terminal/guardianships": [.terminal], "POST /v1/terminal/guardianships/{id}/confirmation": [.terminal],
+        "POST /v1/terminal/guardianships/{id}/removal": [.terminal],
         "GET /v1/ledger/head": [.reviewer], "GET /v1/ledger/consistency": [.reviewer], "GET /v1/records/{seq}/proof": [.reviewer],
         "GET /v1/records": [.reviewer],
         "POST /v1/staff/sessions": [],
@@ -73,7 +76,7 @@ struct AuthorizationTests {
         }
     }
 
-    @Test("a guardian prints only the cards of people they look after")
+    @Test("a guardian prints only the cards of people they are a confirmed guardian of")
     func otherGuardiansCard() async throws {
         try await Scenario.run { scenario in
             let applied = try json(try await scenario.terminal("/v1/offline-codes", People.elder).body)
@@ -83,12 +86,14 @@ struct AuthorizationTests {
             _ = try await scenario.send(
                 .post, "/v1/family-members", as: .guardian, person: People.guardian,
                 body: ["id_number": People.elder.idNumber, "name": People.elder.name, "relationship": "parent"])
-            #expect(try await scenario.send(.get, url, as: .guardian, person: People.guardian).status == .ok)
+            try expectProblem(try await scenario.send(.get, url, as: .guardian, person: People.guardian), .notFound, "not-found")
+            try await scenario.confirmGuardian(People.guardian, of: People.elder)
+            #expect(try await scenario.send(.get, url, as: .guardian, person: People.guardian).status == .ok, "once confirmed")
             try expectProblem(try await scenario.client.send(.get, url, key: scenario.keys[.guardian]), .unauthorized, "assertion-missing")
         }
     }
 
-    @Test("a terminal cannot replace a code without its key, and no other client may")
+    @Test("a code is replaced only by a terminal or a guardian with an assertion; no other client may")
     func replaceNeedsATerminal() async throws {
         try await Scenario.run { scenario in
             let body = #"{"method":"id-card","id_number":"\#(People.elder.idNumber)","name":"\#(People.elder.name)"}"#
@@ -97,8 +102,11 @@ struct AuthorizationTests {
                 try await scenario.client.send(.post, "/v1/offline-codes/replace", key: "pbk_forged", body: body),
                 .unauthorized, "invalid-credentials")
             try expectProblem(
-                try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.guardian], body: body),
+                try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.helper], body: body),
                 .forbidden, "wrong-role")
+            try expectProblem(
+                try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.guardian], body: body),
+                .unauthorized, "assertion-missing")
             #expect(try await scenario.client.send(.post, "/v1/offline-codes/replace", key: scenario.keys[.terminal], body: body).status == .created)
         }
     }

@@ -63,7 +63,8 @@ struct ReviewTests {
                 try await scenario.client.send(.get, "/v1/records?subject_id_number=\(People.elder.idNumber)", key: reviewer).body)
             let records = try #require(bySubject["records"] as? [[String: String]])
             #expect(records.allSatisfy { $0["subject_masked"] == "1101**********002X" })
-            #expect(records.map { $0["kind"]! } == ["family-member-added", "grant-created", "lookup-issued", "lookup-refused"])
+            #expect(
+                records.map { $0["kind"]! } == ["family-member-added", "family-member-confirmed", "grant-created", "lookup-issued", "lookup-refused"])
             #expect(!bySubject.description.contains(People.elder.idNumber))
             let refused = try json(try await scenario.client.send(.get, "/v1/records?kind=lookup-refused&result=consent-used", key: reviewer).body)
             #expect((refused["records"] as? [[String: String]])?.count == 1)

@@ -105,13 +105,22 @@ struct Scenario {
         let registered = try await send(
             .post, "/v1/family-members", as: .guardian, person: People.guardian,
             body: ["id_number": subject.idNumber, "name": subject.name, "relationship": "child"])
-        #expect(registered.status == .created || registered.body.contains("already-registered"), "\(registered.body)")
+        #expect(registered.status == .accepted || registered.body.contains("already-registered"), "\(registered.body)")
+        try await confirmGuardian(People.guardian, of: subject)
         let granted = try await send(
             .post, "/v1/consents", as: .guardian, person: People.guardian,
             body: ["id_number": subject.idNumber].merging(extra) { $1 })
         #expect(granted.status == .created, "\(granted.body)")
         let body = try json(granted.body)
         return (try #require(body["id"] as? String), try #require(body["token"] as? String))
+    }
+
+    /// The gateway confirms, as household-registry data would, that `guardian` looks after `subject`.
+    func confirmGuardian(_ guardian: TestPerson, of subject: TestPerson, relationship: String = "child") async throws {
+        let confirmed = try await send(
+            .post, "/v1/guardianship-confirmations", as: .gateway, person: nil,
+            body: ["guardian_id_number": guardian.idNumber, "subject_id_number": subject.idNumber, "relationship": relationship])
+        #expect(confirmed.status == .ok, "\(confirmed.body)")
     }
 
     func lookup(

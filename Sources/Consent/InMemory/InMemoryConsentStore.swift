@@ -59,48 +59,6 @@ public actor InMemoryConsentStore: ConsentStore {
 
     public func record(_ records: [LedgerRecord]) async throws { records.forEach(append) }
 
-    // MARK: Family members
-
-    public func addGuardianship(
-        _ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord
-    ) async throws -> Result<Guardianship, GuardianshipRefusal> {
-        let active = guardianshipRows.filter { !$0.removed }.map(\.guardianship)
-        if active.contains(where: { $0.guardianKey == guardianship.guardianKey && $0.subjectKey == guardianship.subjectKey }) {
-            return .failure(.alreadyRegistered)
-        }
-        if active.filter({ $0.guardianKey == guardianship.guardianKey }).count >= quotas.familyMembersPerGuardian {
-            return .failure(.guardianQuota)
-        }
-        if active.filter({ $0.subjectKey == guardianship.subjectKey }).count >= quotas.guardiansPerSubject { return .failure(.subjectQuota) }
-        var stored = guardianship
-        stored.createdAt = clock()
-        guardianshipRows.append(StoredGuardianship(guardianship: stored))
-        append(ledger)
-        return .success(stored)
-    }
-
-    public func guardianships(of guardian: SubjectKey) async throws -> [Guardianship] {
-        guardianshipRows.filter { !$0.removed && $0.guardianship.guardianKey == guardian }.map(\.guardianship)
-    }
-
-    public func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? {
-        try await guardianships(of: guardian).first { $0.subjectKey == subject }
-    }
-
-    public func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool {
-        guard
-            let index = guardianshipRows.firstIndex(where: {
-                !$0.removed && $0.guardianship.id == id && $0.guardianship.guardianKey == guardian
-            })
-        else { return false }
-        guardianshipRows[index].removed = true
-        var record = ledger
-        record.subjectKey = guardianshipRows[index].guardianship.subjectKey
-        record.subjectMasked = guardianshipRows[index].guardianship.subjectMaskedID
-        append(record)
-        return true
-    }
-
     // MARK: Grants
 
     public func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws {
@@ -112,7 +70,7 @@ public actor InMemoryConsentStore: ConsentStore {
     func current(_ stored: StoredGrant) -> ConsentGrant {
         var grant = stored.grant
         if let id = grant.guardianshipID {
-            grant.guardianshipActive = guardianshipRows.contains { $0.guardianship.id == id && !$0.removed }
+            grant.guardianshipActive = guardianshipRows.contains { $0.guardianship.id == id && !$0.removed && $0.guardianship.isConfirmed }
         }
         return grant
     }

@@ -38,6 +38,16 @@ public actor InMemoryOfflineCodeStore: OfflineCodeStore {
         return OfflineIssueOutcome(code: code, isNew: true)
     }
 
+    public func retire(subject: SubjectKey, ledger record: LedgerRecord) async throws -> Int64? {
+        guard var generation = generations[subject] else { return nil }
+        generation.number += 1
+        generations[subject] = generation
+        var record = record
+        record.result = "generation=\(generation.number)"
+        try await ledger.record([record])
+        return generation.number
+    }
+
     public func currentCode(subject: SubjectKey) async throws -> OfflineCodeRecord? {
         guard let generation = generations[subject] else { return nil }
         return codes.values.first { $0.subjectKey == subject && $0.generation == generation.number }

@@ -71,93 +71,6 @@ public struct PostgresConsentStore: ConsentStore {
         try await client.query(query, logger: logger)
     }
 
-    // MARK: Family members
-
-    public func addGuardianship(
-        _ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord
-    ) async throws -> Result<Guardianship, GuardianshipRefusal> {
-        try await client.withTransaction(logger: logger) { connection in
-            // Quotas are counted under locks on both people, so concurrent registrations cannot overshoot.
-            for key in [guardianship.guardianKey, guardianship.subjectKey].sorted(by: { Self.lockNumber($0) < Self.lockNumber($1) }) {
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockNumber(key)))", logger: logger)
-            }
-            let counts = try await connection.query(
-                """
-                SELECT count(*) FILTER (WHERE guardian_key = \(Self.bytes(guardianship.guardianKey)))::int,
-                       count(*) FILTER (WHERE subject_key = \(Self.bytes(guardianship.subjectKey)))::int,
-                       count(*) FILTER (WHERE guardian_key = \(Self.bytes(guardianship.guardianKey))
-                                          AND subject_key = \(Self.bytes(guardianship.subjectKey)))::int
-                FROM guardianships WHERE removed_at IS NULL
-                  AND (guardian_key = \(Self.bytes(guardianship.guardianKey)) OR subject_key = \(Self.bytes(guardianship.subjectKey)))
-                """, logger: logger)
-            for try await (byGuardian, bySubject, pair) in counts.decode((Int, Int, Int).self) {
-                if pair > 0 { return .failure(.alreadyRegistered) }
-                if byGuardian >= quotas.familyMembersPerGuardian { return .failure(.guardianQuota) }
-                if bySubject >= quotas.guardiansPerSubject { return .failure(.subjectQuota) }
-            }
-            let rows = try await connection.query(
-                """
-                INSERT INTO guardianships (id, guardian_key, guardian_masked_id, subject_key, relationship)
-                VALUES (\(guardianship.id), \(Self.bytes(guardianship.guardianKey)), \(guardianship.guardianMaskedID),
-                        \(Self.bytes(guardianship.subjectKey)), \(guardianship.relationship))
-                RETURNING created_at
-                """, logger: logger)
-            var stored = guardianship
-            for try await createdAt in rows.decode(Date.self) { stored.createdAt = createdAt }
-            try await Self.insert(ledger, on: connection, logger: logger)
-            return .success(stored)
-        }
-    }
-
-    /// Active guardianships matching `condition`, with the subject's masked forms.
-    func guardianships(where condition: PostgresQuery) async throws -> [Guardianship] {
-        var query: PostgresQuery = """
-            SELECT g.id, g.guardian_key, g.guardian_masked_id, g.subject_key, s.masked_id, s.masked_name, g.relationship, g.created_at
-            FROM guardianships g JOIN subjects s USING (subject_key) WHERE g.removed_at IS NULL AND
-            """
-        query.sql += " " + condition.sql + " ORDER BY g.created_at, g.id"
-        query.binds = condition.binds
-        let rows = try await client.query(query, logger: logger)
-        var result: [Guardianship] = []
-        for try await (id, guardian, guardianMasked, subject, subjectMasked, subjectName, relationship, createdAt)
-            in rows.decode((UUID, ByteBuffer, String, ByteBuffer, String, String, String, Date).self)
-        {
-            result.append(
-                Guardianship(
-                    id: id, guardianKey: SubjectKey(bytes: Array(buffer: guardian)), guardianMaskedID: guardianMasked,
-                    subjectKey: SubjectKey(bytes: Array(buffer: subject)), subjectMaskedID: subjectMasked,
-                    subjectMaskedName: subjectName, relationship: relationship, createdAt: createdAt))
-        }
-        return result
-    }
-
-    public func guardianships(of guardian: SubjectKey) async throws -> [Guardianship] {
-        try await guardianships(where: "g.guardian_key = \(Self.bytes(guardian))")
-    }
-
-    public func activeGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? {
-        try await guardianships(where: "g.guardian_key = \(Self.bytes(guardian)) AND g.subject_key = \(Self.bytes(subject))").first
-    }
-
-    public func removeGuardianship(id: UUID, guardian: SubjectKey, ledger: LedgerRecord) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                UPDATE guardianships g SET removed_at = now() FROM subjects s
-                WHERE g.id = \(id) AND g.guardian_key = \(Self.bytes(guardian)) AND g.removed_at IS NULL AND s.subject_key = g.subject_key
-                RETURNING g.subject_key, s.masked_id
-                """, logger: logger)
-            var record: LedgerRecord?
-            for try await (subject, masked) in rows.decode((ByteBuffer, String).self) {
-                record = ledger
-                record?.subjectKey = SubjectKey(bytes: Array(buffer: subject))
-                record?.subjectMasked = masked
-            }
-            if let record { try await Self.insert(record, on: connection, logger: logger) }
-            return record != nil
-        }
-    }
-
     // MARK: Grants
 
     public func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws {
@@ -178,7 +91,8 @@ public struct PostgresConsentStore: ConsentStore {
     static let grantColumns = """
         g.id, g.subject_key, g.grantor_key, g.grantor_relation, g.guardianship_id, g.grantee_key, g.legal_basis, g.method,
         g.valid_from, g.valid_until, g.max_uses, g.uses, g.withdrawn_at, g.failed_tries,
-        (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
+        (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL
+                                                 AND x.confirmed_at IS NOT NULL))
         """
     static let grantColumnCount = 15
 
@@ -294,7 +208,8 @@ public struct PostgresConsentStore: ConsentStore {
                 WITH used AS (
                   UPDATE consent_grants g SET uses = g.uses + 1
                   WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
-                    AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL))
+                    AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL
+                                                 AND x.confirmed_at IS NOT NULL))
                     AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
                     AND g.failed_tries < \(ConsentGrant.failedTryLimit)
                     AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))

@@ -61,6 +61,23 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
         }
     }
 
+    public func retire(subject: SubjectKey, ledger: LedgerRecord) async throws -> Int64? {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE subject_generations SET generation = generation + 1, updated_at = now()
+                WHERE subject_key = \(ByteBuffer(bytes: subject.bytes)) RETURNING generation
+                """, logger: logger)
+            var generation: Int64?
+            for try await value in rows.decode(Int64.self) { generation = value }
+            guard let generation else { return nil }
+            var record = ledger
+            record.result = "generation=\(generation)"
+            try await PostgresConsentStore.insert(record, on: connection, logger: logger)
+            return generation
+        }
+    }
+
     static func codes(_ rows: PostgresRowSequence) async throws -> [OfflineCodeRecord] {
         var result: [OfflineCodeRecord] = []
         for try await (id, subject, generation, claims, issued, expires) in rows.decode((UUID, ByteBuffer, Int64, ByteBuffer, Date, Date).self) {

@@ -30,11 +30,13 @@ struct Dev: AsyncParsableCommand {
         @Option(help: "The person's name.") var name: String
         @Option(help: "The person's ID number.") var id: String
         @Option(help: "Lifetime in seconds (Passby accepts at most 600).") var ttl: Int64 = 600
+        @Option(name: .customLong("dependent"), help: "An ID number the person is a guardian of (repeatable): a relationship claim.")
+        var dependents: [String] = []
 
         func run() async throws {
             let provider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
             let audience = try PassbyConfiguration.fromEnvironment().assertionAudience
-            print(try await provider.mint(name: name, idNumber: id, ttl: ttl, audience: audience))
+            print(try await provider.mint(name: name, idNumber: id, ttl: ttl, audience: audience, dependents: dependents))
         }
     }
 

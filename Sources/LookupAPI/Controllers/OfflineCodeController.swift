@@ -11,14 +11,6 @@ struct OfflineCodeController {
     /// The zone whose calendar dates the printed card.
     let timeZone: TimeZone
 
-    /// Who stands at the terminal: `method` is `id-card` (with the card's number and name) or
-    /// `app-code` (the person's own assertion in `Passby-Assertion`).
-    struct TerminalBody: Decodable {
-        var method: String
-        var idNumber: String?
-        var name: String?
-    }
-
     struct GuardianBody: Decodable {
         var idNumber: String
     }
@@ -48,27 +40,16 @@ struct OfflineCodeController {
     func addRoutes(to v1: RouterGroup<PassbyRequestContext>) {
         v1.group("terminal/identify").add(middleware: RequireRole(.terminal)).post(use: identify)
         v1.group("offline-codes").add(middleware: RequireRole(.terminal, .guardian)).post(use: apply)
-        v1.group("offline-codes/replace").add(middleware: RequireRole(.terminal)).post(use: replace)
+        v1.group("offline-codes/replace").add(middleware: RequireRole(.terminal, .guardian)).post(use: replace)
         v1.group("offline-codes/:id/print").add(middleware: RequireRole(.terminal, .guardian)).get(use: print)
     }
 
-    func terminalPerson(_ request: Request, context: PassbyRequestContext) async throws -> OfflineCodeService.TerminalPerson {
-        let body = try await JSONBody.decode(TerminalBody.self, from: request, within: limits)
-        switch body.method {
-        case "id-card":
-            guard let number = body.idNumber, let name = body.name else {
-                throw Problem.malformedRequest("`id_number` and `name` are required for method id-card")
-            }
-            return .idCard(idNumber: number, name: name)
-        case "app-code":
-            return .appCode(assertion: request.assertion, clientID: try context.client.id)
-        default:
-            throw Problem.malformedRequest("`method` must be id-card or app-code")
-        }
+    func terminalPerson(_ request: Request, context: PassbyRequestContext) async throws -> TerminalCheckIn.Person {
+        try await TerminalBody.person(from: request, context: context, limits: limits)
     }
 
     @Sendable func identify(request: Request, context: PassbyRequestContext) async throws -> Response {
-        let confirmation = try await service.identify(try await terminalPerson(request, context: context))
+        let confirmation = try await service.identify(try await terminalPerson(request, context: context), clientID: try context.client.id)
         let subject = confirmation.subject
         return try context.respond(
             Confirmation(
@@ -81,7 +62,7 @@ struct OfflineCodeController {
         let issued: OfflineCodeService.IssuedCode
         if client.role == .guardian {
             let body = try await JSONBody.decode(GuardianBody.self, from: request, within: limits)
-            issued = try await service.save(idNumber: body.idNumber, assertion: request.assertion, clientID: client.id)
+            issued = try await service.forGuardian(idNumber: body.idNumber, mode: .currentOrNew, assertion: request.assertion, clientID: client.id)
         } else {
             issued = try await service.apply(try await terminalPerson(request, context: context), clientID: client.id)
         }
@@ -89,9 +70,15 @@ struct OfflineCodeController {
     }
 
     @Sendable func replace(request: Request, context: PassbyRequestContext) async throws -> Response {
-        try answer(
-            try await service.replace(try await terminalPerson(request, context: context), clientID: try context.client.id), request: request,
-            context: context)
+        let client = try context.client
+        let issued: OfflineCodeService.IssuedCode
+        if client.role == .guardian {
+            let body = try await JSONBody.decode(GuardianBody.self, from: request, within: limits)
+            issued = try await service.forGuardian(idNumber: body.idNumber, mode: .replace, assertion: request.assertion, clientID: client.id)
+        } else {
+            issued = try await service.replace(try await terminalPerson(request, context: context), clientID: client.id)
+        }
+        return try answer(issued, request: request, context: context)
     }
 
     func answer(_ issued: OfflineCodeService.IssuedCode, request: Request, context: PassbyRequestContext) throws -> Response {

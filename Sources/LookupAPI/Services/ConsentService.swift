@@ -45,6 +45,7 @@ struct ConsentService: Sendable {
 
     let identities: Identities
     let consents: any ConsentStore
+    let refusals: RefusalRecorder
     let signer: CodeSigner
     let configuration: PassbyConfiguration
     let clock: any PassbyClock
@@ -52,10 +53,17 @@ struct ConsentService: Sendable {
     var personalData: PersonalData { identities.personalData }
 
     /// A guardian's grant for a confirmed family member, or an elderly person's own at a terminal.
+    /// Refusals of a verified grantor are recorded (`grant-refused`).
     func create(_ request: NewGrant, by caller: Caller) async throws -> IssuedGrant {
+        try await refusals.recording(.grantRefused, clientID: caller.clientID) { record in try await create(request, by: caller, noting: &record) }
+    }
+
+    private func create(_ request: NewGrant, by caller: Caller, noting ledger: inout LedgerRecord) async throws -> IssuedGrant {
         let now = clock.now()
-        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now)
+        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now, noting: &ledger)
         let subject = try identities.identityNumber(request.idNumber, at: now)
+        ledger.subjectKey = identities.key(subject)
+        ledger.subjectMasked = subject.masked
         let grantee = try request.granteeIdNumber.map { number throws(Refusal) in
             try identities.identityNumber(number, field: "grantee_id_number", at: now)
         }
@@ -77,7 +85,7 @@ struct ConsentService: Sendable {
             relation = .selfGranted
             method = .terminal
         } else {
-            guard let guardianship = try await consents.activeGuardianship(guardian: grantorKey, subject: subjectKey) else {
+            guard let guardianship = try await consents.confirmedGuardianship(guardian: grantorKey, subject: subjectKey) else {
                 throw Refusal.notAGuardian
             }
             relation = .guardian
@@ -114,10 +122,24 @@ struct ConsentService: Sendable {
     /// A passer-by's attestation that an elderly person consented out loud: for that requester
     /// only, one use, two minutes, and a few an hour. A child needs a guardian's grant, unless the
     /// operator declared a public-health emergency.
+    ///
+    /// The rate limit comes before anything about the person: whether Passby knows them is told
+    /// only to a requester within their limit. Refusals are recorded (`grant-refused`).
     func attest(idNumber: String, statement: String, by caller: Caller) async throws -> IssuedGrant {
+        try await refusals.recording(.grantRefused, clientID: caller.clientID) { record in
+            try await attest(idNumber: idNumber, statement: statement, by: caller, noting: &record)
+        }
+    }
+
+    private func attest(idNumber: String, statement: String, by caller: Caller, noting ledger: inout LedgerRecord) async throws -> IssuedGrant {
         let now = clock.now()
-        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now)
+        let person = try await identities.person(assertion: caller.assertion, client: caller.clientID, at: now, noting: &ledger)
+        let requesterKey = identities.key(person.id)
+        let recent = try await consents.attestedGrants(by: requesterKey, since: now.addingTimeInterval(-3600))
+        guard recent < configuration.attestedPerHour else { throw Refusal.attestationRateLimited(retryAfter: 3600) }
         let subject = try identities.identityNumber(idNumber, at: now)
+        ledger.subjectKey = identities.key(subject)
+        ledger.subjectMasked = subject.masked
         let statement = statement.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !statement.isEmpty, statement.count <= ConsentRules.maximumStatementLength else { throw Refusal.invalidStatement }
         let group = try identities.eligibleGroup(of: subject, at: now)
@@ -129,10 +151,7 @@ struct ConsentService: Sendable {
             legalBasis = .consent
         }
         let subjectKey = identities.key(subject)
-        let requesterKey = identities.key(person.id)
         let record = try await identities.subject(subjectKey)
-        let recent = try await consents.attestedGrants(by: requesterKey, since: now.addingTimeInterval(-3600))
-        guard recent < configuration.attestedPerHour else { throw Refusal.attestationRateLimited(retryAfter: 3600) }
         let grant = ConsentGrant(
             id: UUID(), subjectKey: subjectKey, grantorKey: requesterKey, relation: .attested, guardianshipID: nil,
             granteeKey: requesterKey, legalBasis: legalBasis, method: .attestedVerbal, validFrom: now,

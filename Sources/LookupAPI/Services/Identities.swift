@@ -20,6 +20,16 @@ struct Identities: Sendable {
         return person
     }
 
+    /// As `person(assertion:client:at:)`, and notes the requester in `record` as soon as the
+    /// assertion verifies: a refusal from then on (`assertion-other-client` included) is recorded.
+    func person(assertion: String?, client: UUID, at now: Date, noting record: inout LedgerRecord) async throws -> VerifiedPerson {
+        let person = try await verifiedPerson(assertion: assertion, at: now)
+        record.requesterKey = key(person.id)
+        record.requesterMasked = person.id.masked
+        try await checkBinding(assertion, of: person, client: client, at: now)
+        return person
+    }
+
     /// The person an assertion names, if it verifies; where it came through is not checked yet.
     func verifiedPerson(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
         do {

@@ -70,12 +70,8 @@ struct LookupService: Sendable {
 
     /// Runs the checks in order, filling `attempt` with what each established, and takes the use.
     private func checkAndConsume(_ request: Request, now: Date, attempt: inout Attempt) async throws -> CodeClaims {
-        let person = try await identities.verifiedPerson(assertion: request.assertion, at: now)
+        let person = try await identities.person(assertion: request.assertion, client: request.clientID, at: now, noting: &attempt.record)
         let requesterKey = identities.key(person.id)
-        attempt.record.requesterKey = requesterKey
-        attempt.record.requesterMasked = person.id.masked
-        // Recorded: an assertion that verified but came through another client was captured.
-        try await identities.checkBinding(request.assertion, of: person, client: request.clientID, at: now)
 
         let requestHash = Array(SHA256.hash(data: request.bodyDigest + requesterKey.bytes))
         if let key = request.idempotencyKey, let stored = try await storedAnswer(client: request.clientID, key: key, hash: requestHash, now: now) {

@@ -2,24 +2,12 @@ import Consent
 import Display
 import Foundation
 
-/// Offline codes: a terminal's "Apply" and "Replace" and its confirmation view, a guardian's
-/// "Save offline code", and printing a card again.
+/// Offline codes: a terminal's "Apply" and "Replace" and its confirmation view, a confirmed
+/// guardian's "Save offline code" and "Replace", and printing a card again. Refusals of known
+/// callers are recorded (`offline-code-refused`).
 struct OfflineCodeService: Sendable {
-    /// Who stands at a terminal: read from an ID card, or shown by their own app as an assertion.
-    enum TerminalPerson: Sendable {
-        case idCard(idNumber: String, name: String)
-        /// The assertion, and the terminal's client that read it.
-        case appCode(assertion: String?, clientID: UUID)
-    }
-
-    /// Whom a request is for, established and checked.
-    struct Subject: Sendable {
-        var key: SubjectKey
-        var group: AgeGroup
-        var record: SubjectRecord
-        /// The person acting, when an assertion said who (an app code, a guardian).
-        var actor: VerifiedPerson?
-    }
+    typealias TerminalPerson = TerminalCheckIn.Person
+    typealias Subject = TerminalCheckIn.Subject
 
     /// What a terminal shows before the person confirms.
     struct Confirmation: Sendable {
@@ -38,65 +26,59 @@ struct OfflineCodeService: Sendable {
     }
 
     let identities: Identities
+    let checkIn: TerminalCheckIn
     let consents: any ConsentStore
     let offlineCodes: any OfflineCodeStore
+    let refusals: RefusalRecorder
     let signer: CodeSigner
     let configuration: PassbyConfiguration
     let clock: any PassbyClock
 
-    /// The person at a terminal: elderly people act for themselves; children need a guardian.
-    func terminalSubject(_ person: TerminalPerson, at now: Date) async throws -> Subject {
-        let id: IdentityNumber
-        var actor: VerifiedPerson?
-        var cardName: String?
-        switch person {
-        case .idCard(let number, let name):
-            id = try identities.identityNumber(number, at: now)
-            cardName = name
-        case .appCode(let assertion, let clientID):
-            let verified = try await identities.person(assertion: assertion, client: clientID, at: now)
-            id = verified.id
-            actor = verified
+    func identify(_ person: TerminalPerson, clientID: UUID) async throws -> Confirmation {
+        try await refusals.recording(.offlineCodeRefused, clientID: clientID) { record in
+            let now = clock.now()
+            let subject = try await checkIn.subject(person, at: now, record: &record)
+            let current = try await offlineCodes.currentCode(subject: subject.key)
+            return Confirmation(subject: subject, current: current.flatMap { $0.expiresAt > now ? $0 : nil })
         }
-        let group = try identities.eligibleGroup(of: id, at: now)
-        guard group == .elder else { throw Refusal.selfServiceElderlyOnly }
-        let key = identities.key(id)
-        let record = try await identities.subject(key)
-        if let cardName, record.nameHash != identities.personalData.nameHash(cardName) { throw Refusal.nameMismatch }
-        return Subject(key: key, group: group, record: record, actor: actor)
-    }
-
-    func identify(_ person: TerminalPerson) async throws -> Confirmation {
-        let now = clock.now()
-        let subject = try await terminalSubject(person, at: now)
-        let current = try await offlineCodes.currentCode(subject: subject.key)
-        return Confirmation(subject: subject, current: current.flatMap { $0.expiresAt > now ? $0 : nil })
     }
 
     /// A terminal's "Apply": the current code while it is valid, else a new generation.
     func apply(_ person: TerminalPerson, clientID: UUID) async throws -> IssuedCode {
-        let now = clock.now()
-        return try await issue(try await terminalSubject(person, at: now), mode: .currentOrNew, clientID: clientID, now: now)
+        try await atTerminal(person, mode: .currentOrNew, clientID: clientID)
     }
 
     /// A terminal's "Replace": always a new generation; every earlier card fails from then on.
     func replace(_ person: TerminalPerson, clientID: UUID) async throws -> IssuedCode {
-        let now = clock.now()
-        return try await issue(try await terminalSubject(person, at: now), mode: .replace, clientID: clientID, now: now)
+        try await atTerminal(person, mode: .replace, clientID: clientID)
     }
 
-    /// A guardian's "Save offline code" for a registered family member.
-    func save(idNumber: String, assertion: String?, clientID: UUID) async throws -> IssuedCode {
-        let now = clock.now()
-        let guardian = try await identities.person(assertion: assertion, client: clientID, at: now)
-        let id = try identities.identityNumber(idNumber, at: now)
-        let group = try identities.eligibleGroup(of: id, at: now)
-        let key = identities.key(id)
-        guard try await consents.activeGuardianship(guardian: identities.key(guardian.id), subject: key) != nil else {
-            throw Refusal.notAGuardian
+    private func atTerminal(_ person: TerminalPerson, mode: OfflineIssue, clientID: UUID) async throws -> IssuedCode {
+        try await refusals.recording(.offlineCodeRefused, clientID: clientID) { record in
+            let now = clock.now()
+            return try await issue(try await checkIn.subject(person, at: now, record: &record), mode: mode, clientID: clientID, now: now)
         }
-        let subject = Subject(key: key, group: group, record: try await identities.subject(key), actor: guardian)
-        return try await issue(subject, mode: .currentOrNew, clientID: clientID, now: now)
+    }
+
+    /// A confirmed guardian's "Save offline code" (the current code, else a new generation) or
+    /// "Replace" (always a new generation), for a family member; a child's card is replaced so.
+    func forGuardian(idNumber: String, mode: OfflineIssue, assertion: String?, clientID: UUID) async throws -> IssuedCode {
+        try await refusals.recording(.offlineCodeRefused, clientID: clientID) { record in
+            let now = clock.now()
+            let guardian = try await identities.person(assertion: assertion, client: clientID, at: now, noting: &record)
+            let id = try identities.identityNumber(idNumber, at: now)
+            let key = identities.key(id)
+            record.subjectKey = key
+            record.subjectMasked = id.masked
+            let group = try identities.eligibleGroup(of: id, at: now)
+            guard let guardianship = try await consents.confirmedGuardianship(guardian: identities.key(guardian.id), subject: key) else {
+                throw Refusal.notAGuardian
+            }
+            let subject = Subject(key: key, group: group, record: try await identities.subject(key), actor: guardian)
+            // Noted first: if the guardianship is removed later, the card this guardian holds must fail.
+            try await consents.markCodeSaved(guardianshipID: guardianship.id)
+            return try await issue(subject, mode: mode, clientID: clientID, now: now)
+        }
     }
 
     /// Who prints a card: a terminal, or a guardian whose assertion says who they are.
@@ -105,17 +87,22 @@ struct OfflineCodeService: Sendable {
         case guardian(assertion: String?, clientID: UUID)
     }
 
-    /// A stored card, signed again, for printing. A guardian prints only the cards of the people
-    /// they look after; anyone else's card is `notFound`, so ids reveal nothing.
+    /// A stored card, signed again, for printing. A guardian is authenticated before the id is
+    /// looked at, and prints only the cards of the people they are a confirmed guardian of;
+    /// anyone else's card is `notFound`, as an unknown id is, so ids reveal nothing.
     func printable(id: UUID, by printer: Printer) async throws -> IssuedCode {
-        guard let stored = try await offlineCodes.code(id: id) else { throw Refusal.notFound }
-        if case .guardian(let assertion, let clientID) = printer {
-            let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now())
-            guard try await consents.activeGuardianship(guardian: identities.key(guardian.id), subject: stored.subjectKey) != nil else {
-                throw Refusal.notFound
-            }
+        guard case .guardian(let assertion, let clientID) = printer else {
+            guard let stored = try await offlineCodes.code(id: id) else { throw Refusal.notFound }
+            return try signed(stored, isNew: false)
         }
-        return try signed(stored, isNew: false)
+        return try await refusals.recording(.offlineCodeRefused, clientID: clientID) { record in
+            let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now(), noting: &record)
+            guard let stored = try await offlineCodes.code(id: id),
+                let guardianship = try await consents.confirmedGuardianship(guardian: identities.key(guardian.id), subject: stored.subjectKey)
+            else { throw Refusal.notFound }
+            try await consents.markCodeSaved(guardianshipID: guardianship.id)
+            return try signed(stored, isNew: false)
+        }
     }
 
     private func issue(_ subject: Subject, mode: OfflineIssue, clientID: UUID, now: Date) async throws -> IssuedCode {

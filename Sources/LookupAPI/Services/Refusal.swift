@@ -27,7 +27,6 @@ enum Refusal: Error, Sendable, Equatable {
     case notAGuardian
     case guardianConsentRequired
     case selfRegistration
-    case nameMismatch
     case guardianship(GuardianshipRefusal)
     case unsupportedFormat
     case notSealed
@@ -60,7 +59,6 @@ enum Refusal: Error, Sendable, Equatable {
         case .notAGuardian: "not-a-guardian"
         case .guardianConsentRequired: "guardian-consent-required"
         case .selfRegistration: "self-registration"
-        case .nameMismatch: "name-mismatch"
         case .guardianship(let refusal): refusal.rawValue
         case .unsupportedFormat: "unsupported-format"
         case .notSealed: "not-sealed"
