@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults test-attacks fuzz faults venv bench clean
+.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults test-attacks test-fuzz-codes fuzz faults venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -20,7 +20,7 @@ run: build
 ## smoke test of the real binary (which also checks its live codes from outside), and the pages
 ## in headless Chromium (screenshots in .build/test-output/pages), schemathesis against
 ## openapi.yaml, and fault injection (database, process, abusive clients).
-test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults test-attacks
+test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults test-attacks test-fuzz-codes
 
 ## Python tools that check Passby from outside, in a virtual environment under the project.
 venv: $(VENV)/.installed
@@ -62,6 +62,11 @@ test-faults faults: venv
 test-attacks: venv
 	$(SWIFT) build --product passby
 	$(VENV)/bin/python tests-live/attacks.py $(PASSBY)
+
+## 10,000 well-formed hostile codes (a share signed with Passby's own key) through POST /v1/verifications.
+test-fuzz-codes: venv
+	$(SWIFT) build --product passby
+	$(VENV)/bin/python tests-live/fuzz_codes.py $(PASSBY) 10000
 
 test-smoke: venv
 	$(SWIFT) build --product passby
