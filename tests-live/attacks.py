@@ -6,6 +6,9 @@ Usage: attacks.py PATH/TO/passby
 
 import json
 import re
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 
@@ -235,6 +238,52 @@ def oracles(binary):
         passby.stop()
 
 
+def staff_login(binary):
+    """Finding 5: staff login must not leak usernames, race its lock, lock forever or keep sessions."""
+    passby = Passby(binary, env={"PASSBY_BCRYPT_COST": "10", "PASSBY_STAFF_LOCK_SECONDS": "3", "PASSBY_STAFF_IDLE_SECONDS": "3",
+                                 "PASSBY_STAFF_LOGINS_PER_MINUTE": "1000"})
+    try:
+        for name in ("gate-a", "gate-b", "gate-c"):
+            passby.cli("staff", "add", "--username", name, stdin="right-password\n")
+
+        def login(username, password):
+            started = time.monotonic()
+            status, body = passby.call("POST", "/v1/staff/sessions", {"username": username, "password": password})
+            return status, body, time.monotonic() - started
+
+        # Interleaved, so that a noisy moment hits both; the ratio is about 1, or about 60 with a cheaper decoy.
+        known, unknown = [], []
+        for index in range(6):
+            unknown.append(login(f"nobody-{index}", "guess")[2])
+            known.append(login("gate-c", f"guess {index}")[2] if index < 4 else login("gate-c", "right-password")[2])
+        ratio = statistics.median(known) / statistics.median(unknown)
+        check("an unknown username costs as much as a known one (bcrypt at the configured cost)", ratio < 4, f"known/unknown = {ratio:.1f}")
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(lambda index: login("gate-a", f"guess {index}")[1].get("reason"), range(12)))
+        check("12 guesses at once: at most the limit of 5 are checked, the rest locked out",
+              answers.count("invalid-login") <= 5 and answers.count("login-locked") >= 7, answers)
+
+        reasons = []
+        for index in range(7):
+            if index:
+                time.sleep(3.2)
+            reasons.append(login("gate-b", f"slow guess {index}")[1].get("reason"))
+        equal("one wrong try per lock length is only ever a wrong password", ["invalid-login"] * 7, reasons)
+        status, session, _ = login("gate-b", "right-password")
+        equal("and the owner, right after the last one, gets in: failures decay, no lock", 201, status)
+        token = session.get("token", "")
+        equal("a fresh session verifies", 200, passby.request("POST", "/v1/verifications", {"code": "PB1:X"}, key=token)[0])
+        status, _, _ = passby.request("DELETE", "/v1/staff/sessions", key=token)
+        equal("signing out answers 204", 204, status)
+        equal("and the session is dead at once", 401, passby.request("POST", "/v1/verifications", {"code": "PB1:X"}, key=token)[0])
+        token = login("gate-b", "right-password")[1].get("token", "")
+        time.sleep(3.5)
+        equal("a session unused for the idle time is dead", 401, passby.request("POST", "/v1/verifications", {"code": "PB1:X"}, key=token)[0])
+    finally:
+        passby.stop()
+
+
 def captured_assertion(binary):
     """Finding 6: an assertion captured from one helper app must not work through another client key."""
     passby = Passby(binary)
@@ -266,6 +315,7 @@ def main():
     ledger_flood(binary)
     declared_guardian(binary)
     oracles(binary)
+    staff_login(binary)
     captured_assertion(binary)
     sys.exit(report.summary("attacks"))
 

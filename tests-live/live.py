@@ -76,7 +76,7 @@ class Passby:
         self.cluster = self.data / "postgres"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, PASSBY_BCRYPT_COST="4", LOG_LEVEL="warning", **(env or {}))
+        self.env = dict(os.environ, **{"PASSBY_BCRYPT_COST": "4", "LOG_LEVEL": "warning", **(env or {})})
         self.log = open(self.work / "serve.log", "w+")
         self.process = None
         self.keys, self.subjects = {}, {}

@@ -54,6 +54,10 @@ struct PassbyConfiguration: Sendable {
     /// Staff: session length (`PASSBY_STAFF_SESSION_SECONDS`, 12 h), failures before a lock and its
     /// length (`PASSBY_STAFF_LOGIN_ATTEMPTS`, 5; `PASSBY_STAFF_LOCK_SECONDS`, 900), bcrypt cost (`PASSBY_BCRYPT_COST`, 12).
     var staffSessionSeconds = 12 * 3600
+    /// A session unused this long ends (`PASSBY_STAFF_IDLE_SECONDS`, 15 min).
+    var staffIdleSeconds = 900
+    /// Login attempts per minute from one address (`PASSBY_STAFF_LOGINS_PER_MINUTE`).
+    var staffLoginsPerMinute = 30
     var staffLoginAttempts = 5
     var staffLockSeconds = 900
     var bcryptCost: UInt8 = 12
@@ -129,6 +133,8 @@ struct PassbyConfiguration: Sendable {
         if let count = try read("PASSBY_LOOKUPS_PER_MINUTE_CLIENT", positive) { configuration.lookupsPerMinutePerClient = count }
         if let count = try read("PASSBY_CONSENT_FAILURES_PER_HOUR", positive) { configuration.consentFailuresPerHour = count }
         if let seconds = try read("PASSBY_STAFF_SESSION_SECONDS", positive) { configuration.staffSessionSeconds = seconds }
+        if let seconds = try read("PASSBY_STAFF_IDLE_SECONDS", positive) { configuration.staffIdleSeconds = seconds }
+        if let count = try read("PASSBY_STAFF_LOGINS_PER_MINUTE", positive) { configuration.staffLoginsPerMinute = count }
         if let count = try read("PASSBY_STAFF_LOGIN_ATTEMPTS", positive) { configuration.staffLoginAttempts = count }
         if let seconds = try read("PASSBY_STAFF_LOCK_SECONDS", positive) { configuration.staffLockSeconds = seconds }
         if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }

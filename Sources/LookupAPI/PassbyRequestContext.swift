@@ -2,17 +2,24 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
+import NIOCore
 
 /// The request context of every Passby route: the authenticated API client, if any.
 struct PassbyRequestContext: AuthRequestContext, RequestContext {
     var coreContext: CoreRequestContextStorage
     /// The API client that the bearer key names; nil until `ClientAuthenticator` has run.
     var identity: APIClient?
+    /// The peer's address, for per-address limits; behind a proxy it is the proxy's.
+    let remoteAddress: SocketAddress?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.identity = nil
+        self.remoteAddress = source.channel.remoteAddress
     }
+
+    /// The peer's IP address as text, or `unknown`.
+    var peer: String { remoteAddress?.ipAddress ?? "unknown" }
 
     /// A safety net for any decode that does not go through `JSONBody`, which applies the configured limit.
     var maxUploadSize: Int { 64 * 1024 }

@@ -161,6 +161,11 @@ struct ProblemCatalogue: Sendable {
             return Problem(.unauthorized, refusal.reason, "The username or password is wrong")
         case .loginLocked(let seconds):
             return Problem(.tooManyRequests, refusal.reason, "Too many failed logins; try again later", headers: [.retryAfter: "\(seconds)"])
+        case .loginRateLimited(let seconds):
+            return Problem(
+                .tooManyRequests, refusal.reason, "Too many logins from this address; try again later", headers: [.retryAfter: "\(seconds)"])
+        case .loginBusy:
+            return Problem(.serviceUnavailable, refusal.reason, "Too many logins at once; try again in a moment", headers: [.retryAfter: "1"])
         case .batchTooLarge(let count):
             return Problem(
                 .contentTooLarge, refusal.reason, "A batch holds at most \(settings.maxStatusBatch) items",

@@ -37,10 +37,17 @@ protocol StaffRepository: Sendable {
     /// Disables an account and ends its sessions at once; false if there is no such active account.
     func disable(username: String) async throws -> Bool
     func credentials(username: String) async throws -> StaffCredentials?
-    /// Counts a failed login; locks the account for `lockSeconds` once `limit` failures are reached in a row.
-    func recordFailure(id: UUID, limit: Int, lockSeconds: Int) async throws
+    /// Counts a login attempt as a failure before its password is checked, in one atomic step.
+    /// Failures older than `lockSeconds` are forgotten. Returns nil when the attempt may go on,
+    /// or when the account is locked: until then. The attempt that passes `limit` failures
+    /// locks the account for `lockSeconds`.
+    func reserveAttempt(id: UUID, limit: Int, lockSeconds: Int, at: Date) async throws -> Date?
+    /// A correct password: the failures are forgotten.
     func recordSuccess(id: UUID) async throws
-    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date) async throws
-    /// The active account a live session belongs to.
-    func account(sessionHash: [UInt8], at: Date) async throws -> StaffAccount?
+    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date, at: Date) async throws
+    /// The active account a live session belongs to: not expired, used within `idleSeconds`.
+    /// Using it moves its idle time on.
+    func account(sessionHash: [UInt8], idleSeconds: Int, at: Date) async throws -> StaffAccount?
+    /// Ends a session; false if there was none.
+    func endSession(sessionHash: [UInt8]) async throws -> Bool
 }

@@ -24,7 +24,7 @@ struct AuthorizationTests {
         "POST /v1/terminal/guardianships/{id}/removal": [.terminal],
         "GET /v1/ledger/head": [.reviewer], "GET /v1/ledger/consistency": [.reviewer], "GET /v1/records/{seq}/proof": [.reviewer],
         "GET /v1/records": [.reviewer],
-        "POST /v1/staff/sessions": [],
+        "POST /v1/staff/sessions": [], "DELETE /v1/staff/sessions": [],
     ]
 
     @Test("every /v1 route answers 401 without a key and 403 to every role it does not serve, a staff session included")

@@ -71,6 +71,8 @@ struct Scenario {
     static func run(configuration: PassbyConfiguration = .init(), _ body: @Sendable (Scenario) async throws -> Void) async throws {
         var configuration = configuration
         configuration.sealInterval = .seconds(86_400)
+        // bcrypt at the production cost would take whole cores from the tests beside it.
+        configuration.bcryptCost = 4
         let (components, postgres) = try await TestApp.postgres(configuration: configuration)
         try await buildApplication(components).test(.router) { client in
             var keys: [Role: String] = [:]

@@ -6,11 +6,12 @@ actor InMemoryStaffRepository: StaffRepository {
         var account: StaffAccount
         var passwordHash: String
         var failedAttempts = 0
+        var failuresSince: Date?
         var lockedUntil: Date?
     }
 
     var rows: [UUID: Row] = [:]
-    var sessions: [[UInt8]: (staffID: UUID, expiresAt: Date)] = [:]
+    var sessions: [[UInt8]: (staffID: UUID, expiresAt: Date, lastUsed: Date)] = [:]
     let clock: @Sendable () -> Date
 
     /// `clock` stands for the database's `now()`: creation, disabling and lockout times.
@@ -42,26 +43,40 @@ actor InMemoryStaffRepository: StaffRepository {
             .map { StaffCredentials(account: $0.account, passwordHash: $0.passwordHash, lockedUntil: $0.lockedUntil) }
     }
 
-    func recordFailure(id: UUID, limit: Int, lockSeconds: Int) async throws {
-        guard var row = rows[id] else { return }
-        row.failedAttempts += 1
-        if row.failedAttempts >= limit { row.lockedUntil = clock().addingTimeInterval(TimeInterval(lockSeconds)) }
+    func reserveAttempt(id: UUID, limit: Int, lockSeconds: Int, at now: Date) async throws -> Date? {
+        guard var row = rows[id] else { return nil }
+        if let locked = row.lockedUntil, locked > now { return locked }
+        if let since = row.failuresSince, since > now.addingTimeInterval(-TimeInterval(lockSeconds)) {
+            row.failedAttempts += 1
+        } else {
+            row.failedAttempts = 1
+            row.failuresSince = now
+        }
+        if row.failedAttempts > limit { row.lockedUntil = now.addingTimeInterval(TimeInterval(lockSeconds)) }
         rows[id] = row
+        return row.failedAttempts > limit ? row.lockedUntil : nil
     }
 
     func recordSuccess(id: UUID) async throws {
         rows[id]?.failedAttempts = 0
+        rows[id]?.failuresSince = nil
         rows[id]?.lockedUntil = nil
     }
 
-    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date) async throws {
-        sessions[tokenHash] = (staffID, expiresAt)
+    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date, at now: Date) async throws {
+        sessions[tokenHash] = (staffID, expiresAt, now)
     }
 
-    func account(sessionHash: [UInt8], at now: Date) async throws -> StaffAccount? {
+    func account(sessionHash: [UInt8], idleSeconds: Int, at now: Date) async throws -> StaffAccount? {
         guard let session = sessions[sessionHash], session.expiresAt > now,
+            session.lastUsed > now.addingTimeInterval(-TimeInterval(idleSeconds)),
             let row = rows[session.staffID], row.account.disabledAt == nil
         else { return nil }
+        if session.lastUsed < now.addingTimeInterval(-60) { sessions[sessionHash]?.lastUsed = now }
         return row.account
+    }
+
+    func endSession(sessionHash: [UInt8]) async throws -> Bool {
+        sessions.removeValue(forKey: sessionHash) != nil
     }
 }

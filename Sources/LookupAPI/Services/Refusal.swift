@@ -33,6 +33,10 @@ enum Refusal: Error, Sendable, Equatable {
     case unknownHead
     case invalidLogin
     case loginLocked(retryAfter: Int)
+    /// Too many login attempts from one address.
+    case loginRateLimited(retryAfter: Int)
+    /// Too many bcrypt checks waiting.
+    case loginBusy
     case batchTooLarge(count: Int)
     /// No such resource, or someone else's: ids reveal nothing.
     case notFound
@@ -65,6 +69,8 @@ enum Refusal: Error, Sendable, Equatable {
         case .unknownHead: "unknown-head"
         case .invalidLogin: "invalid-login"
         case .loginLocked: "login-locked"
+        case .loginRateLimited: "rate-limited"
+        case .loginBusy: "login-busy"
         case .batchTooLarge: "batch-too-large"
         case .notFound: "not-found"
         }
