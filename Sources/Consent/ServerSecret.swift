@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SystemPackage
 
 /// The server secret behind every keyed hash: `PASSBY_SECRET` (64 or more hex characters), or a
 /// random 32-byte file created with mode 0600 in the data directory on first run.
@@ -41,6 +42,14 @@ public enum ServerSecret {
 
 /// A file of random bytes that only its owner may read, created atomically on first use.
 public enum SecretFile {
+    /// Writes a new file that is 0600 from its first byte: created with that mode (never a
+    /// readable file chmodded later), and an error if it exists already.
+    public static func writePrivate(_ bytes: [UInt8], to file: URL) throws {
+        let descriptor = try FileDescriptor.open(
+            FilePath(file.path), .writeOnly, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite])
+        try descriptor.closeAfter { _ = try descriptor.writeAll(bytes) }
+    }
+
     public static func loadOrCreate(at file: URL, length: Int) throws -> [UInt8] {
         let fm = FileManager.default
         if let data = fm.contents(atPath: file.path) {
@@ -53,9 +62,8 @@ public enum SecretFile {
         // Write to a private temporary file, then link it into place: two processes starting at
         // once end up sharing whichever secret landed first.
         let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid())")
-        guard fm.createFile(atPath: temporary.path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
+        try? fm.removeItem(at: temporary)
+        try writePrivate(bytes, to: temporary)
         defer { try? fm.removeItem(at: temporary) }
         if link(temporary.path, file.path) != 0 {
             guard errno == EEXIST, let data = fm.contents(atPath: file.path), data.count == length else {

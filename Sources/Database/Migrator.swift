@@ -16,12 +16,14 @@ public struct Migrator: Sendable {
         case badFileName(String)
         case duplicateVersion(Int)
         case failed(file: String, reason: String)
+        case noDirectory(String)
 
         public var description: String {
             switch self {
             case .badFileName(let name): "migration file \(name) is not named NNNN_name.sql"
             case .duplicateVersion(let version): "two migration files share the number \(version)"
             case .failed(let file, let reason): "migration \(file) failed and was rolled back: \(reason)"
+            case .noDirectory(let path): "no migrations at \(path): set PASSBY_SQL_DIR to the sql directory of this release"
             }
         }
     }
@@ -32,21 +34,25 @@ public struct Migrator: Sendable {
 
     public init(directory: URL) { self.directory = directory }
 
-    /// `PASSBY_SQL_DIR`, else the `sql/` of the source tree this binary was built from, else `sql/`
-    /// in the working directory (for a binary copied elsewhere).
+    /// `PASSBY_SQL_DIR`, else the `sql/` of the source tree this binary was built from. A binary
+    /// copied elsewhere needs `PASSBY_SQL_DIR`; without it `migrations()` says so.
     public static var defaultDirectory: URL {
         if let explicit = ProcessInfo.processInfo.environment["PASSBY_SQL_DIR"], !explicit.isEmpty {
             return URL(fileURLWithPath: explicit)
         }
-        let sourceTree = URL(fileURLWithPath: #filePath)
+        // Never `./sql` of whatever directory the server was started in: a stray directory there
+        // would be run as migrations by the database owner.
+        return URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("sql")
-        if FileManager.default.fileExists(atPath: sourceTree.path) { return sourceTree }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("sql")
     }
 
     /// The migrations in the directory, ordered by number.
     public func migrations() throws -> [Migration] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw MigrationError.noDirectory(directory.path)
+        }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }
         var seen = Set<Int>()
         return try names.map { name in

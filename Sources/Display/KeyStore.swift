@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemPackage
 
 /// A signing key with its life: when it was made and, once retired, when.
 public struct ManagedKey: Sendable {
@@ -102,9 +103,10 @@ public struct KeyStore: Sendable {
         let data = try JSONEncoder().encode(file)
         let final = directory.appendingPathComponent("\(managed.kidString).json")
         let temporary = directory.appendingPathComponent(".\(managed.kidString).\(UUID().uuidString).tmp")
-        guard fm.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
+        // Created 0600 from its first byte, never a readable file chmodded afterwards.
+        let descriptor = try FileDescriptor.open(
+            FilePath(temporary.path), .writeOnly, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite])
+        try descriptor.closeAfter { _ = try descriptor.writeAll(data) }
         // rename() is atomic: a reader sees the old file or the new one, never half of one.
         guard rename(temporary.path, final.path) == 0 else {
             try? fm.removeItem(at: temporary)

@@ -15,6 +15,8 @@ enum CardConverter {
         }
         let result = try await Subprocess.run(
             .path(FilePath(tool)), arguments: ["--format", format, "--dpi-x", "300", "--dpi-y", "300"],
+            // Not the server's environment: it holds secrets (PASSBY_SECRET, database URLs).
+            environment: .custom(["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]),
             input: .string(svg), output: .bytes(limit: 10 << 20), error: .discarded)
         guard result.terminationStatus.isSuccess else { throw CardConversionFailed() }
         return result.standardOutput

@@ -88,7 +88,8 @@ struct DemoSeed: Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try encoder.encode(keys)
         if FileManager.default.contents(atPath: file.path) != data {
-            _ = FileManager.default.createFile(atPath: file.path, contents: data, attributes: [.posixPermissions: 0o600])
+            try? FileManager.default.removeItem(at: file)
+            try SecretFile.writePrivate(Array(data), to: file)
         }
 
         let subjects = Self.subjects(today: components.configuration.agePolicy.today())

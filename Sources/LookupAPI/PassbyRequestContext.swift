@@ -50,6 +50,19 @@ enum PassbyHeaders {
     static let assertion = HTTPField.Name("Passby-Assertion")!
     /// A client's key for retrying a request safely.
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// The longest `Idempotency-Key` kept: it is stored with every answer.
+    static let maxIdempotencyKeyLength = 128
+}
+
+extension Request {
+    /// The `Idempotency-Key`, if sent: 1 to 128 visible ASCII characters, else 400 `malformed-request`.
+    func idempotencyKey() throws -> String? {
+        guard let key = headers[PassbyHeaders.idempotencyKey] else { return nil }
+        guard (1...PassbyHeaders.maxIdempotencyKeyLength).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw Problem.malformedRequest("Idempotency-Key must be 1 to \(PassbyHeaders.maxIdempotencyKeyLength) visible ASCII characters")
+        }
+        return key
+    }
 }
 
 /// The JSON conventions of the API: snake_case keys both ways, RFC 3339 times.

@@ -70,6 +70,13 @@ struct MigratorTests {
         #expect(try await migrator.migrate(configuration: database, logger: logger) == ["0002_broken.sql"])
     }
 
+    @Test("a missing directory is a clear error naming PASSBY_SQL_DIR, never a fall-back to ./sql")
+    func missingDirectory() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-sql-\(UUID().uuidString)")
+        let error = #expect(throws: Migrator.MigrationError.self) { try Migrator(directory: missing).migrations() }
+        #expect(error?.description.contains("PASSBY_SQL_DIR") == true)
+    }
+
     @Test("badly named and duplicate files are refused before anything runs")
     func badNames() throws {
         let badName = try directory(["first.sql": "SELECT 1;"])

@@ -260,6 +260,20 @@ struct LookupFlowTests {
         }
     }
 
+    @Test("an Idempotency-Key is 1 to 128 visible ASCII characters; anything else is 400 and uses nothing")
+    func idempotencyKeyLimits() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            for bad in [String(repeating: "k", count: 129), "two words", "tab\tbed", "ключ"] {
+                let answer = try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: [PassbyHeaders.idempotencyKey: bad])
+                try expectProblem(answer, .badRequest, "malformed-request")
+            }
+            let longest = String(repeating: "k", count: 128)
+            let answer = try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: [PassbyHeaders.idempotencyKey: longest])
+            #expect(answer.status == .created, "\(answer.body)")
+        }
+    }
+
     @Test("an idempotent retry returns the same code and uses nothing; another body with the key is 422")
     func idempotency() async throws {
         try await Scenario.run { scenario in

@@ -68,7 +68,7 @@ struct ConsentController {
         let issued = try await service.create(
             ConsentService.NewGrant(
                 idNumber: body.idNumber, maxUses: body.maxUses, validSeconds: body.validSeconds, granteeIdNumber: body.granteeIdNumber,
-                idempotencyKey: request.headers[PassbyHeaders.idempotencyKey], bodyDigest: Array(SHA256.hash(data: Array(raw.readableBytesView)))),
+                idempotencyKey: try request.idempotencyKey(), bodyDigest: Array(SHA256.hash(data: Array(raw.readableBytesView)))),
             by: try caller(request, context))
         return try context.respond(try GrantAnswer(issued), status: issued.isNew ? .created : .ok, from: request)
     }

@@ -47,7 +47,7 @@ struct LookupController {
         let issued = try await service.lookup(
             LookupService.Request(
                 clientID: try context.client.id, assertion: request.assertion, idNumber: body.idNumber, consentToken: body.consentToken,
-                idempotencyKey: request.headers[PassbyHeaders.idempotencyKey], bodyDigest: Array(SHA256.hash(data: Array(raw.readableBytesView)))))
+                idempotencyKey: try request.idempotencyKey(), bodyDigest: Array(SHA256.hash(data: Array(raw.readableBytesView)))))
         let claims = issued.claims
         let rendering = try Rendering(code: issued.code, format: format, correction: .m, label: "Health code, \(claims.status ?? "")")
         let data = format == .png ? Data(rendering.bytes).base64EncodedString() : String(decoding: rendering.bytes, as: UTF8.self)
