@@ -131,7 +131,8 @@ def check_ledger(service, where):
     acknowledged = [a for a in service.answered if a[1] == 201]
     recorded = issued_ctis(service)
     missing = [a for a in acknowledged if decode(json.loads(a[3])["code"])[2][7].hex() not in recorded]
-    check(f"{where}: every acknowledged lookup ({len(acknowledged)}) has its ledger record", not missing, f"{len(missing)} lost")
+    check(f"{where}: every acknowledged lookup ({len(acknowledged)}) has its ledger record", not missing,
+          f"{len(missing)} lost: " + ", ".join(f"token {a[0]} cti {decode(json.loads(a[3])['code'])[2][7].hex()}" for a in missing[:3]))
     over = service.psql("SELECT count(*) FROM consent_grants WHERE uses > max_uses")
     twice = service.psql("SELECT count(*) FROM (SELECT grant_id FROM ledger WHERE kind = 'lookup-issued' "
                          "GROUP BY grant_id HAVING count(*) > 1) x")

@@ -71,8 +71,11 @@ public protocol AssertionBindingStore: Sendable {
 }
 
 extension PersonalData {
-    /// The keyed hash under which an assertion's binding is stored: the assertion names a person.
+    /// The keyed hash under which an assertion's binding is stored (the assertion names a person).
+    /// It covers the signed part only, `header.payload`: base64url and ES256 both let one
+    /// signature be written several ways that all verify, and each spelling must not bind anew.
     public func assertionHash(_ assertion: String) -> [UInt8] {
-        keyedHash(domain: "assertion", Array(assertion.utf8))
+        let signed = assertion.utf8.lastIndex(of: UInt8(ascii: ".")).map { assertion.utf8[..<$0] } ?? assertion.utf8[...]
+        return keyedHash(domain: "assertion", Array(signed))
     }
 }

@@ -85,6 +85,16 @@ public struct ConsentGrant: Sendable, Equatable {
     }
 }
 
+/// What `ConsentStore.checkConsent` decided.
+public enum ConsentCheck: Sendable, Hashable {
+    /// The requester has had their failed tries this hour.
+    case requesterLocked
+    /// The token fits; the grant's own state decides next.
+    case fits(grantID: UUID)
+    /// Unknown, another person's, someone else's or locked; counted.
+    case unfit(grantID: UUID?, requesterFailures: Int)
+}
+
 /// Why a consent token did not let a lookup through; the raw values are the problem reasons.
 public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case invalid = "consent-invalid"
@@ -116,9 +126,13 @@ public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindin
     func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws
     func grant(tokenHash: [UInt8]) async throws -> ConsentGrant?
     func grant(id: UUID) async throws -> ConsentGrant?
-    /// The grant a token names, read for a lookup, and how many failed consent tries `requester`
-    /// has in the hour starting at `window`.
-    func grantForLookup(tokenHash: [UInt8], requester: SubjectKey, window: Date) async throws -> (grant: ConsentGrant?, requesterFailures: Int)
+    /// A lookup's consent check, decided and counted in one atomic step: whether the requester
+    /// is locked out this hour, else whether the token fits `subject` and `requester`; an unfit
+    /// token counts one failure for the requester (in the hour starting at `window`) and one on
+    /// its grant. Concurrent checks of one requester or one token each see the ones before.
+    func checkConsent(
+        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheck
     /// Counts one failed consent try: on the grant, when the token named one, and for `requester`
     /// in the hour starting at `window` (an earlier hour's count starts again). Returns the
     /// requester's count after it. Atomic: concurrent tries each count.

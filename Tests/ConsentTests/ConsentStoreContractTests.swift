@@ -184,32 +184,73 @@ struct ConsentStoreContractTests {
     }
 
     @Test(
-        "failed consent tries count on the grant and per requester and hour, 20 at once included; a new hour starts again",
-        arguments: StoreKind.allCases)
-    func consentFailures(_ kind: StoreKind) async throws {
+        "the consent check: a fitting token, then unfit ones counted on the grant and the requester, a new hour afresh", arguments: StoreKind.allCases
+    )
+    func consentCheck(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in
-            let (_, grant) = try await storedGrant(in: stores)
+            let (subject, grant) = try await storedGrant(in: stores)
+            let token = Array(repeating: UInt8(1), count: 32)
             let hour = Self.now
-            let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            func check(_ hash: [UInt8], _ person: SubjectKey, by requester: SubjectKey = Self.requester, at window: Date = Self.now, limit: Int = 100)
+                async throws -> ConsentCheck
+            {
+                try await stores.consents.checkConsent(
+                    tokenHash: hash, subject: person, requester: requester, window: window, grantLimit: 5, requesterLimit: limit)
+            }
+            #expect(try await check(token, subject) == .fits(grantID: grant.id))
+            #expect(try await check(token, personKey(0x55)) == .unfit(grantID: grant.id, requesterFailures: 1))
+            #expect(try await check(Array(repeating: 2, count: 32), subject) == .unfit(grantID: nil, requesterFailures: 2))
+            #expect(try await check([], subject) == .unfit(grantID: nil, requesterFailures: 3))
+            #expect(try await stores.consents.grant(id: grant.id)?.failedTries == 1)
+            #expect(try await check(token, subject, limit: 3) == .requesterLocked)
+            #expect(try await check(token, subject, by: Self.grantor, limit: 3) == .fits(grantID: grant.id), "counted per requester")
+            #expect(try await check(token, subject, at: hour.addingTimeInterval(3600), limit: 3) == .fits(grantID: grant.id), "a new hour")
+            #expect(try await stores.ledgerKinds() == [.grantCreated], "checks are counted, not recorded here")
+        }
+    }
+
+    @Test("20 unfit checks at once all count; after them the token is locked even for its subject", arguments: StoreKind.allCases)
+    func concurrentChecks(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let (subject, grant) = try await storedGrant(in: stores)
+            let token = Array(repeating: UInt8(1), count: 32)
+            let outcomes = try await withThrowingTaskGroup(of: ConsentCheck.self) { group in
                 for index in 0..<20 {
                     group.addTask {
-                        try await stores.consents.countConsentFailure(requester: Self.requester, window: hour, grantID: index < 15 ? grant.id : nil)
+                        try await stores.consents.checkConsent(
+                            tokenHash: token, subject: personKey(UInt8(0x60 + index)), requester: personKey(UInt8(0x20 + index)),
+                            window: Self.now, grantLimit: 5, requesterLimit: 100)
                     }
                 }
-                return try await group.reduce(into: [Int]()) { $0.append($1) }
+                return try await group.reduce(into: [ConsentCheck]()) { $0.append($1) }
             }
-            #expect(counts.sorted() == Array(1...20))
-            let token = Array(repeating: UInt8(1), count: 32)
-            let read = try await stores.consents.grantForLookup(tokenHash: token, requester: Self.requester, window: hour)
-            #expect(read.grant?.id == grant.id && read.grant?.failedTries == 15 && read.requesterFailures == 20)
-            let other = try await stores.consents.grantForLookup(tokenHash: token, requester: Self.grantor, window: hour)
-            #expect(other.requesterFailures == 0, "counted per requester")
-            let nextHour = hour.addingTimeInterval(3600)
-            #expect(try await stores.consents.grantForLookup(tokenHash: token, requester: Self.requester, window: nextHour).requesterFailures == 0)
-            #expect(try await stores.consents.countConsentFailure(requester: Self.requester, window: nextHour, grantID: nil) == 1)
-            let unknown = try await stores.consents.grantForLookup(tokenHash: Array(repeating: 2, count: 32), requester: Self.requester, window: hour)
-            #expect(unknown.grant == nil)
-            #expect(try await stores.ledgerKinds() == [.grantCreated], "failures are counted, not recorded here")
+            #expect(outcomes.allSatisfy { $0 == .unfit(grantID: grant.id, requesterFailures: 1) })
+            #expect(try await stores.consents.grant(id: grant.id)?.failedTries == 20)
+            let own = try await stores.consents.checkConsent(
+                tokenHash: token, subject: subject, requester: Self.requester, window: Self.now, grantLimit: 5, requesterLimit: 100)
+            #expect(own == .unfit(grantID: grant.id, requesterFailures: 1))
+        }
+    }
+
+    @Test("one requester's 10 unfit checks at once with a limit of 3: 3 are counted, 7 are locked out", arguments: StoreKind.allCases)
+    func concurrentRequester(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let outcomes = try await withThrowingTaskGroup(of: ConsentCheck.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        try await stores.consents.checkConsent(
+                            tokenHash: Array(repeating: UInt8(index), count: 32), subject: personKey(0x51), requester: Self.requester,
+                            window: Self.now, grantLimit: 5, requesterLimit: 3)
+                    }
+                }
+                return try await group.reduce(into: [ConsentCheck]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == .requesterLocked }.count == 7)
+            #expect(
+                Set(outcomes.filter { $0 != .requesterLocked }) == [
+                    .unfit(grantID: nil, requesterFailures: 1), .unfit(grantID: nil, requesterFailures: 2),
+                    .unfit(grantID: nil, requesterFailures: 3),
+                ])
         }
     }
 

@@ -83,11 +83,16 @@ public actor InMemoryConsentStore: ConsentStore {
         grantRows[id].map(current)
     }
 
-    public func grantForLookup(tokenHash: [UInt8], requester: SubjectKey, window: Date) async throws -> (
-        grant: ConsentGrant?, requesterFailures: Int
-    ) {
+    public func checkConsent(
+        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheck {
         let failures = consentFailures[requester].flatMap { $0.window == window ? $0.failures : nil } ?? 0
-        return (grantRows.values.first { $0.tokenHash == tokenHash }.map(current), failures)
+        if failures >= requesterLimit { return .requesterLocked }
+        let grant = grantRows.values.first { $0.tokenHash == tokenHash }?.grant
+        if let grant, grant.subjectKey == subject, grant.failedTries < grantLimit, grant.granteeKey.map({ $0 == requester }) ?? true {
+            return .fits(grantID: grant.id)
+        }
+        return .unfit(grantID: grant?.id, requesterFailures: try await countConsentFailure(requester: requester, window: window, grantID: grant?.id))
     }
 
     public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {

@@ -129,23 +129,22 @@ public struct PostgresConsentStore: ConsentStore {
         try await Self.grants(client.query(Self.grantQuery("g.token_hash = \(ByteBuffer(bytes: tokenHash))"), logger: logger)).first
     }
 
-    public func grantForLookup(tokenHash: [UInt8], requester: SubjectKey, window: Date) async throws -> (
-        grant: ConsentGrant?, requesterFailures: Int
-    ) {
-        // One statement, as the plain read by token: the requester's failures ride along as a
-        // last column. With no grant there is no row; the failure then counted says how many.
+    public func checkConsent(
+        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheck {
         let rows = try await client.query(
             """
-            SELECT \(unescaped: Self.grantColumns),
-                   COALESCE((SELECT f.failures FROM consent_failures f WHERE f.requester_key = \(Self.bytes(requester))
-                             AND f.window_start = \(window)), 0)
-            FROM consent_grants g WHERE g.token_hash = \(ByteBuffer(bytes: tokenHash))
+            SELECT outcome, grant_id, requester_failures FROM consent_check(
+              \(ByteBuffer(bytes: tokenHash)), \(Self.bytes(subject)), \(Self.bytes(requester)), \(window), \(grantLimit)::integer, \(requesterLimit)::integer)
             """, logger: logger)
-        for try await row in rows {
-            let failures = try row.makeRandomAccess()[Self.grantColumnCount].decode(Int.self)
-            return (try Self.grant(from: row), failures)
+        for try await (outcome, grantID, failures) in rows.decode((String, UUID?, Int).self) {
+            switch (outcome, grantID) {
+            case ("requester-locked", _): return .requesterLocked
+            case ("fits", let id?): return .fits(grantID: id)
+            default: return .unfit(grantID: grantID, requesterFailures: failures)
+            }
         }
-        return (nil, 0)
+        return .unfit(grantID: nil, requesterFailures: 0)
     }
 
     public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {

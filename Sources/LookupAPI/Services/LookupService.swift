@@ -94,14 +94,13 @@ struct LookupService: Sendable {
                 throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
             }
         }
-        // The subject's limit counts codes issued, not tries: bogus lookups cannot block a person.
+        let grant = try await usableGrant(request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
+        // The subject's limit counts codes issued, not tries, and is looked at only for a token that
+        // fits: bogus lookups can neither block a person nor learn how often they were looked up.
         let subjectLimit = "subject:\(subjectKey)"
         if let limited = rateLimiter.exhausted(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds) {
-            attempt.recorded = false
             throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         }
-
-        let grant = try await usableGrant(request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
         let status = try await identities.subject(subjectKey)
 
         let issuedAt = now.unixSeconds
@@ -134,40 +133,34 @@ struct LookupService: Sendable {
         return claims
     }
 
-    /// The grant the token names, if it can serve this lookup. A requester with too many failed
-    /// tries this hour is refused before the token is looked at. A token that is unknown, locked,
-    /// another person's or someone else's is `consent-invalid`, all alike, and counts a failure
-    /// for the requester and on the grant.
+    /// The grant the token names, if it can serve this lookup. The store decides and counts in
+    /// one step: a requester with too many failed tries this hour is refused before the token is
+    /// looked at, and a token that is unknown, locked, another person's or someone else's is
+    /// `consent-invalid`, all alike, counted for the requester and on the grant.
     private func usableGrant(
         _ text: String, subject: SubjectKey, requester: SubjectKey, now: Date, attempt: inout Attempt
     ) async throws -> ConsentGrant {
         let hour = floor(now.timeIntervalSince1970 / 3600) * 3600
-        let window = Date(timeIntervalSince1970: hour)
         let retryAfter = max(1, Int((hour + 3600 - now.timeIntervalSince1970).rounded(.up)))
-        let limit = configuration.consentFailuresPerHour
-        var found: (grant: ConsentGrant?, requesterFailures: Int)?
-        if let token = ConsentToken(parsing: text) {
-            found = try await consents.grantForLookup(tokenHash: identities.personalData.tokenHash(token), requester: requester, window: window)
+        // A text that is no token at all is checked as an unknown token (an empty hash matches none): it counts the same.
+        let tokenHash = ConsentToken(parsing: text).map(identities.personalData.tokenHash) ?? []
+        let check = try await consents.checkConsent(
+            tokenHash: tokenHash, subject: subject, requester: requester, window: Date(timeIntervalSince1970: hour),
+            grantLimit: ConsentGrant.failedTryLimit, requesterLimit: configuration.consentFailuresPerHour)
+        switch check {
+        case .requesterLocked:
+            throw Refusal.consentAttemptsExceeded(retryAfter: retryAfter)
+        case .unfit(let grantID, _):
+            attempt.record.grantID = grantID
+            throw Refusal.consent(.invalid)
+        case .fits(let grantID):
+            guard let grant = try await consents.grant(id: grantID) else { throw Refusal.consent(.invalid) }
+            attempt.record.grantID = grant.id
+            attempt.record.method = grant.method
+            attempt.record.legalBasis = grant.legalBasis
+            if let refusal = grant.refusal(subject: subject, requester: requester, at: now) { throw Refusal.consent(refusal) }
+            return grant
         }
-        if (found?.requesterFailures ?? 0) >= limit { throw Refusal.consentAttemptsExceeded(retryAfter: retryAfter) }
-        guard let grant = found?.grant else {
-            try await failed(requester: requester, window: window, grant: nil, limit: limit, retryAfter: retryAfter)
-        }
-        attempt.record.grantID = grant.id
-        attempt.record.method = grant.method
-        attempt.record.legalBasis = grant.legalBasis
-        switch grant.refusal(subject: subject, requester: requester, at: now) {
-        case nil: return grant
-        case .invalid: try await failed(requester: requester, window: window, grant: grant.id, limit: limit, retryAfter: retryAfter)
-        case let refusal?: throw Refusal.consent(refusal)
-        }
-    }
-
-    /// Counts a failed consent try and refuses it: `consent-invalid`, or the lock once the
-    /// requester is past this hour's limit.
-    private func failed(requester: SubjectKey, window: Date, grant: UUID?, limit: Int, retryAfter: Int) async throws -> Never {
-        let failures = try await consents.countConsentFailure(requester: requester, window: window, grantID: grant)
-        throw failures > limit ? Refusal.consentAttemptsExceeded(retryAfter: retryAfter) : Refusal.consent(.invalid)
     }
 
     /// The claims stored for an earlier request with this key; `idempotencyKeyReused` if its body differed.
