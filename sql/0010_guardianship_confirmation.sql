@@ -18,7 +18,10 @@ ALTER TABLE guardianships
 UPDATE guardianships g SET subject_masked_id = s.masked_id, subject_masked_name = s.masked_name
 FROM subjects s WHERE s.subject_key = g.subject_key;
 ALTER TABLE guardianships ALTER COLUMN subject_masked_id SET NOT NULL, ALTER COLUMN subject_masked_name SET NOT NULL;
--- Registrations made before confirmation existed were only declared: they stay, pending.
+-- Registrations made before confirmation existed were only declared: they stay, pending. Any of
+-- them may have saved the person's card, so each counts as having done so: removing one ends
+-- the generation, and the card a declared guardian holds stops working.
+UPDATE guardianships SET code_saved_at = created_at WHERE removed_at IS NULL;
 
 -- New kinds: a confirmation; the generation a removal retired; and the refusals of the family,
 -- consent and offline-code routes, recorded like the lookup's once the caller is known.

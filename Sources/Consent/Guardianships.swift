@@ -89,6 +89,7 @@ public protocol GuardianshipStore: Sendable {
     /// Notes that the guardian saved or printed the subject's offline code.
     func markCodeSaved(guardianshipID: UUID) async throws
     /// Removes an active registration; returns it as it was, or nil if there is none. Grants made
-    /// through it stop at once.
-    func removeGuardianship(id: UUID, ledger: LedgerRecord) async throws -> Guardianship?
+    /// through it stop at once. If its guardian saved the person's offline code, the same
+    /// transaction ends that generation (and writes `retired`), so the card they hold fails.
+    func removeGuardianship(id: UUID, ledger: LedgerRecord, retired: LedgerRecord) async throws -> Guardianship?
 }

@@ -35,12 +35,19 @@ public struct OfflineIssueOutcome: Sendable, Equatable {
     public var isNew: Bool
 }
 
+/// `issue` was asked for a guardian whose registration is gone or no longer confirmed.
+public struct GuardianshipGone: Error, Equatable {
+    public init() {}
+}
+
 /// Storage for generations and offline codes.
 public protocol OfflineCodeStore: Sendable {
     /// Issues (or returns) a subject's code in one transaction. `claims` builds the claims for a
-    /// new generation: (generation, code id) → (encoded claims, issued, expires).
+    /// new generation: (generation, code id) → (encoded claims, issued, expires). With
+    /// `guardianship`, the transaction first makes sure that registration is still active and
+    /// confirmed, else throws `GuardianshipGone`: a removal that committed first wins.
     func issue(
-        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord,
+        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at: Date, ledger: LedgerRecord, guardianship: UUID?,
         claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome
     /// Ends the subject's current generation without a new code, so every card printed so far

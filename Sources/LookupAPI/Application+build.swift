@@ -145,8 +145,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     let checkIn = TerminalCheckIn(identities: identities)
     FamilyMemberController(
         service: GuardianshipService(
-            identities: identities, consents: stores.consents, offlineCodes: stores.offlineCodes, refusals: refusals, quotas: settings.quotas,
-            clock: clock),
+            identities: identities, consents: stores.consents, refusals: refusals, quotas: settings.quotas, clock: clock),
         checkIn: checkIn, refusals: refusals, limits: limits, clock: clock
     ).addRoutes(to: v1)
     ConsentController(

@@ -1,9 +1,11 @@
 import Foundation
+import NIOPosix
 import Synchronization
 
-/// Runs bcrypt checks a few at a time, off the event loops. Logins need no credentials, so
-/// without a bound anyone could keep every core busy; past `queueLimit` waiting checks a login
-/// is refused (`login-busy`) at once instead of queueing without end.
+/// Runs bcrypt checks a few at a time on threads of their own. Logins need no credentials, so
+/// without a bound anyone could keep every core busy; the pool leaves a core to everything else
+/// (Swift's shared executor, where requests run, is not used), and past `queueLimit` waiting
+/// checks a login is refused (`login-busy`) at once instead of queueing without end.
 final class BcryptPool: Sendable {
     private struct State {
         var running = 0
@@ -13,10 +15,17 @@ final class BcryptPool: Sendable {
     let width: Int
     let queueLimit: Int
     private let state = Mutex(State())
+    private let threads: NIOThreadPool
 
-    init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount), queueLimit: Int = 64) {
+    init(width: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1), queueLimit: Int = 64) {
         self.width = width
         self.queueLimit = queueLimit
+        self.threads = NIOThreadPool(numberOfThreads: width)
+        threads.start()
+    }
+
+    deinit {
+        threads.shutdownGracefully { _ in }
     }
 
     /// Runs `check` when a place is free; `Refusal.loginBusy` if too many are waiting.
@@ -35,7 +44,7 @@ final class BcryptPool: Sendable {
         }
         guard admitted else { throw Refusal.loginBusy }
         defer { release() }
-        return await Task.detached(operation: check).value
+        return try await threads.runIfActive(check)
     }
 
     /// Hands the place to the next waiting check, or frees it.

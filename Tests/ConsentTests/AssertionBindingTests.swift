@@ -54,6 +54,16 @@ struct AssertionBindingTests {
         }
     }
 
+    @Test("a signature spelled another way (base64url's spare bits, padding, ES256's other s) binds as the original")
+    func respelledSignature() async throws {
+        let bindings = AssertionBindings(store: InMemoryConsentStore(), personalData: ConsentStores.personalData)
+        let first = try await bindings.check("header.payload.sigA", clientID: UUID(), expiresAt: Self.now + 600, now: Self.now)
+        #expect(first == nil)
+        let respelled = try await bindings.check("header.payload.sigB==", clientID: UUID(), expiresAt: Self.now + 600, now: Self.now)
+        #expect(respelled == .otherClient)
+        #expect(ConsentStores.personalData.assertionHash("header.payload.x") != ConsentStores.personalData.assertionHash("header.other.x"))
+    }
+
     @Test("the stored key is the keyed hash, never the assertion")
     func keyedHash() async throws {
         let store = InMemoryConsentStore()

@@ -100,7 +100,8 @@ struct ConsentStoreContractTests {
             }
             if let guardianshipID, spoiled == .guardianshipRemoved {
                 let removed = try await stores.consents.removeGuardianship(
-                    id: guardianshipID, ledger: LedgerRecord(kind: .familyMemberRemoved, result: "ok"))
+                    id: guardianshipID, ledger: LedgerRecord(kind: .familyMemberRemoved, result: "ok"),
+                    retired: LedgerRecord(kind: .offlineCodeRetired))
                 #expect(removed?.id == guardianshipID)
             }
             let before = try await stores.ledgerKinds()

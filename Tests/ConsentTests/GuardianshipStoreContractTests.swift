@@ -10,6 +10,7 @@ struct GuardianshipStoreContractTests {
     static let added = LedgerRecord(kind: .familyMemberAdded, result: "pending")
     static let confirmed = LedgerRecord(kind: .familyMemberConfirmed, result: "confirmed-by-gateway")
     static let removed = LedgerRecord(kind: .familyMemberRemoved, result: "ok")
+    static let retired = LedgerRecord(kind: .offlineCodeRetired)
 
     func registration(_ guardian: UInt8, _ subject: SubjectKey, confirmation: GuardianshipConfirmation? = nil) -> Guardianship {
         Guardianship(
@@ -90,14 +91,37 @@ struct GuardianshipStoreContractTests {
             #expect(added.isConfirmed)
             try await stores.consents.markCodeSaved(guardianshipID: added.id)
             #expect(try await stores.consents.guardianship(id: added.id)?.codeSaved == true)
-            let gone = try await stores.consents.removeGuardianship(id: added.id, ledger: Self.removed)
+            let gone = try await stores.consents.removeGuardianship(id: added.id, ledger: Self.removed, retired: Self.retired)
             #expect(gone?.id == added.id && gone?.codeSaved == true)
-            #expect(try await stores.consents.removeGuardianship(id: added.id, ledger: Self.removed) == nil)
+            #expect(try await stores.consents.removeGuardianship(id: added.id, ledger: Self.removed, retired: Self.retired) == nil)
             #expect(try await stores.consents.guardianship(id: added.id) == nil)
             #expect(try await stores.consents.confirmedGuardianship(guardian: personKey(1), subject: subject) == nil)
             let entries = try await stores.consents.ledger(after: 0, limit: 10)
             #expect(entries.map(\.record.kind) == [.familyMemberAdded, .familyMemberRemoved])
             #expect(entries.last?.record.subjectKey == subject)
+        }
+    }
+
+    @Test("a code issued for a guardian needs the registration to stand, confirmed, inside the issue", arguments: StoreKind.allCases)
+    func issueNeedsTheRegistration(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let subject = try await stores.subject("11010519491231002X").key
+            let reference = ConsentStores.personalData.subjectReference(subject)
+            func issue(for guardianship: UUID) async throws -> OfflineIssueOutcome {
+                try await stores.offlineCodes.issue(
+                    subject: subject, subjectReference: reference, mode: .currentOrNew, at: Date(),
+                    ledger: LedgerRecord(kind: .offlineCodeIssued, subjectKey: subject), guardianship: guardianship
+                ) { _, _ in ([1], Date(), Date().addingTimeInterval(3600)) }
+            }
+            let pending = try await stores.consents.addGuardianship(registration(1, subject), quotas: GuardianQuotas(), ledger: Self.added).get()
+            await #expect(throws: GuardianshipGone.self) { _ = try await issue(for: pending.id) }
+            _ = try await stores.consents.confirmGuardianship(pending, by: .gateway, quotas: GuardianQuotas(), ledger: Self.confirmed).get()
+            #expect(try await issue(for: pending.id).code.generation == 1)
+            try await stores.consents.markCodeSaved(guardianshipID: pending.id)
+            _ = try await stores.consents.removeGuardianship(id: pending.id, ledger: Self.removed, retired: Self.retired)
+            await #expect(throws: GuardianshipGone.self) { _ = try await issue(for: pending.id) }
+            #expect(try await stores.offlineCodes.currentGeneration(subjectReference: reference)?.generation == 2, "the removal retired it")
+            #expect(try await stores.ledgerKinds().suffix(2) == [.familyMemberRemoved, .offlineCodeRetired])
         }
     }
 
@@ -123,7 +147,7 @@ struct OfflineCodeRetireTests {
             #expect(try await stores.offlineCodes.retire(subject: subject, ledger: LedgerRecord(kind: .offlineCodeRetired)) == nil)
             let issued = try await stores.offlineCodes.issue(
                 subject: subject, subjectReference: reference, mode: .currentOrNew, at: Date(),
-                ledger: LedgerRecord(kind: .offlineCodeIssued, subjectKey: subject)
+                ledger: LedgerRecord(kind: .offlineCodeIssued, subjectKey: subject), guardianship: nil
             ) { _, _ in ([1], Date(), Date().addingTimeInterval(3600)) }
             #expect(issued.code.generation == 1)
             #expect(try await stores.offlineCodes.retire(subject: subject, ledger: LedgerRecord(kind: .offlineCodeRetired, subjectKey: subject)) == 2)

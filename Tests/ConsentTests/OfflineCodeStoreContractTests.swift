@@ -13,7 +13,7 @@ struct OfflineCodeStoreContractTests {
         try await stores.offlineCodes.issue(
             subject: subject, subjectReference: ConsentStores.personalData.subjectReference(subject), mode: mode, at: now,
             ledger: LedgerRecord(kind: mode == .replace ? .offlineCodeReplaced : .offlineCodeIssued, subjectKey: subject, result: "ok"),
-            claims: { generation, id in (Array("\(generation):\(id)".utf8), now, now.addingTimeInterval(lifetime)) })
+            guardianship: nil, claims: { generation, id in (Array("\(generation):\(id)".utf8), now, now.addingTimeInterval(lifetime)) })
     }
 
     @Test("apply returns the current valid code; replace starts a new generation that becomes current", arguments: StoreKind.allCases)
@@ -58,7 +58,7 @@ struct OfflineCodeStoreContractTests {
             await #expect(throws: BuildFailed.self) {
                 _ = try await stores.offlineCodes.issue(
                     subject: subject, subjectReference: ConsentStores.personalData.subjectReference(subject), mode: .replace, at: Self.now,
-                    ledger: LedgerRecord(kind: .offlineCodeReplaced, result: "ok"), claims: { _, _ in throw BuildFailed() })
+                    ledger: LedgerRecord(kind: .offlineCodeReplaced, result: "ok"), guardianship: nil, claims: { _, _ in throw BuildFailed() })
             }
             #expect(try await stores.offlineCodes.currentCode(subject: subject) == first.code)
             #expect(try await stores.ledgerKinds() == [.offlineCodeIssued])

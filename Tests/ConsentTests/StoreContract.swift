@@ -23,9 +23,11 @@ struct ConsentStores: Sendable {
         switch kind {
         case .memory:
             let consents = InMemoryConsentStore()
+            let offlineCodes = InMemoryOfflineCodeStore(ledger: consents)
+            await consents.attach(offlineCodes: offlineCodes)
             try await body(
                 ConsentStores(
-                    consents: consents, offlineCodes: InMemoryOfflineCodeStore(ledger: consents), statuses: InMemoryHealthStatusRepository(),
+                    consents: consents, offlineCodes: offlineCodes, statuses: InMemoryHealthStatusRepository(),
                     tree: InMemoryLedgerTreeStore(ledger: consents)))
         case .postgres:
             try await withThrowawayClient { client in

@@ -176,6 +176,26 @@ struct GuardianshipFlowTests {
             #expect(confirmed.status == .created, "\(confirmed.body)")
             #expect(try json(confirmed.body)["confirmed_by"] as? String == "assertion")
             #expect(try await register(People.otherElder).status == .accepted, "someone the claim does not name stays pending")
+            // A registration made while pending is confirmed by a later assertion that vouches for it.
+            _ = try await Self.register(scenario, People.child)
+            let later = try await TestApp.identityProvider.mint(
+                name: People.guardian.name, idNumber: People.guardian.idNumber, dependents: [People.child.idNumber])
+            let again = try await scenario.client.send(
+                .post, "/v1/family-members", key: scenario.keys[.guardian],
+                body: #"{"id_number":"\#(People.child.idNumber)","name":"\#(People.child.name)","relationship":"parent"}"#,
+                headers: [PassbyHeaders.assertion: later])
+            #expect(try json(again.body)["status"] as? String == "confirmed", "\(again.body)")
+        }
+    }
+
+    @Test("a grant by someone who is not a confirmed guardian is not-a-guardian, whether or not Passby knows the person")
+    func grantOrder() async throws {
+        try await Scenario.run { scenario in
+            for person in [People.elder, People.unknownElder] {
+                let answer = try await scenario.send(
+                    .post, "/v1/consents", as: .guardian, person: People.passerby, body: ["id_number": person.idNumber])
+                try expectProblem(answer, .forbidden, "not-a-guardian")
+            }
         }
     }
 

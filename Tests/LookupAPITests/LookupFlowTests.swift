@@ -177,6 +177,22 @@ struct LookupFlowTests {
         }
     }
 
+    @Test("attested consent for someone Passby does not know counts as a failed try, so it is no free oracle")
+    func attestedUnknown() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.consentFailuresPerHour = 2
+        try await Scenario.run(configuration: configuration) { scenario in
+            func attest() async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
+                try await scenario.send(
+                    .post, "/v1/consents/attested", as: .helper, person: People.passerby,
+                    body: ["id_number": People.unknownElder.idNumber, "statement": "She said yes."])
+            }
+            try expectProblem(try await attest(), .notFound, "unknown-subject")
+            try expectProblem(try await attest(), .notFound, "unknown-subject")
+            try expectProblem(try await attest(), .tooManyRequests, "consent-attempts-exceeded")
+        }
+    }
+
     @Test("attested consent: elderly only, bound to the requester, one use, rate-limited; children need a guardian")
     func attested() async throws {
         try await Scenario.run { scenario in

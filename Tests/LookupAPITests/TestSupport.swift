@@ -50,10 +50,12 @@ enum TestApp {
         configuration: PassbyConfiguration = .init(), database: any DatabaseProbe = AlwaysReady(), keys: LiveKeyRing? = nil
     ) async throws -> PassbyComponents {
         let consents = InMemoryConsentStore()
+        let offlineCodes = InMemoryOfflineCodeStore(ledger: consents)
+        await consents.attach(offlineCodes: offlineCodes)
         let tree = InMemoryLedgerTreeStore(ledger: consents)
         let stores = PassbyStores(
             clients: InMemoryAPIClientRepository(), statuses: InMemoryHealthStatusRepository(), consents: consents,
-            offlineCodes: InMemoryOfflineCodeStore(ledger: consents), staff: InMemoryStaffRepository(), ledgerTree: tree, reviews: tree,
+            offlineCodes: offlineCodes, staff: InMemoryStaffRepository(), ledgerTree: tree, reviews: tree,
             database: database)
         return PassbyComponents(
             configuration: configuration, personalData: personalData, keys: try keys ?? Self.keys().1, ledgerKey: ledgerKey,

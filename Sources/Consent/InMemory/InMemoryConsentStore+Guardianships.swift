@@ -73,7 +73,7 @@ extension InMemoryConsentStore {
         guardianshipRows[index].guardianship.codeSaved = true
     }
 
-    public func removeGuardianship(id: UUID, ledger: LedgerRecord) async throws -> Guardianship? {
+    public func removeGuardianship(id: UUID, ledger: LedgerRecord, retired: LedgerRecord) async throws -> Guardianship? {
         guard let index = guardianshipRows.firstIndex(where: { !$0.removed && $0.guardianship.id == id }) else { return nil }
         guardianshipRows[index].removed = true
         let removed = guardianshipRows[index].guardianship
@@ -81,6 +81,17 @@ extension InMemoryConsentStore {
         record.subjectKey = removed.subjectKey
         record.subjectMasked = removed.subjectMaskedID
         append(record)
+        if removed.codeSaved, let offlineCodes {
+            var retirement = retired
+            retirement.subjectKey = removed.subjectKey
+            retirement.subjectMasked = removed.subjectMaskedID
+            _ = try await offlineCodes.retire(subject: removed.subjectKey, ledger: retirement)
+        }
         return removed
+    }
+
+    /// The offline-code twin whose generations a removal retires, as PostgreSQL does in one transaction.
+    public func attach(offlineCodes: any OfflineCodeStore) {
+        self.offlineCodes = offlineCodes
     }
 }

@@ -32,6 +32,7 @@ public actor InMemoryConsentStore: ConsentStore {
     var entries: [StoredLedgerRecord] = []
     var assertionBindings: [[UInt8]: (clientID: UUID, expiresAt: Date)] = [:]
     var consentFailures: [SubjectKey: (window: Date, failures: Int)] = [:]
+    var offlineCodes: (any OfflineCodeStore)?
     let clock: @Sendable () -> Date
 
     /// `clock` stands for the database's `now()`: when rows are created, withdrawn and recorded.

@@ -10,16 +10,18 @@ public actor InMemoryOfflineCodeStore: OfflineCodeStore {
 
     var generations: [SubjectKey: Generation] = [:]
     var codes: [UUID: OfflineCodeRecord] = [:]
-    let ledger: any LedgerRecorder
+    let ledger: any LedgerRecorder & GuardianshipStore
 
-    public init(ledger: any LedgerRecorder) {
+    /// `ledger` also answers whether a guardian's registration still stands when a code is issued for them.
+    public init(ledger: any LedgerRecorder & GuardianshipStore) {
         self.ledger = ledger
     }
 
     public func issue(
-        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger record: LedgerRecord,
+        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger record: LedgerRecord, guardianship: UUID?,
         claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome {
+        if let guardianship, try await ledger.guardianship(id: guardianship)?.isConfirmed != true { throw GuardianshipGone() }
         let current = generations[subject]
         if mode == .currentOrNew, let current,
             let existing = codes.values.first(where: { $0.subjectKey == subject && $0.generation == current.number && $0.expiresAt > now })

@@ -155,7 +155,7 @@ extension PostgresConsentStore {
             logger: logger)
     }
 
-    public func removeGuardianship(id: UUID, ledger: LedgerRecord) async throws -> Guardianship? {
+    public func removeGuardianship(id: UUID, ledger: LedgerRecord, retired: LedgerRecord) async throws -> Guardianship? {
         try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -167,6 +167,20 @@ extension PostgresConsentStore {
             record.subjectKey = removed.subjectKey
             record.subjectMasked = removed.subjectMaskedID
             try await Self.insert(record, on: connection, logger: logger)
+            if removed.codeSaved {
+                let bumped = try await connection.query(
+                    """
+                    UPDATE subject_generations SET generation = generation + 1, updated_at = now()
+                    WHERE subject_key = \(Self.bytes(removed.subjectKey)) RETURNING generation
+                    """, logger: logger)
+                for try await generation in bumped.decode(Int64.self) {
+                    var retirement = retired
+                    retirement.subjectKey = removed.subjectKey
+                    retirement.subjectMasked = removed.subjectMaskedID
+                    retirement.result = "generation=\(generation)"
+                    try await Self.insert(retirement, on: connection, logger: logger)
+                }
+            }
             return removed
         }
     }

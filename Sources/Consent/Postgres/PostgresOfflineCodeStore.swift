@@ -15,11 +15,21 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
     }
 
     public func issue(
-        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger: LedgerRecord,
+        subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger: LedgerRecord, guardianship: UUID?,
         claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome {
         let key = ByteBuffer(bytes: subject.bytes)
         return try await client.withTransaction(logger: logger) { connection in
+            // The registration first, then the generation: the order a removal takes them in.
+            if let guardianship {
+                let standing = try await connection.query(
+                    """
+                    SELECT 1 FROM guardianships WHERE id = \(guardianship) AND removed_at IS NULL AND confirmed_at IS NOT NULL FOR SHARE
+                    """, logger: logger)
+                var found = false
+                for try await _ in standing.decode(Int.self) { found = true }
+                guard found else { throw GuardianshipGone() }
+            }
             // The row lock orders concurrent applies and replaces of one subject.
             let current = try await connection.query(
                 "SELECT generation FROM subject_generations WHERE subject_key = \(key) FOR UPDATE", logger: logger)

@@ -10,3 +10,17 @@ protocol PassbyClock: Sendable {
 struct SystemClock: PassbyClock {
     func now() -> Date { Date() }
 }
+
+/// The clock hour a moment falls in: failed consent tries are counted per requester and hour.
+struct ClockHour: Sendable {
+    /// The hour's first second.
+    let start: Date
+    /// Seconds until the next hour, at least 1: the `Retry-After` of a lock that lasts the hour.
+    let secondsLeft: Int
+
+    init(_ now: Date) {
+        let start = (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600
+        self.start = Date(timeIntervalSince1970: start)
+        self.secondsLeft = max(1, Int((start + 3600 - now.timeIntervalSince1970).rounded(.up)))
+    }
+}

@@ -74,7 +74,6 @@ struct ConsentService: Sendable {
         let group = try identities.eligibleGroup(of: subject, at: now)
         let subjectKey = identities.key(subject)
         let grantorKey = identities.key(person.id)
-        let record = try await identities.subject(subjectKey)
 
         let relation: GrantorRelation
         let method: GrantMethod
@@ -92,6 +91,8 @@ struct ConsentService: Sendable {
             method = .guardianApp
             guardianshipID = guardianship.id
         }
+        // Only now, for someone allowed to grant for this person, does Passby say whether it knows them.
+        let record = try await identities.subject(subjectKey)
 
         // With an Idempotency-Key the grant's id and token are derived from it, so a retry finds the
         // same grant and shows the same token, which is never stored.
@@ -151,7 +152,16 @@ struct ConsentService: Sendable {
             legalBasis = .consent
         }
         let subjectKey = identities.key(subject)
-        let record = try await identities.subject(subjectKey)
+        let record: SubjectRecord
+        do {
+            record = try await identities.subject(subjectKey)
+        } catch Refusal.unknownSubject {
+            // A "no" must cost as a failed consent try does, or the answer is a free oracle of who is known.
+            let hour = ClockHour(now)
+            let failures = try await consents.countConsentFailure(requester: requesterKey, window: hour.start, grantID: nil)
+            guard failures <= configuration.consentFailuresPerHour else { throw Refusal.consentAttemptsExceeded(retryAfter: hour.secondsLeft) }
+            throw Refusal.unknownSubject
+        }
         let grant = ConsentGrant(
             id: UUID(), subjectKey: subjectKey, grantorKey: requesterKey, relation: .attested, guardianshipID: nil,
             granteeKey: requesterKey, legalBasis: legalBasis, method: .attestedVerbal, validFrom: now,

@@ -15,7 +15,6 @@ enum GuardianshipRules {
 struct GuardianshipService: Sendable {
     let identities: Identities
     let consents: any ConsentStore
-    let offlineCodes: any OfflineCodeStore
     let refusals: RefusalRecorder
     let quotas: GuardianQuotas
     let clock: any PassbyClock
@@ -43,6 +42,9 @@ struct GuardianshipService: Sendable {
             added.kind = .familyMemberAdded
             added.result = confirmation.map { "confirmed-by-\($0.rawValue)" } ?? "pending"
             switch try await consents.addGuardianship(guardianship, quotas: quotas, ledger: added) {
+            case .failure(.alreadyRegistered) where confirmation != nil:
+                // A registration made while pending (or before confirmation existed), now vouched for.
+                return try await confirm(guardianship, by: .assertion, record: record)
             case .failure(let refusal): throw Refusal.guardianship(refusal)
             case .success(let stored): return stored
             }
@@ -129,18 +131,14 @@ struct GuardianshipService: Sendable {
     }
 
     /// Removes a registration; grants made through it stop at once. If its guardian saved the
-    /// person's offline code, the generation ends first, so the card they hold fails.
+    /// person's offline code, the same transaction ends that generation, so the card they hold
+    /// fails; a code being saved for them at that moment is refused (`GuardianshipGone`).
     private func remove(_ target: Guardianship, record: LedgerRecord) async throws {
-        var retired = record
-        retired.kind = .offlineCodeRetired
-        retired.subjectKey = target.subjectKey
-        retired.subjectMasked = target.subjectMaskedID
-        if target.codeSaved { _ = try await offlineCodes.retire(subject: target.subjectKey, ledger: retired) }
         var removal = record
         removal.kind = .familyMemberRemoved
         removal.result = "ok"
-        guard let removed = try await consents.removeGuardianship(id: target.id, ledger: removal) else { throw Refusal.notFound }
-        // Saved while this request ran: end the generation now.
-        if removed.codeSaved && !target.codeSaved { _ = try await offlineCodes.retire(subject: target.subjectKey, ledger: retired) }
+        var retired = record
+        retired.kind = .offlineCodeRetired
+        guard try await consents.removeGuardianship(id: target.id, ledger: removal, retired: retired) != nil else { throw Refusal.notFound }
     }
 }

@@ -140,16 +140,15 @@ struct LookupService: Sendable {
     private func usableGrant(
         _ text: String, subject: SubjectKey, requester: SubjectKey, now: Date, attempt: inout Attempt
     ) async throws -> ConsentGrant {
-        let hour = floor(now.timeIntervalSince1970 / 3600) * 3600
-        let retryAfter = max(1, Int((hour + 3600 - now.timeIntervalSince1970).rounded(.up)))
+        let hour = ClockHour(now)
         // A text that is no token at all is checked as an unknown token (an empty hash matches none): it counts the same.
         let tokenHash = ConsentToken(parsing: text).map(identities.personalData.tokenHash) ?? []
         let check = try await consents.checkConsent(
-            tokenHash: tokenHash, subject: subject, requester: requester, window: Date(timeIntervalSince1970: hour),
+            tokenHash: tokenHash, subject: subject, requester: requester, window: hour.start,
             grantLimit: ConsentGrant.failedTryLimit, requesterLimit: configuration.consentFailuresPerHour)
         switch check {
         case .requesterLocked:
-            throw Refusal.consentAttemptsExceeded(retryAfter: retryAfter)
+            throw Refusal.consentAttemptsExceeded(retryAfter: hour.secondsLeft)
         case .unfit(let grantID, _):
             attempt.record.grantID = grantID
             throw Refusal.consent(.invalid)

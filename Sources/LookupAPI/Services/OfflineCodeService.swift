@@ -77,7 +77,7 @@ struct OfflineCodeService: Sendable {
             let subject = Subject(key: key, group: group, record: try await identities.subject(key), actor: guardian)
             // Noted first: if the guardianship is removed later, the card this guardian holds must fail.
             try await consents.markCodeSaved(guardianshipID: guardianship.id)
-            return try await issue(subject, mode: mode, clientID: clientID, now: now)
+            return try await issue(subject, mode: mode, clientID: clientID, now: now, guardianship: guardianship.id)
         }
     }
 
@@ -105,7 +105,7 @@ struct OfflineCodeService: Sendable {
         }
     }
 
-    private func issue(_ subject: Subject, mode: OfflineIssue, clientID: UUID, now: Date) async throws -> IssuedCode {
+    private func issue(_ subject: Subject, mode: OfflineIssue, clientID: UUID, now: Date, guardianship: UUID? = nil) async throws -> IssuedCode {
         let reference = identities.personalData.subjectReference(subject.key)
         let ledger = LedgerRecord(
             kind: mode == .replace ? .offlineCodeReplaced : .offlineCodeIssued, clientID: clientID,
@@ -113,13 +113,19 @@ struct OfflineCodeService: Sendable {
             subjectKey: subject.key, subjectMasked: subject.record.maskedID)
         let (issuer, lifetime, record, group) = (signer.issuer, configuration.offlineCodeLifetime, subject.record, subject.group)
         let issuedAt = now.unixSeconds
-        let outcome = try await offlineCodes.issue(subject: subject.key, subjectReference: reference, mode: mode, at: now, ledger: ledger) {
-            generation, _ in
-            let claims = CodeClaims(
-                issuer: issuer, issuedAt: issuedAt, expiresAt: issuedAt + lifetime, codeID: CodeSigner.newCodeID(), kind: .offline,
-                maskedName: record.maskedName, maskedID: record.maskedID, ageGroup: group.rawValue, generation: generation,
-                subjectReference: reference)
-            return (claims.cbor.encoded(), Date(unixSeconds: issuedAt), Date(unixSeconds: claims.expiresAt))
+        let outcome: OfflineIssueOutcome
+        do {
+            outcome = try await offlineCodes.issue(
+                subject: subject.key, subjectReference: reference, mode: mode, at: now, ledger: ledger, guardianship: guardianship
+            ) { generation, _ in
+                let claims = CodeClaims(
+                    issuer: issuer, issuedAt: issuedAt, expiresAt: issuedAt + lifetime, codeID: CodeSigner.newCodeID(), kind: .offline,
+                    maskedName: record.maskedName, maskedID: record.maskedID, ageGroup: group.rawValue, generation: generation,
+                    subjectReference: reference)
+                return (claims.cbor.encoded(), Date(unixSeconds: issuedAt), Date(unixSeconds: claims.expiresAt))
+            }
+        } catch is GuardianshipGone {
+            throw Refusal.notAGuardian
         }
         return try signed(outcome.code, isNew: outcome.isNew)
     }

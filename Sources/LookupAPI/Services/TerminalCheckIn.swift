@@ -33,11 +33,9 @@ struct TerminalCheckIn: Sendable {
             id = try identities.identityNumber(number, at: now)
             cardName = name
         case .appCode(let assertion, let clientID):
-            let verified = try await identities.person(assertion: assertion, client: clientID, at: now)
+            let verified = try await identities.person(assertion: assertion, client: clientID, at: now, noting: &ledger)
             id = verified.id
             actor = verified
-            ledger.requesterKey = identities.key(id)
-            ledger.requesterMasked = id.masked
         }
         let key = identities.key(id)
         ledger.subjectKey = key
