@@ -89,17 +89,30 @@ def same_mask(real, count):
     return found
 
 
+def elder_name(passby):
+    """The demo elder's name, as the walk-through prints it."""
+    return re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
+
+
+def family(passby):
+    """The demo guardian, registered for the demo elder and confirmed by the demo gateway; returns
+    the status of the registration and the guardian's request arguments."""
+    elder = passby.subjects["elder"]
+    as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
+    status = passby.call("POST", "/v1/family-members", {"id_number": elder, "name": elder_name(passby), "relationship": "parent"},
+                         **as_guardian)[0]
+    passby.confirm_guardian(PEOPLE["guardian"], elder)
+    return status, as_guardian
+
+
 def spent_token(binary):
     """Finding 3: a consent token must not confirm, one guess at a time, whose ID number it is for."""
     passby = Passby(binary, env={"PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": "1000", "PASSBY_CONSENT_FAILURES_PER_HOUR": "1000"})
     try:
         elder = passby.subjects["elder"]
-        name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
-        as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
+        status, as_guardian = family(passby)
         as_helper = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["passerby"]))
-        equal("a guardian registers the elder", 202,
-              passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)[0])
-        passby.confirm_guardian(PEOPLE["guardian"], elder)
+        equal("a guardian registers the elder, pending until the gateway confirms", 202, status)
         guesses = same_mask(elder, 12)
 
         def lookup(token, number):
@@ -123,10 +136,7 @@ def spent_token(binary):
     passby = Passby(binary, env={"PASSBY_CONSENT_FAILURES_PER_HOUR": "3"})
     try:
         elder = passby.subjects["elder"]
-        name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
-        as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
-        passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)
-        passby.confirm_guardian(PEOPLE["guardian"], elder)
+        _, as_guardian = family(passby)
         good = passby.call("POST", "/v1/consents", {"id_number": elder}, **as_guardian)[1]["token"]
         as_helper = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["passerby"]))
         for token in ("0000-0000-0000-0000", "0000-0000-0000-0001", "0000-0000-0000-0002"):
@@ -162,10 +172,7 @@ def ledger_flood(binary):
         as_other = dict(key=passby.keys["demo-helper"], assertion=passby.assertion(PEOPLE["other_passerby"]))
         for _ in range(25):
             passby.call("POST", "/v1/lookups", body, **as_other)
-        name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
-        as_guardian = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["guardian"]))
-        passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "parent"}, **as_guardian)
-        passby.confirm_guardian(PEOPLE["guardian"], elder)
+        _, as_guardian = family(passby)
         token = passby.call("POST", "/v1/consents", {"id_number": elder, "max_uses": 2}, **as_guardian)[1]["token"]
         status, answer = passby.call("POST", "/v1/lookups", {"id_number": elder, "consent_token": token}, key=passby.keys["demo-helper"],
                                      assertion=passby.assertion(PEOPLE["passerby"]))
@@ -179,7 +186,7 @@ def declared_guardian(binary):
     passby = Passby(binary)
     try:
         elder = passby.subjects["elder"]
-        name = re.search(r"^  elder +\S+ +(\S+)", passby.log_text(), re.M).group(1)
+        name = elder_name(passby)
         stranger = dict(key=passby.keys["demo-guardian"], assertion=passby.assertion(PEOPLE["other_passerby"]))
         status, body = passby.call("POST", "/v1/family-members", {"id_number": elder, "name": name, "relationship": "child"}, **stranger)
         equal("a stranger's registration with the right name is only pending (202)", (202, "pending"), (status, body.get("status")))

@@ -57,6 +57,25 @@ struct LedgerStorageTests {
         }
     }
 
+    @Test("the insert trigger sets seq and at itself: the application role can neither pick a number nor backdate")
+    func sequenceAndTimeAreTheLedgers() async throws {
+        try await withThrowawayClient { client in
+            try await record(client)
+            try await client.withConnection { connection in
+                try await connection.query("SET ROLE passby_app", logger: logger)
+                try await connection.query(
+                    "INSERT INTO ledger (seq, at, kind, result) VALUES (999999, '2000-01-01T00:00:00Z', 'verification', 'backdated')",
+                    logger: logger)
+                try await connection.query("RESET ROLE", logger: logger)
+            }
+            let rows = try await client.query(
+                "SELECT seq, at > now() - interval '1 minute' FROM ledger WHERE result = 'backdated'", logger: logger)
+            var found: [(Int64, Bool)] = []
+            for try await row in rows.decode((Int64, Bool).self) { found.append(row) }
+            #expect(found.count == 1 && found[0].0 == 2 && found[0].1, "\(found)")
+        }
+    }
+
     @Test("each entry's leaf hash is SHA-256(0x00 || its documented canonical text)")
     func leafHash() async throws {
         try await withThrowawayClient { client in

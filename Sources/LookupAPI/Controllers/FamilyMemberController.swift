@@ -2,6 +2,11 @@ import Consent
 import Foundation
 import Hummingbird
 
+extension Guardianship {
+    /// `status` (`pending` or `confirmed`) and `confirmed_by`, as every answer shows them.
+    var statusFields: (String, String?) { (isConfirmed ? "confirmed" : "pending", confirmation?.rawValue) }
+}
+
 /// Family registrations. `/v1/family-members`: a guardian registers, lists and removes the people
 /// they look after, and a confirmed guardian sees and removes the others. `/v1/guardianship-confirmations`:
 /// a gateway confirms from household-registry data. `/v1/terminal/guardianships`: the person at a
@@ -42,8 +47,7 @@ struct FamilyMemberController {
             maskedName = guardianship.subjectMaskedName
             relationship = guardianship.relationship
             createdAt = guardianship.createdAt
-            status = guardianship.isConfirmed ? "confirmed" : "pending"
-            confirmedBy = guardianship.confirmation?.rawValue
+            (status, confirmedBy) = guardianship.statusFields
         }
     }
 
@@ -65,8 +69,7 @@ struct FamilyMemberController {
             guardianMaskedID = guardianship.guardianMaskedID
             relationship = guardianship.relationship
             createdAt = guardianship.createdAt
-            status = guardianship.isConfirmed ? "confirmed" : "pending"
-            confirmedBy = guardianship.confirmation?.rawValue
+            (status, confirmedBy) = guardianship.statusFields
         }
     }
 
