@@ -53,6 +53,13 @@ public enum LedgerAudit {
         problems(entries: snapshot.entries, treeOrder: snapshot.treeOrder, heads: snapshot.heads, nodes: snapshot.nodes, ledgerKey: ledgerKey)
     }
 
+    /// The entries no head seals yet, in sequence order: the newest ones until the next seal,
+    /// or one the sealer passed over, which `ledger verify` must show either way.
+    public static func unsealed(_ snapshot: Snapshot) -> [Int64] {
+        let sealed = Set(snapshot.treeOrder.map(\.seq))
+        return snapshot.entries.map(\.seq).filter { !sealed.contains($0) }
+    }
+
     /// Everything that does not match, named; empty when the ledger verifies.
     public static func problems(
         entries: [EntryFields], treeOrder: [(index: Int64, seq: Int64)], heads: [TreeHead], nodes: [MerkleNodeRef: MerkleTree.Hash],

@@ -52,6 +52,11 @@ struct LedgerTreeContractTests {
                 #expect(MerkleTree.verifyInclusion(leaf: leaves[position], index: index, size: second.size, proof: proof, root: second.root))
             }
             #expect(try await stores.tree.leafIndex(seq: 999) == nil)
+
+            #expect(LedgerAudit.unsealed(snapshot) == [])
+            try await stores.consents.record(records(2))
+            let later = try await stores.consents.ledger(after: 0, limit: 100).suffix(2).map(\.seq)
+            #expect(LedgerAudit.unsealed(try await stores.tree.auditSnapshot()) == Array(later), "the entries after the last seal are named")
         }
     }
 

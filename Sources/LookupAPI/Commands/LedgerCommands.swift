@@ -40,8 +40,13 @@ struct LedgerCommands: AsyncParsableCommand {
             CommandLogging.bootstrap(level: .error)
             let logger = Logger(label: "passby.ledger")
             let key = try LedgerKey(dataDirectory: data.dataDirectory)
-            let problems = try await withDatabase(data, logger: logger) { postgres in
-                try await Self.audit(postgres, logger: logger, key: key)
+            let (problems, unsealed) = try await withDatabase(data, logger: logger) { postgres in
+                let snapshot = try await PostgresLedgerTreeStore(client: postgres, logger: logger).auditSnapshot()
+                return (LedgerAudit.problems(snapshot, ledgerKey: key.key.publicKey), LedgerAudit.unsealed(snapshot))
+            }
+            if let first = unsealed.first, let last = unsealed.last {
+                print(
+                    "\(unsealed.count) entries are not sealed yet (seq \(first)\(first == last ? "" : " to \(last)")); passby ledger seal seals them")
             }
             guard problems.isEmpty else {
                 for problem in problems { print(problem) }
