@@ -70,18 +70,19 @@ struct DemoSeed: Sendable {
         ]
     }
 
-    func run(logger: Logger) async throws -> Walkthrough {
+    /// Seeds once; `clients` is the owner's repository, since the service's role creates no clients.
+    func run(clients: any APIClientRepository, logger: Logger) async throws -> Walkthrough {
         let file = dataDirectory.appendingPathComponent("demo-keys.json")
         var keys =
             (FileManager.default.contents(atPath: file.path))
             .flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
-        let existing = Set(try await components.stores.clients.list().filter { $0.revokedAt == nil }.map(\.name))
+        let existing = Set(try await clients.list().filter { $0.revokedAt == nil }.map(\.name))
         for (name, role) in [
             ("demo-gateway", Role.gateway), ("demo-helper", Role.helper), ("demo-guardian", Role.guardian),
             ("demo-terminal", Role.terminal), ("demo-checkpoint", Role.checkpoint),
         ]
         where keys[name] == nil || !existing.contains(name) {
-            keys[name] = try await components.stores.clients.create(name: name, role: role).key
+            keys[name] = try await clients.create(name: name, role: role).key
             logger.info("seeded demo client", metadata: ["client.name": "\(name)"])
         }
         let encoder = JSONEncoder()

@@ -12,7 +12,7 @@ struct APIClientCacheTests {
     @Test("a key revoked in SQL by another process stops working once the notice arrives, within a second")
     func revocationByAnotherProcess() async throws {
         let (components, owner) = try await TestApp.postgres()
-        let cache = try #require((components.clients as? CachedAPIClientRepository)?.cache)
+        let cache = try #require(((components.clients as? OperatorClientWrites)?.service as? CachedAPIClientRepository)?.cache)
         try await buildApplication(components).test(.router) { client in
             let gateway = try await components.clients.create(name: "g", role: .gateway)
             // The listener subscribes as the services start.

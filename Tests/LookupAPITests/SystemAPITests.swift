@@ -55,8 +55,8 @@ struct SystemAPITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let seed = DemoSeed(dataDirectory: directory, components: components)
         try await buildApplication(components).test(.router) { client in
-            let first = try await seed.run(logger: .init(label: "test"))
-            let second = try await seed.run(logger: .init(label: "test"))
+            let first = try await seed.run(clients: components.clients, logger: .init(label: "test"))
+            let second = try await seed.run(clients: components.clients, logger: .init(label: "test"))
             #expect(first.keys == second.keys)
             #expect(try await components.clients.list().count == 5)
             let today = components.configuration.agePolicy.today()

@@ -74,6 +74,13 @@ enum TestApp {
             client, configuration: configuration, personalData: personalData, keys: try Self.keys().1,
             ledgerKey: ledgerKey, assertions: try await assertions(), logger: Logger(label: "test"))
         components.services.append(owner)
+        // Tests create clients and staff as operators do, with the owner's connection: the
+        // service's role may not. Everything the service itself does still goes through its role.
+        let logger = Logger(label: "test")
+        components.stores.clients = OperatorClientWrites(
+            service: components.stores.clients, owner: PostgresAPIClientRepository(client: owner.timed, logger: logger))
+        components.stores.staff = OperatorStaffWrites(
+            service: components.stores.staff, owner: PostgresStaffRepository(client: owner.timed, logger: logger))
         return (components, owner)
     }
 
@@ -134,4 +141,42 @@ func expectProblem(
     #expect(object["reason"] as? String == reason, sourceLocation: sourceLocation)
     #expect((object["type"] as? String)?.hasSuffix("/\(reason)") == true, sourceLocation: sourceLocation)
     #expect(object["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
+}
+
+/// A client repository whose creations and revocations are an operator's (`passby clients add`,
+/// `revoke`), made as the database owner; lookups are the service's own.
+struct OperatorClientWrites: APIClientRepository {
+    let service: any APIClientRepository
+    let owner: any APIClientRepository
+
+    func create(name: String, role: Role) async throws -> (client: APIClient, key: String) { try await owner.create(name: name, role: role) }
+    func register(name: String, role: Role, key: String) async throws -> APIClient { try await owner.register(name: name, role: role, key: key) }
+    func client(keyHash: [UInt8]) async throws -> APIClient? { try await service.client(keyHash: keyHash) }
+    func list() async throws -> [APIClient] { try await service.list() }
+    func revoke(id: UUID) async throws -> Bool { try await owner.revoke(id: id) }
+}
+
+/// A staff repository whose accounts are an operator's (`passby staff add`, `disable`), made as
+/// the database owner; logins and sessions are the service's own.
+struct OperatorStaffWrites: StaffRepository {
+    let service: any StaffRepository
+    let owner: any StaffRepository
+
+    func add(username: String, passwordHash: String) async throws -> StaffAccount? {
+        try await owner.add(username: username, passwordHash: passwordHash)
+    }
+    func list() async throws -> [StaffAccount] { try await service.list() }
+    func disable(username: String) async throws -> Bool { try await owner.disable(username: username) }
+    func credentials(username: String) async throws -> StaffCredentials? { try await service.credentials(username: username) }
+    func reserveAttempt(id: UUID, limit: Int, lockSeconds: Int, at: Date) async throws -> Date? {
+        try await service.reserveAttempt(id: id, limit: limit, lockSeconds: lockSeconds, at: at)
+    }
+    func recordSuccess(id: UUID) async throws { try await service.recordSuccess(id: id) }
+    func createSession(tokenHash: [UInt8], staffID: UUID, expiresAt: Date, at: Date) async throws {
+        try await service.createSession(tokenHash: tokenHash, staffID: staffID, expiresAt: expiresAt, at: at)
+    }
+    func account(sessionHash: [UInt8], idleSeconds: Int, at: Date) async throws -> StaffAccount? {
+        try await service.account(sessionHash: sessionHash, idleSeconds: idleSeconds, at: at)
+    }
+    func endSession(sessionHash: [UInt8]) async throws -> Bool { try await service.endSession(sessionHash: sessionHash) }
 }

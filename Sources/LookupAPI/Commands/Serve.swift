@@ -67,11 +67,16 @@ struct Serve: AsyncParsableCommand {
             }
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, components: components) : nil
             let baseURL = "http://\(host):\(port)"
-            let (clients, personalData) = (components.stores.clients, components.personalData)
+            let (owner, personalData) = (database.configuration, components.personalData)
             let app = buildApplication(components, listen: .init(host: host, port: port), logger: logger) {
-                try await WebHelperClient.ensure(in: clients, personalData: personalData)
-                guard let seed else { return }
-                let walkthrough = try await seed.run(logger: logger)
+                try await postgres.withConnection { try await ApplicationRole.check(on: $0, logger: logger) }
+                // Clients are created with the owner's connection, for a moment: the service's role may not.
+                let walkthrough = try await PostgresAdmin.withClient(owner, logger: logger) { ownerClient in
+                    let clients = PostgresAPIClientRepository(client: TimedPostgres(client: ownerClient), logger: logger)
+                    try await WebHelperClient.ensure(in: clients, personalData: personalData)
+                    return try await seed?.run(clients: clients, logger: logger)
+                }
+                guard let walkthrough else { return }
                 // Written straight to the file descriptor: print() would sit in a buffer when stdout is a pipe.
                 FileHandle.standardOutput.write(Data(walkthrough.render(baseURL: baseURL).utf8))
             }
