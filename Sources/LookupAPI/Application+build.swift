@@ -166,7 +166,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
         limits: limits, timeZone: settings.agePolicy.timeZone
     ).addRoutes(to: v1)
     LedgerController(service: reviews).addRoutes(to: v1)
-    ReviewController(service: reviews).addRoutes(to: v1)
+    ReviewController(service: reviews, exportLimit: settings.maxExportRows).addRoutes(to: v1)
     StaffSessionController(service: staffSessions, limits: limits).addRoutes(to: router)
     if let files = components.webFiles {
         let signIn = components.developmentIdentityProvider.map {

@@ -9,6 +9,8 @@ struct PassbyConfiguration: Sendable {
     var maxBodyBytes = 64 * 1024
     /// Most items in one `PUT /v1/health-statuses` (`PASSBY_MAX_STATUS_BATCH`).
     var maxStatusBatch = 500
+    /// Rows in one CSV export at most (`PASSBY_EXPORT_MAX_ROWS`); a larger one goes on with `cursor`.
+    var maxExportRows = 100_000
     /// How long a request waits for the database before answering 503 (`PASSBY_DB_TIMEOUT_MS`).
     var databaseTimeout: Duration = .seconds(5)
     /// A request body must arrive within this time (408 otherwise).
@@ -99,6 +101,7 @@ struct PassbyConfiguration: Sendable {
         }
         if let count = try read("PASSBY_MAX_STATUS_BATCH", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) {
             configuration.maxStatusBatch = count
+            if let count = try read("PASSBY_EXPORT_MAX_ROWS", positive) { configuration.maxExportRows = count }
         }
         if let milliseconds = try read("PASSBY_DB_TIMEOUT_MS", { Int($0).flatMap { $0 >= 10 ? $0 : nil } }) {
             configuration.databaseTimeout = .milliseconds(milliseconds)

@@ -1,5 +1,6 @@
 import Consent
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -47,6 +48,25 @@ struct ReviewTests {
             #expect(Set(seen).count == seen.count, "an entry came twice")
             let sealed = try await scenario.components.ledgerTree.latestHead()?.size ?? 0
             #expect(seen.count == sealed)
+        }
+    }
+
+    @Test("a CSV export stops at PASSBY_EXPORT_MAX_ROWS, says so, and goes on from a cursor")
+    func exportLimit() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.maxExportRows = 3
+        try await Scenario.run(configuration: configuration) { scenario in
+            for _ in 0..<5 { _ = try await scenario.lookup(People.elder.idNumber, token: "0000-0000-0000-0000") }
+            try await seal(scenario)
+            let reviewer = try #require(scenario.keys[.reviewer])
+            let first = try await scenario.client.send(.get, "/v1/records?format=csv", key: reviewer)
+            #expect(first.headers[HTTPField.Name("Passby-Export-Limit")!] == "3")
+            let rows = first.body.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }
+            #expect(rows.count == 3)
+            let last = try #require(rows.last?.split(separator: ",").first)
+            let next = try await scenario.client.send(.get, "/v1/records?format=csv&cursor=\(last)", key: reviewer)
+            let more = next.body.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }
+            #expect(more.count == 2 && more.first?.hasPrefix("\(Int(last)! + 1),") == true, "\(more)")
         }
     }
 

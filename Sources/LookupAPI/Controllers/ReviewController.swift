@@ -1,11 +1,15 @@
 import Consent
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
 /// `GET /v1/records`: compliance reviewers query the sealed ledger, as JSON pages or one CSV export.
 struct ReviewController {
     let service: ReviewService
+    /// Rows in one CSV export at most, so that one request cannot carry off the whole ledger.
+    let exportLimit: Int
+    static let exportLimitHeader = HTTPField.Name("Passby-Export-Limit")!
     static let columns = [
         "leaf_index", "seq", "kind", "at", "client_id", "staff_id", "requester_masked", "subject_masked",
         "grant_id", "method", "legal_basis", "result", "cti", "code_exp",
@@ -67,19 +71,24 @@ struct ReviewController {
         let (query, limit) = try Self.query(request)
         let bounded = try await service.begin(query, clientID: try context.client.id)
         if query.isExport {
-            let service = service
+            let (service, exportLimit) = (service, exportLimit)
             let body = ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: Self.csvLine(Self.columns)))
                 var cursor = query.afterLeaf
-                while true {
-                    let page = try await service.entries(bounded, afterLeaf: cursor, limit: ReviewService.pageLimits.upperBound)
+                var left = exportLimit
+                while left > 0 {
+                    let page = try await service.entries(bounded, afterLeaf: cursor, limit: min(left, ReviewService.pageLimits.upperBound))
                     guard let last = page.last else { break }
                     try await writer.write(ByteBuffer(string: page.map { Self.csvLine(Self.values($0)) }.joined()))
                     cursor = last.leafIndex
+                    left -= page.count
                 }
                 try await writer.finish(nil)
             }
-            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .cacheControl: "no-store"], body: body)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/csv; charset=utf-8", .cacheControl: "no-store", Self.exportLimitHeader: "\(exportLimit)"],
+                body: body)
         }
         let page = try await service.entries(bounded, afterLeaf: query.afterLeaf, limit: limit)
         let records = page.map { Dictionary(uniqueKeysWithValues: zip(Self.columns, Self.values($0))) }
