@@ -113,6 +113,9 @@ struct GuardianshipFlowTests {
                 "not-found")
             try expectProblem(
                 try await scenario.send(.delete, "/v1/family-members/\(mine)", as: .guardian, person: People.passerby), .notFound, "not-found")
+            try expectProblem(
+                try await scenario.send(.get, "/v1/family-members/\(mine)/guardians", as: .guardian, person: People.passerby), .notFound,
+                "not-found")
             let seen = try json(try await scenario.send(.get, "/v1/family-members/\(mine)/guardians", as: .guardian, person: People.guardian).body)
             #expect((seen["guardians"] as? [[String: Any]])?.compactMap { $0["status"] as? String } == ["confirmed", "pending"])
             #expect(try await scenario.send(.delete, "/v1/family-members/\(theirs)", as: .guardian, person: People.guardian).status == .noContent)

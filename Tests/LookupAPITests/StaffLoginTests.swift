@@ -53,6 +53,9 @@ struct StaffLoginTests {
                 "invalid-credentials")
             #expect(try await scenario.client.send(.delete, "/v1/staff/sessions", key: session).status == .noContent, "again: nothing changes")
             try expectProblem(try await scenario.client.send(.delete, "/v1/staff/sessions"), .unauthorized, "missing-credentials")
+            try expectProblem(
+                try await scenario.client.send(.delete, "/v1/staff/sessions", key: scenario.keys[.checkpoint]), .unauthorized,
+                "missing-credentials")
         }
     }
 

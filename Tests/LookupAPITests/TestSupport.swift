@@ -153,7 +153,12 @@ struct OperatorClientWrites: APIClientRepository {
     func register(name: String, role: Role, key: String) async throws -> APIClient { try await owner.register(name: name, role: role, key: key) }
     func client(keyHash: [UInt8]) async throws -> APIClient? { try await service.client(keyHash: keyHash) }
     func list() async throws -> [APIClient] { try await service.list() }
-    func revoke(id: UUID) async throws -> Bool { try await owner.revoke(id: id) }
+    /// As the owner; then this process's cache is dropped at once, as an in-process revocation
+    /// does (another process's revocation reaches it by notice instead).
+    func revoke(id: UUID) async throws -> Bool {
+        defer { (service as? CachedAPIClientRepository)?.cache.invalidate() }
+        return try await owner.revoke(id: id)
+    }
 }
 
 /// A staff repository whose accounts are an operator's (`passby staff add`, `disable`), made as

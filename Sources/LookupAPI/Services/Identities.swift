@@ -31,7 +31,7 @@ struct Identities: Sendable {
     }
 
     /// The person an assertion names, if it verifies; where it came through is not checked yet.
-    func verifiedPerson(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
+    private func verifiedPerson(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
         do {
             return try await assertions.verify(assertion, now: now, today: today(at: now))
         } catch {
@@ -40,7 +40,7 @@ struct Identities: Sendable {
     }
 
     /// Refuses a verified assertion that was first sent through another client (`assertion-other-client`).
-    func checkBinding(_ assertion: String?, of person: VerifiedPerson, client: UUID, at now: Date) async throws {
+    private func checkBinding(_ assertion: String?, of person: VerifiedPerson, client: UUID, at now: Date) async throws {
         guard let assertion,
             let refusal = try await bindings.check(assertion, clientID: client, expiresAt: person.expiresAt, now: now.unixSeconds)
         else { return }
