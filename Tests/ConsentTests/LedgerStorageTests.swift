@@ -76,6 +76,40 @@ struct LedgerStorageTests {
         }
     }
 
+    @Test("an entry whose transaction commits long after higher-numbered ones were sealed is still sealed")
+    func lateCommitIsSealed() async throws {
+        try await withThrowawayClient { client in
+            let store = PostgresLedgerTreeStore(client: client.timed, logger: logger)
+            let key = LedgerKey(key: Curve25519.Signing.PrivateKey())
+            func seal() async throws -> TreeHead? {
+                try await store.seal(waitForLock: true) { size, root, at in (key.kid, try key.sign(size: size, root: root, sealedAt: at)) }
+            }
+            let (inserted, insertedSignal) = AsyncStream<Void>.makeStream()
+            let (release, releaseSignal) = AsyncStream<Void>.makeStream()
+            // A transaction that takes its number first and commits after 20,000 others were sealed.
+            let held = Task {
+                try await client.withTransaction(logger: logger) { connection in
+                    try await connection.query("INSERT INTO ledger (kind, result) VALUES ('verification', 'late')", logger: logger)
+                    insertedSignal.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in inserted { break }
+            for _ in 0..<2 {
+                try await client.query(
+                    "INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 10000)", logger: logger)
+                _ = try #require(try await seal())
+            }
+            releaseSignal.yield()
+            try await held.value
+            let head = try #require(try await seal(), "the late entry is sealed by the next seal")
+            #expect(head.size == 20_001)
+            let snapshot = try await store.auditSnapshot()
+            #expect(LedgerAudit.unsealed(snapshot) == [])
+            #expect(LedgerAudit.problems(snapshot, ledgerKey: key.key.publicKey) == [])
+        }
+    }
+
     @Test("each entry's leaf hash is SHA-256(0x00 || its documented canonical text)")
     func leafHash() async throws {
         try await withThrowawayClient { client in

@@ -10,8 +10,6 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
     let logger: Logger
     /// One sealer at a time across all instances ("seal").
     static let sealerLock = Int64(0x7365_616C)
-    /// How far back a seal looks for entries that committed after higher ones were sealed.
-    static let lateWindow: Int64 = 10_000
 
     public init(client: TimedPostgres, logger: Logger) {
         self.client = client
@@ -54,11 +52,13 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
             ).first
             var frontier = latest.map { MerkleFrontier(size: $0.size, nodes: $0.frontier) } ?? MerkleFrontier()
             let lastSeq = latest?.lastSeq ?? 0
+            // The queue, not a range of numbers: an entry that commits late is still in it. A row
+            // that names no entry, or one sealed already, is skipped here and cleared below.
             let rows = try await connection.query(
                 """
-                SELECT l.seq, l.leaf_hash FROM ledger l
-                WHERE l.seq > \(lastSeq - Self.lateWindow) AND NOT EXISTS (SELECT 1 FROM ledger_tree t WHERE t.seq = l.seq)
-                ORDER BY l.seq LIMIT 100000
+                SELECT l.seq, l.leaf_hash FROM ledger_unsealed u JOIN ledger l ON l.seq = u.seq
+                WHERE NOT EXISTS (SELECT 1 FROM ledger_tree t WHERE t.seq = u.seq)
+                ORDER BY u.seq LIMIT 100000
                 """, logger: logger)
             var seqs: [Int64] = []
             var indices: [Int64] = []
@@ -74,6 +74,11 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                 }
                 seqs.append(seq)
             }
+            try await connection.query(
+                """
+                DELETE FROM ledger_unsealed u WHERE u.seq = ANY(\(seqs)::bigint[])
+                   OR EXISTS (SELECT 1 FROM ledger_tree t WHERE t.seq = u.seq) OR NOT EXISTS (SELECT 1 FROM ledger l WHERE l.seq = u.seq)
+                """, logger: logger)
             guard !seqs.isEmpty else { return nil }
             try await connection.query(
                 "INSERT INTO ledger_tree (leaf_index, seq) SELECT * FROM unnest(\(indices)::bigint[], \(seqs)::bigint[])", logger: logger)
