@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 
-from live import PEOPLE, Passby, Report, free_port
+from live import PEOPLE, Passby, Report, free_port, pg_bin
 
 report = Report()
 check, equal = report.check, report.equal
@@ -314,6 +314,38 @@ def captured_assertion(binary):
         passby.stop()
 
 
+def ledger_integrity(binary):
+    """Finding 8: nothing that reaches the embedded cluster's socket comes in without a password,
+    and an entry that commits late is sealed all the same."""
+    passby = Passby(binary)
+    try:
+        for role in ("postgres", "passby_app"):
+            env = {k: v for k, v in passby.env.items() if k != "PGPASSWORD"}
+            done = subprocess.run([str(pg_bin(passby.binary) / "psql"), "-h", str(passby.cluster), "-U", role, "-d", "passby", "-w",
+                                   "-At", "-c", "SELECT 1"], env=env, capture_output=True, text=True)
+            check(f"the embedded cluster refuses {role} without a password", done.returncode != 0 and "password" in done.stderr,
+                  (done.returncode, done.stdout, done.stderr[-200:]))
+        hba = (passby.cluster / "pg_hba.conf").read_text()
+        check("pg_hba.conf has no trust line", not any(line.split()[-1:] == ["trust"] for line in hba.splitlines()
+                                                      if line.strip() and not line.startswith("#")), hba[-300:])
+        # A transaction takes its number, then 10,001 later entries commit and are sealed first.
+        held = subprocess.Popen([str(pg_bin(passby.binary) / "psql"), "-h", str(passby.cluster), "-U", "postgres", "-d", "passby",
+                                 "-c", "BEGIN; INSERT INTO ledger (kind, result) VALUES ('verification', 'late'); SELECT pg_sleep(4); COMMIT;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=passby.pg_env())
+        time.sleep(1)
+        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 10001)")
+        passby.cli("ledger", "seal")
+        held.wait(timeout=30)
+        passby.cli("ledger", "seal")
+        done = passby.run("ledger", "verify")
+        check("an entry that committed after 10,001 later ones were sealed is sealed too", done.returncode == 0
+              and "not sealed" not in done.stdout + done.stderr, (done.stdout + done.stderr)[-300:])
+        sealed = passby.psql("SELECT count(*) FROM ledger l JOIN ledger_tree t USING (seq) WHERE l.result = 'late'")
+        equal("the late entry has a leaf", "1", sealed)
+    finally:
+        passby.stop()
+
+
 def main():
     binary = sys.argv[1]
     development_provider(binary)
@@ -324,6 +356,7 @@ def main():
     oracles(binary)
     staff_login(binary)
     captured_assertion(binary)
+    ledger_integrity(binary)
     sys.exit(report.summary("attacks"))
 
 

@@ -125,7 +125,7 @@ WITH made AS (
 INSERT INTO bench_grants (id, token_hash, subject_key) SELECT id, token_hash, subject_key FROM made""")
         pgbench = subprocess.run([str(pg_bin(passby.binary) / "pgbench"), "-h", str(passby.cluster), "-U", "postgres", "-n", "-M", "prepared",
                                   "-c", "16", "-j", "2", "-T", str(DURATION), "-D", "grants=1000", "-f", str(ROOT / "bench/lookup.pgbench"),
-                                  "passby"], capture_output=True, text=True, check=True).stdout
+                                  "passby"], capture_output=True, text=True, check=True, env=passby.pg_env()).stdout
         figures["tps"] = float(re.search(r"tps = ([\d.]+)", pgbench).group(1))
     finally:
         passby.stop()

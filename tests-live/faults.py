@@ -77,8 +77,7 @@ class Service:
             return None
 
     def psql(self, sql):
-        return subprocess.run([str(PG_BIN / "psql"), "-h", str(self.cluster), "-U", "postgres", "-d", "passby", "-At", "-c", sql],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return self.passby.psql(sql)
 
     def pg_ctl(self, *args):
         return subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), *args, "-D", str(self.cluster)],
@@ -191,7 +190,7 @@ def slow_database(service):
     # Another session holds the grants table for 3 s: every lookup's first query waits.
     holder = subprocess.Popen([str(PG_BIN / "psql"), "-h", str(service.cluster), "-U", "postgres", "-d", "passby", "-c",
                                "BEGIN; LOCK TABLE consent_grants IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=service.passby.pg_env())
     time.sleep(0.3)
     results, threads = [], []
 
@@ -251,7 +250,7 @@ def graceful_termination(passby, service):
     tokens = service.seed(10)
     holder = subprocess.Popen([str(PG_BIN / "psql"), "-h", str(service.cluster), "-U", "postgres", "-d", "passby", "-c",
                                "BEGIN; LOCK TABLE consent_grants IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.7); COMMIT;"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=service.passby.pg_env())
     time.sleep(0.2)
     results = []
     threads = [threading.Thread(target=lambda t=t: results.append(service.lookup(t))) for t in tokens[:5]]

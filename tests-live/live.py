@@ -152,10 +152,17 @@ class Passby:
             raise SystemExit(f"passby {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
         return done.stdout
 
+    def pg_env(self):
+        """The environment for PostgreSQL's own tools as the embedded cluster's superuser, whose
+        password Passby keeps in the cluster directory (the socket trusts nobody)."""
+        secret = (self.cluster / "passby-superuser.secret").read_bytes()
+        return {**os.environ, "PGPASSWORD": secret.hex()}
+
     def psql(self, sql):
         """Runs SQL as the cluster's superuser and returns its unaligned output."""
         return subprocess.run([str(pg_bin(self.binary) / "psql"), "-h", str(self.cluster), "-U", "postgres", "-d", "passby",
-                               "-v", "ON_ERROR_STOP=1", "-q", "-At", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
+                               "-v", "ON_ERROR_STOP=1", "-q", "-At", "-c", sql], capture_output=True, text=True, check=True,
+                              env=self.pg_env()).stdout.strip()
 
     def request(self, method, path, body=None, key=None, assertion=None, raw=None):
         """Sends a request; returns (status, headers, body bytes). `raw` is sent as the body as is."""

@@ -159,7 +159,7 @@ def ledger(passby):
 
 def privacy(passby):
     dump = subprocess.run([str(pg_bin(passby.binary) / "pg_dump"), "-h", str(passby.cluster), "-U", "postgres", "passby"],
-                          capture_output=True, text=True, check=True).stdout
+                          capture_output=True, text=True, check=True, env=passby.pg_env()).stdout
     log = passby.log_text()
     numbers = set(re.findall(r"[0-9]{17}[0-9X]", log)) | {"11010519491231002X"} | {p.id_number for p in PEOPLE.values()}
     equal("pg_dump holds none of the ID numbers in plain text", [], sorted(n for n in numbers if n in dump))

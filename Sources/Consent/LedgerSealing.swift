@@ -1,4 +1,5 @@
 import Crypto
+import Database
 import Foundation
 
 /// A signed tree head: the ledger's size and root at a moment, signed by the ledger key.

@@ -32,9 +32,10 @@ public struct DatabaseHandle: Sendable {
         case .embedded(let dataDirectory):
             let cluster = try EmbeddedCluster(directory: DatabaseSettings.clusterDirectory(in: dataDirectory))
             let started = try await cluster.start(logger: logger)
-            let owner = DatabaseSettings.clientConfiguration(cluster: cluster, database: DatabaseSettings.embeddedDatabaseName)
+            let owner = try DatabaseSettings.clientConfiguration(cluster: cluster, database: DatabaseSettings.embeddedDatabaseName)
             var application = owner
             application.username = Self.applicationRole
+            application.password = try cluster.applicationPassword()
             handle = .init(
                 configuration: owner, applicationConfiguration: application, cluster: cluster, stopsClusterOnClose: started || ownsCluster)
             do {
@@ -47,6 +48,7 @@ public struct DatabaseHandle: Sendable {
         if migrate {
             do {
                 try await Migrator(directory: Migrator.defaultDirectory).migrate(configuration: handle.configuration, logger: logger)
+                if let cluster = handle.cluster { try await PostgresAdmin.setApplicationPassword(cluster: cluster, logger: logger) }
             } catch {
                 try? await handle.close(logger: logger)
                 throw error

@@ -54,8 +54,8 @@ public enum DatabaseSettings: Sendable {
         return .init(host: host, port: components.port ?? 5432, username: user, password: components.password, database: database, tls: tls)
     }
 
-    /// The configuration for a database inside an embedded cluster.
-    public static func clientConfiguration(cluster: EmbeddedCluster, database: String) -> PostgresClient.Configuration {
-        .init(unixSocketPath: cluster.socketPath, username: EmbeddedCluster.superuser, password: nil, database: database)
+    /// The configuration for a database inside an embedded cluster, as its superuser.
+    public static func clientConfiguration(cluster: EmbeddedCluster, database: String) throws -> PostgresClient.Configuration {
+        .init(unixSocketPath: cluster.socketPath, username: EmbeddedCluster.superuser, password: try cluster.superuserPassword(), database: database)
     }
 }

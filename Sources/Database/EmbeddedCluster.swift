@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresNIO
 
 /// A private PostgreSQL cluster in a directory, reached only through a Unix socket in that directory.
 ///
@@ -16,11 +17,17 @@ public struct EmbeddedCluster: Sendable {
     public static let port = 5432
     /// The superuser that `initdb` creates and Passby connects as through the socket.
     public static let superuser = "postgres"
+    /// Files in the cluster directory holding the roles' passwords (32 random bytes each, as hex):
+    /// 0600, readable by Passby's user only. Every role gives its password (scram-sha-256), so a
+    /// process that reaches the socket cannot come in as the superuser.
+    static let superuserSecretFile = "passby-superuser.secret"
+    static let applicationSecretFile = "passby-app.secret"
 
     public enum ClusterError: Error, CustomStringConvertible {
         case binariesNotFound
         case socketPathTooLong(String)
         case noUnprivilegedUser(String)
+        case noSuperuserPassword(String)
 
         public var description: String {
             switch self {
@@ -30,6 +37,8 @@ public struct EmbeddedCluster: Sendable {
                 "the socket path \(path) is longer than Unix allows (107 bytes); use a shorter --data-dir"
             case .noUnprivilegedUser(let user):
                 "running as root, but the user '\(user)' to run PostgreSQL as does not exist"
+            case .noSuperuserPassword(let path):
+                "the embedded cluster's superuser password (\(path)) is missing or damaged; restore it, or move the cluster away to make a new one"
             }
         }
     }
@@ -93,11 +102,72 @@ public struct EmbeddedCluster: Sendable {
             try fm.setAttributes([.ownerAccountName: Self.unprivilegedUser], ofItemAtPath: directory.path)
         }
         var arguments = [
-            "-D", directory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
+            "-D", directory.path, "-U", Self.superuser, "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale",
         ]
         if !durable { arguments.append("--no-sync") }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        // initdb reads the password from a file its user can open (a pipe of ours it cannot),
+        // in a private directory beside the cluster's, removed at once.
+        let handover = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).initdb-\(getpid())")
+        try? fm.removeItem(at: handover)
+        try fm.createDirectory(at: handover, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? fm.removeItem(at: handover) }
+        let passwordFile = handover.appendingPathComponent("password")
+        try SecretFile.writePrivate(Array((Self.hex(secret) + "\n").utf8), to: passwordFile)
+        if Self.isRoot {
+            for item in [handover, passwordFile] {
+                try fm.setAttributes([.ownerAccountName: Self.unprivilegedUser], ofItemAtPath: item.path)
+            }
+        }
+        arguments.append("--pwfile=\(passwordFile.path)")
         try await Tool.run(asClusterOwner("initdb", arguments))
+        try SecretFile.writePrivate(secret, to: directory.appendingPathComponent(Self.superuserSecretFile))
     }
+
+    /// The superuser's password.
+    public func superuserPassword() throws -> String {
+        let file = directory.appendingPathComponent(Self.superuserSecretFile)
+        guard let data = FileManager.default.contents(atPath: file.path), data.count == 32 else {
+            throw ClusterError.noSuperuserPassword(file.path)
+        }
+        return Self.hex(Array(data))
+    }
+
+    /// The password of the role the service logs in as; made on first use.
+    public func applicationPassword() throws -> String {
+        Self.hex(try SecretFile.loadOrCreate(at: directory.appendingPathComponent(Self.applicationSecretFile), length: 32))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    var hbaFile: URL { directory.appendingPathComponent("pg_hba.conf") }
+
+    /// Clusters made before passwords used trust authentication on the socket: give the superuser
+    /// a password, then ask every role for one. Safe to repeat if a step was interrupted.
+    func requirePasswords(logger: Logger?) async throws {
+        let hba = (try? String(contentsOf: hbaFile, encoding: .utf8)) ?? ""
+        let trusting = hba.split(separator: "\n").contains { line in
+            !line.hasPrefix("#") && line.split(whereSeparator: \.isWhitespace).last == "trust"
+        }
+        guard trusting else { return }
+        let password = Self.hex(try SecretFile.loadOrCreate(at: directory.appendingPathComponent(Self.superuserSecretFile), length: 32))
+        let trusted = PostgresClient.Configuration(unixSocketPath: socketPath, username: Self.superuser, password: nil, database: "postgres")
+        try await PostgresAdmin.withClient(trusted, logger: logger ?? Logger(label: "passby.database")) { client in
+            // A utility statement takes no parameters; the password is hex, so it needs no quoting.
+            try await client.query(
+                "ALTER ROLE \"\(unescaped: Self.superuser)\" PASSWORD '\(unescaped: password)'", logger: Logger(label: "passby.database"))
+            try Self.passwordsOnly.write(to: hbaFile, atomically: false, encoding: .utf8)
+            try await client.query("SELECT pg_reload_conf()", logger: Logger(label: "passby.database"))
+        }
+        logger?.notice("the embedded cluster asked for no passwords; every role now needs one", metadata: ["directory": "\(directory.path)"])
+    }
+
+    static let passwordsOnly = """
+        # Written by Passby: the server listens on its socket only, and every role gives its password.
+        local all all scram-sha-256
+
+        """
 
     /// Whether a postmaster is serving this directory now.
     public func isRunning() -> Bool {
@@ -109,7 +179,10 @@ public struct EmbeddedCluster: Sendable {
     @discardableResult
     public func start(logger: Logger? = nil) async throws -> Bool {
         try await initializeIfNeeded()
-        if isRunning() { return false }
+        if isRunning() {
+            try await requirePasswords(logger: logger)
+            return false
+        }
         removeStaleLocks(logger: logger)
         var settings = "-k '\(directory.path)' -p \(Self.port) -c listen_addresses=''"
         // A throwaway cluster serves every test of a run at once, each with its own pool.
@@ -120,11 +193,15 @@ public struct EmbeddedCluster: Sendable {
         )
         if !result.succeeded {
             // Another process may have started it between our check and our start.
-            if isRunning() { return false }
+            if isRunning() {
+                try await requirePasswords(logger: logger)
+                return false
+            }
             let log = (try? String(contentsOf: logFile, encoding: .utf8)).map { String($0.suffix(2000)) } ?? ""
             throw Tool.Failure(command: "pg_ctl start", status: "failure", output: result.output + log)
         }
         logger?.info("embedded PostgreSQL started", metadata: ["directory": "\(directory.path)"])
+        try await requirePasswords(logger: logger)
         return true
     }
 

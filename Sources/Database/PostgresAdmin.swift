@@ -25,8 +25,8 @@ public enum PostgresAdmin {
         _ name: String, cluster: EmbeddedCluster, template: String? = nil, logger: Logger
     ) async throws {
         precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "database names are plain identifiers")
-        let admin = DatabaseSettings.clientConfiguration(cluster: cluster, database: "postgres")
-        try await withClient(admin, logger: logger) { client in
+        let admin = try DatabaseSettings.clientConfiguration(cluster: cluster, database: "postgres")
+        _ = try await withClient(admin, logger: logger) { client in
             let rows = try await client.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: logger)
             for try await _ in rows { return }
             let templateClause = template.map { " TEMPLATE \"\($0)\"" } ?? ""
@@ -35,6 +35,18 @@ public enum PostgresAdmin {
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P04" {
                 // Created concurrently by another process: that is what we wanted.
             }
+        }
+    }
+
+    /// Gives the application role the embedded cluster's password for it. The role is cluster-wide
+    /// and made by the migrations; this runs after them, as its owner.
+    public static func setApplicationPassword(cluster: EmbeddedCluster, logger: Logger) async throws {
+        let password = try cluster.applicationPassword()
+        let admin = try DatabaseSettings.clientConfiguration(cluster: cluster, database: "postgres")
+        _ = try await withClient(admin, logger: logger) { client in
+            // A utility statement takes no parameters; the password is hex, so it needs no quoting.
+            try await client.query(
+                "ALTER ROLE \"\(unescaped: DatabaseHandle.applicationRole)\" PASSWORD '\(unescaped: password)'", logger: logger)
         }
     }
 }

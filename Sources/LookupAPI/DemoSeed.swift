@@ -1,4 +1,5 @@
 import Consent
+import Database
 import Foundation
 import Logging
 

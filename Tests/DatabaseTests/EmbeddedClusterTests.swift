@@ -1,9 +1,10 @@
-import Database
 import Foundation
 import Logging
 import PostgresNIO
 import Testing
 import ThrowawayPostgres
+
+@testable import Database
 
 @Suite("Embedded PostgreSQL", .timeLimit(.minutes(5)))
 struct EmbeddedClusterTests {
@@ -41,6 +42,63 @@ struct EmbeddedClusterTests {
 
         try await handle.close()
         #expect(!cluster.isRunning())
+    }
+
+    /// Whether `configuration` may connect: one connection, which fails at once when refused.
+    func connects(_ configuration: PostgresClient.Configuration) async -> Bool {
+        let single = PostgresConnection.Configuration(
+            unixSocketPath: configuration.unixSocketPath ?? "", username: configuration.username, password: configuration.password,
+            database: configuration.database)
+        guard let connection = try? await PostgresConnection.connect(configuration: single, id: 1, logger: logger) else { return false }
+        try? await connection.close()
+        return true
+    }
+
+    @Test("every role of the embedded cluster gives its password: the socket lets no process in on trust")
+    func passwordsRequired() async throws {
+        let scratch = try scratch()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let handle = try await DatabaseHandle.open(.embedded(dataDirectory: scratch.appendingPathComponent("data")), logger: logger)
+        defer { Task { [handle] in try? await handle.close() } }
+        let cluster = try #require(handle.cluster)
+        #expect(await connects(handle.configuration))
+        #expect(await connects(handle.applicationConfiguration))
+        for var configuration in [handle.configuration, handle.applicationConfiguration] {
+            configuration.password = nil
+            #expect(!(await connects(configuration)), "\(configuration.username) came in without a password")
+            configuration.password = String(repeating: "0", count: 64)
+            #expect(!(await connects(configuration)), "\(configuration.username) came in with a wrong password")
+        }
+        for file in [EmbeddedCluster.superuserSecretFile, EmbeddedCluster.applicationSecretFile] {
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: cluster.directory.appendingPathComponent(file).path)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file)")
+        }
+        try await handle.close()
+    }
+
+    @Test("a cluster made with trust authentication asks for passwords from its next start on")
+    func trustClusterUpgraded() async throws {
+        let data = try scratch()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let cluster = try EmbeddedCluster(directory: data.appendingPathComponent("pg"), durable: false)
+        // As clusters were made before: trust on the socket, no password files.
+        try FileManager.default.createDirectory(at: cluster.directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        if EmbeddedCluster.isRoot {
+            try FileManager.default.setAttributes([.ownerAccountName: EmbeddedCluster.unprivilegedUser], ofItemAtPath: cluster.directory.path)
+        }
+        try await Tool.run(
+            cluster.asClusterOwner("initdb", ["-D", cluster.directory.path, "-U", "postgres", "--auth=trust", "--no-sync", "--no-locale"]))
+        let passwordless = PostgresClient.Configuration(
+            unixSocketPath: cluster.socketPath, username: "postgres", password: nil, database: "postgres")
+        #expect(try await cluster.start())
+        defer { Task { try? await cluster.stop(immediate: true) } }
+        #expect(!(await connects(passwordless)), "the superuser still came in on trust")
+        #expect(await connects(try DatabaseSettings.clientConfiguration(cluster: cluster, database: "postgres")))
+        try await cluster.stop(immediate: true)
+        #expect(try await cluster.start(), "the upgraded cluster starts again")
+        #expect(await connects(try DatabaseSettings.clientConfiguration(cluster: cluster, database: "postgres")))
+        try await cluster.stop(immediate: true)
     }
 
     @Test("a stale postmaster.pid left by a crash is recovered on the next start")

@@ -66,8 +66,7 @@ enum TestApp {
     /// database owner's, for tests that inspect every table or play a superuser tampering with it.
     static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyComponents, PostgresClient) {
         let database = try await ThrowawayDatabase.create()
-        var application = database
-        application.username = DatabaseHandle.applicationRole
+        let application = try await database.asApplicationRole()
         let client = PostgresClient(configuration: application, backgroundLogger: Logger(label: "test"))
         let owner = PostgresClient(configuration: database, backgroundLogger: Logger(label: "test"))
         var components = PassbyComponents.postgres(

@@ -45,8 +45,9 @@ actor SharedCluster {
         if templateTask == nil {
             templateTask = Task {
                 try await PostgresAdmin.createDatabaseIfMissing("passby_template", cluster: cluster, logger: Self.logger)
-                let template = DatabaseSettings.clientConfiguration(cluster: cluster, database: "passby_template")
+                let template = try DatabaseSettings.clientConfiguration(cluster: cluster, database: "passby_template")
                 try await Migrator(directory: Migrator.defaultDirectory).migrate(configuration: template, logger: Self.logger)
+                try await PostgresAdmin.setApplicationPassword(cluster: cluster, logger: Self.logger)
             }
         }
         try await templateTask!.value
@@ -59,7 +60,17 @@ actor SharedCluster {
         let name = "t\(counter)_\(UInt32.random(in: 0...UInt32.max))"
         try await PostgresAdmin.createDatabaseIfMissing(
             name, cluster: cluster, template: migrated ? "passby_template" : nil, logger: Self.logger)
-        return DatabaseSettings.clientConfiguration(cluster: cluster, database: name)
+        return try DatabaseSettings.clientConfiguration(cluster: cluster, database: name)
+    }
+}
+
+extension PostgresClient.Configuration {
+    /// This database as the service's role, `passby_app`, with its password.
+    public func asApplicationRole() async throws -> PostgresClient.Configuration {
+        var application = self
+        application.username = DatabaseHandle.applicationRole
+        application.password = try await ThrowawayDatabase.cluster().applicationPassword()
+        return application
     }
 }
 

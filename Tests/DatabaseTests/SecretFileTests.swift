@@ -1,4 +1,4 @@
-import Consent
+import Database
 import Foundation
 import Testing
 
