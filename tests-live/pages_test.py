@@ -304,6 +304,38 @@ def terminal_walk(driver, passby, out, secrets):
     wait(driver, lambda d: visible(d, "card") and d.find_element(By.ID, "card-generation").get_attribute("data-generation") == "2")
     check("/terminal replaces: version 2", True)
 
+    # The elder sees what was consented in their name and withdraws what still acts.
+    driver.find_element(By.ID, "done-card").click()
+    wait(driver, lambda d: visible(d, "login"))
+    fill(driver, "card-id", passby.subjects["elder"])
+    fill(driver, "card-name", "王秀英")
+    driver.find_element(By.CSS_SELECTOR, "#card-form button").click()
+    wait(driver, lambda d: visible(d, "confirm"))
+    driver.find_element(By.ID, "show-records").click()
+    wait(driver, lambda d: visible(d, "records") and d.find_elements(By.CSS_SELECTOR, "#grants-list li"))
+    grants = driver.find_elements(By.CSS_SELECTOR, "#grants-list li")
+    withdraw = driver.find_elements(By.CSS_SELECTOR, "#grants-list li button")
+    # The guardian's two grants (one used by the helper walk) and the helper's attested one.
+    check("/terminal lists the elder's three grants, one still in force with a withdraw button",
+          len(grants) == 3 and len(withdraw) == 1 and withdraw[0].text == zh["terminal.records.withdraw"], [g.text for g in grants])
+    masked = GUARDIAN.id_number[:4] + "**********" + GUARDIAN.id_number[-4:]
+    check("/terminal names the guardian who gave two of them, masked", sum(masked in g.text for g in grants) == 2, [g.text for g in grants])
+    guardians = driver.find_elements(By.CSS_SELECTOR, "#guardians-list li")
+    check("/terminal lists the confirmed guardian with a remove button", len(guardians) == 1
+          and guardians[0].find_element(By.TAG_NAME, "button").text == zh["terminal.records.remove"], [g.text for g in guardians])
+    audit(driver, "/terminal consents and guardians", secrets)
+    screenshot(driver, out, "terminal-records", 360)
+    screenshot(driver, out, "terminal-records", 1280)
+    driver.set_window_size(360, 800)
+    withdraw[0].click()
+    wait(driver, lambda d: text(d, "message") == zh["terminal.records.done"])
+    wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "#grants-list li button"))
+    check("/terminal withdraws it: no grant is left in force",
+          zh["terminal.records.status.withdrawn"] in text(driver, "grants-list"), text(driver, "grants-list"))
+    driver.find_element(By.ID, "done-records").click()
+    wait(driver, lambda d: visible(d, "login"))
+    check("/terminal forgets the lists when done", not driver.find_elements(By.CSS_SELECTOR, "#grants-list li"))
+
 
 def requests_made(driver):
     urls = []
@@ -332,6 +364,8 @@ def main():
         passby.confirm_guardian(GUARDIAN, elder)
         status, grant = passby.call("POST", "/v1/consents", {"id_number": elder}, key=passby.keys["demo-guardian"], assertion=guardian)
         assert status == 201, grant
+        status, _ = passby.call("POST", "/v1/consents", {"id_number": elder}, key=passby.keys["demo-guardian"], assertion=guardian)
+        assert status == 201, status
         status, _ = passby.call("PUT", "/v1/health-statuses", [{"id_number": SECOND_ELDER.id_number, "name": SECOND_ELDER.name,
                                 "status": "green", "as_of": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}],
                                 key=passby.keys["demo-gateway"])

@@ -139,6 +139,8 @@ public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindin
     func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int
     /// Withdraws a grant; returns the grant as it was, or nil if there is none.
     func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant?
+    /// The grants made in `subject`'s name, newest first, at most `limit`: what the person sees at a terminal.
+    func grants(ofSubject subject: SubjectKey, limit: Int) async throws -> [ConsentGrant]
     /// How many attested grants a requester made since `since`.
     func attestedGrants(by requester: SubjectKey, since: Date) async throws -> Int
 
@@ -154,7 +156,8 @@ public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindin
     func record(_ ledger: LedgerRecord) async throws
     /// Ledger records in sequence order (for tests and, later, reviewers).
     func ledger(after seq: Int64, limit: Int) async throws -> [StoredLedgerRecord]
-    /// The retention purge: erases the personal fields of entries before `cutoff`, keeping their
-    /// digest and leaf hash, and records itself. Returns how many entries were purged.
-    func purge(before cutoff: Date) async throws -> Int
+    /// The retention purge, in one transaction: erases the personal fields (and salt) of ledger
+    /// entries before `cutoff`, keeping their digest and leaf hash, deletes what ended before it
+    /// in every other table with personal data, and records itself.
+    func purge(before cutoff: Date) async throws -> PurgeCounts
 }

@@ -9,7 +9,7 @@ public enum LedgerAudit {
         public var seq: Int64
         /// The non-personal fields, in canonical order, with `personal` holding the stored digest.
         public var fields: [(String, String)]
-        /// requester, requester_masked, subject, subject_masked; nil once purged.
+        /// salt (absent on entries older than it), requester, requester_masked, subject, subject_masked; nil once purged.
         public var personal: [(String, String)]?
         public var personalDigest: [UInt8]
         public var leafHash: [UInt8]

@@ -148,6 +148,10 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
             identities: identities, consents: stores.consents, refusals: refusals, quotas: settings.quotas, clock: clock),
         checkIn: checkIn, refusals: refusals, limits: limits, clock: clock
     ).addRoutes(to: v1)
+    TerminalGrantController(
+        service: TerminalGrantService(consents: stores.consents, clock: clock), checkIn: checkIn, refusals: refusals, limits: limits,
+        clock: clock
+    ).addRoutes(to: v1)
     ConsentController(
         service: ConsentService(
             identities: identities, consents: stores.consents, refusals: refusals, signer: signer, configuration: settings, clock: clock),

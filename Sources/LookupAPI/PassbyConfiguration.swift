@@ -67,6 +67,10 @@ struct PassbyConfiguration: Sendable {
     /// How often the ledger is sealed (`PASSBY_SEAL_SECONDS`).
     var sealInterval: Duration = .seconds(5)
 
+    /// Personal data is kept this many days after it ended (`PASSBY_RETENTION_DAYS`, 365); `serve`
+    /// purges at start and daily. 0 turns the scheduled purge off (`passby ledger purge` remains).
+    var retentionDays = 365
+
     /// A retired key stays published this long: until the longest-lived code it signed has expired.
     var maxCodeLifetime: Int64 { max(offlineCodeLifetime, displayCodeLifetime) + verificationSkew }
 
@@ -142,6 +146,9 @@ struct PassbyConfiguration: Sendable {
         if let seconds = try read("PASSBY_STAFF_LOCK_SECONDS", positive) { configuration.staffLockSeconds = seconds }
         if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }
         if let seconds = try read("PASSBY_SEAL_SECONDS", positive) { configuration.sealInterval = .seconds(seconds) }
+        if let days = try read("PASSBY_RETENTION_DAYS", { Int($0).flatMap { (0...36_500).contains($0) ? $0 : nil } }) {
+            configuration.retentionDays = days
+        }
         return configuration
     }
 

@@ -301,13 +301,13 @@ struct ConsentStoreContractTests {
             #expect(stored.map(\.record.result) == ["r0", "r1", "r2"])
             #expect(stored.map(\.seq) == stored.map(\.seq).sorted())
             #expect(try await stores.consents.ledger(after: stored[0].seq, limit: 1).map(\.record.result) == ["r1"])
-            #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)) == 3)
+            #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)).ledgerEntries == 3)
             let purged = try await stores.consents.ledger(after: 0, limit: 10)
             #expect(purged.prefix(3).allSatisfy { $0.record.requesterKey == nil && $0.record.subjectMasked == nil })
             #expect(purged.last?.record.kind == .purge)
             // Only the first purge's own record is left to purge; nothing is purged twice.
-            #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)) == 1)
-            #expect(try await stores.consents.purge(before: .distantPast) == 0)
+            #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)).ledgerEntries == 1)
+            #expect(try await stores.consents.purge(before: .distantPast).ledgerEntries == 0)
         }
     }
 }

@@ -117,14 +117,16 @@ struct LedgerStorageTests {
             let rows = try await client.query(
                 """
                 SELECT seq, kind, ledger_time(at), client_id::text, encode(requester_key, 'hex'), requester_masked,
-                       encode(subject_key, 'hex'), subject_masked, result, encode(code_cti, 'hex'), ledger_time(code_exp), leaf_hash
+                       encode(subject_key, 'hex'), subject_masked, result, encode(code_cti, 'hex'), ledger_time(code_exp), leaf_hash,
+                       encode(personal_salt, 'hex')
                 FROM ledger
                 """, logger: logger)
-            for try await (seq, kind, at, clientID, requester, requesterMasked, subject, subjectMasked, result, cti, exp, leaf)
-                in rows.decode((Int64, String, String, String, String, String, String, String, String, String, String, ByteBuffer).self)
+            for try await (seq, kind, at, clientID, requester, requesterMasked, subject, subjectMasked, result, cti, exp, leaf, salt)
+                in rows.decode((Int64, String, String, String, String, String, String, String, String, String, String, ByteBuffer, String).self)
             {
+                #expect(salt.count == 32, "16 random bytes of salt")
                 let personal = [
-                    "requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
+                    "salt=\(salt)", "requester=\(requester)", "requester_masked=\(requesterMasked)", "subject=\(subject)",
                     "subject_masked=\(subjectMasked)",
                 ].map { $0 + "\n" }.joined()
                 let digest = SHA256.hash(data: Array(personal.utf8)).map { String(format: "%02x", $0) }.joined()

@@ -65,7 +65,7 @@ struct LedgerTreeContractTests {
         try await ConsentStores.with(kind) { stores in
             try await stores.consents.record(records(3))
             _ = try #require(try await seal(stores))
-            #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)) == 3)
+            #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)).ledgerEntries == 3)
             _ = try #require(try await seal(stores))
             let snapshot = try await stores.tree.auditSnapshot()
             #expect(LedgerAudit.problems(snapshot, ledgerKey: Self.key.key.publicKey) == [])

@@ -75,7 +75,7 @@ extension InMemoryConsentStore {
 
     public func removeGuardianship(id: UUID, ledger: LedgerRecord, retired: LedgerRecord) async throws -> Guardianship? {
         guard let index = guardianshipRows.firstIndex(where: { !$0.removed && $0.guardianship.id == id }) else { return nil }
-        guardianshipRows[index].removed = true
+        guardianshipRows[index].removedAt = clock()
         let removed = guardianshipRows[index].guardianship
         var record = ledger
         record.subjectKey = removed.subjectKey

@@ -6,7 +6,8 @@ import Foundation
 public actor InMemoryConsentStore: ConsentStore {
     struct StoredGuardianship {
         var guardianship: Guardianship
-        var removed = false
+        var removedAt: Date?
+        var removed: Bool { removedAt != nil }
     }
 
     struct StoredGrant {
@@ -47,7 +48,8 @@ public actor InMemoryConsentStore: ConsentStore {
     func append(_ record: LedgerRecord) {
         let stored = StoredLedgerRecord(seq: Int64(entries.count + 1), at: clock(), record: record)
         entries.append(stored)
-        audited.append(LedgerAudit.EntryFields(stored))
+        var generator = SystemRandomNumberGenerator()
+        audited.append(LedgerAudit.EntryFields(stored, salt: (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }))
     }
 
     /// The entries as `ledger verify` reads them.
@@ -82,6 +84,11 @@ public actor InMemoryConsentStore: ConsentStore {
 
     public func grant(id: UUID) async throws -> ConsentGrant? {
         grantRows[id].map(current)
+    }
+
+    public func grants(ofSubject subject: SubjectKey, limit: Int) async throws -> [ConsentGrant] {
+        let mine = grantRows.values.filter { $0.grant.subjectKey == subject }.map(current)
+        return Array(mine.sorted { ($0.validFrom, $0.id.uuidString) > ($1.validFrom, $1.id.uuidString) }.prefix(max(0, limit)))
     }
 
     public func checkConsent(
@@ -157,17 +164,37 @@ public actor InMemoryConsentStore: ConsentStore {
         Array(entries.filter { $0.seq > seq }.prefix(limit))
     }
 
-    public func purge(before cutoff: Date) async throws -> Int {
-        var count = 0
+    public func purge(before cutoff: Date) async throws -> PurgeCounts {
+        var counts = PurgeCounts()
         for index in entries.indices where entries[index].at < cutoff && audited[index].personal != nil {
             entries[index].record.requesterKey = nil
             entries[index].record.requesterMasked = nil
             entries[index].record.subjectKey = nil
             entries[index].record.subjectMasked = nil
             audited[index].personal = nil
-            count += 1
+            counts["entries"] += 1
         }
-        append(LedgerRecord(kind: .purge, result: "before=\(ISO8601DateFormatter().string(from: cutoff)) entries=\(count)"))
-        return count
+        let grants = grantRows.filter { _, row in row.grant.validUntil < cutoff || row.grant.withdrawnAt.map { $0 < cutoff } == true }
+        grants.keys.forEach { grantRows[$0] = nil }
+        counts["grants"] = grants.count
+        let named = Set(grantRows.values.compactMap(\.grant.guardianshipID))
+        let before = guardianshipRows.count
+        guardianshipRows.removeAll { row in
+            let ended = row.removedAt.map { $0 < cutoff } ?? (!row.guardianship.isConfirmed && row.guardianship.createdAt < cutoff)
+            return ended && !named.contains(row.guardianship.id)
+        }
+        counts["guardianships"] = before - guardianshipRows.count
+        if let codes = offlineCodes as? InMemoryOfflineCodeStore { counts["offline_codes"] = await codes.purge(before: cutoff) }
+        let answers = answers.filter { $0.value.createdAt < cutoff }
+        answers.keys.forEach { self.answers[$0] = nil }
+        counts["idempotent_answers"] = answers.count
+        let bindings = assertionBindings.filter { $0.value.expiresAt < cutoff }
+        bindings.keys.forEach { assertionBindings[$0] = nil }
+        counts["assertion_bindings"] = bindings.count
+        let failures = consentFailures.filter { $0.value.window < cutoff }
+        failures.keys.forEach { consentFailures[$0] = nil }
+        counts["consent_failures"] = failures.count
+        append(LedgerRecord(kind: .purge, result: counts.summary(before: cutoff)))
+        return counts
     }
 }

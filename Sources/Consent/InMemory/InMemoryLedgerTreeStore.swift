@@ -100,12 +100,13 @@ extension LedgerAudit {
 
 extension LedgerAudit.EntryFields {
     /// An entry's canonical fields, digest and leaf hash, as the ledger's trigger computes them.
-    init(_ stored: StoredLedgerRecord) {
+    /// `salt`: the per-row salt of the personal part, as the trigger draws it.
+    init(_ stored: StoredLedgerRecord, salt: [UInt8]) {
         let record = stored.record
         let requester: String = record.requesterKey.map { LedgerAudit.hex($0.bytes) } ?? ""
         let subject: String = record.subjectKey.map { LedgerAudit.hex($0.bytes) } ?? ""
         let personal: [(String, String)] = [
-            ("requester", requester), ("requester_masked", record.requesterMasked ?? ""),
+            ("salt", LedgerAudit.hex(salt)), ("requester", requester), ("requester_masked", record.requesterMasked ?? ""),
             ("subject", subject), ("subject_masked", record.subjectMasked ?? ""),
         ]
         let digest = LedgerAudit.personalDigest(personal)

@@ -57,6 +57,15 @@ public actor InMemoryOfflineCodeStore: OfflineCodeStore {
 
     public func code(id: UUID) async throws -> OfflineCodeRecord? { codes[id] }
 
+    /// The retention purge's share: codes expired, or replaced by a later generation, before `cutoff`.
+    func purge(before cutoff: Date) -> Int {
+        let gone = codes.values.filter { code in
+            code.expiresAt < cutoff || (code.issuedAt < cutoff && code.generation < (generations[code.subjectKey]?.number ?? 0))
+        }
+        gone.forEach { codes[$0.id] = nil }
+        return gone.count
+    }
+
     public func currentGeneration(subjectReference: [UInt8]) async throws -> (subject: SubjectKey, generation: Int64)? {
         generations.first { $0.value.reference == subjectReference }.map { ($0.key, $0.value.number) }
     }

@@ -167,6 +167,12 @@ public struct PostgresConsentStore: ConsentStore {
         try await Self.grants(client.query(Self.grantQuery("g.id = \(id)"), logger: logger)).first
     }
 
+    public func grants(ofSubject subject: SubjectKey, limit: Int) async throws -> [ConsentGrant] {
+        var query = Self.grantQuery("g.subject_key = \(ByteBuffer(bytes: subject.bytes))")
+        query.sql += " ORDER BY g.valid_from DESC, g.id DESC LIMIT \(max(0, limit))"
+        return try await Self.grants(client.query(query, logger: logger))
+    }
+
     public func withdrawGrant(id: UUID, ledger: LedgerRecord) async throws -> ConsentGrant? {
         try await client.withTransaction(logger: logger) { connection in
             guard let grant = try await Self.grants(connection.query(Self.grantQuery("g.id = \(id)", forUpdate: true), logger: logger)).first
@@ -302,22 +308,15 @@ public struct PostgresConsentStore: ConsentStore {
         return result
     }
 
-    /// The retention purge: erases the personal fields of entries before `cutoff` (keeping their
-    /// digest and leaf hash) and records itself. Returns how many entries were purged.
-    public func purge(before cutoff: Date) async throws -> Int {
+    /// The retention purge: `passby_purge` (sql/0016) over every table with personal data, and
+    /// its own ledger record, in one transaction. Only the owner may run it.
+    public func purge(before cutoff: Date) async throws -> PurgeCounts {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SET LOCAL passby.purge = 'on'", logger: logger)
-            let rows = try await connection.query(
-                """
-                UPDATE ledger SET requester_key = NULL, requester_masked = NULL, subject_key = NULL, subject_masked = NULL, purged_at = now()
-                WHERE at < \(cutoff) AND purged_at IS NULL RETURNING seq
-                """, logger: logger)
-            var count = 0
-            for try await _ in rows { count += 1 }
-            try await connection.query("SET LOCAL passby.purge = 'off'", logger: logger)
-            let stamp = ISO8601DateFormatter().string(from: cutoff)
-            try await Self.insert(LedgerRecord(kind: .purge, result: "before=\(stamp) entries=\(count)"), on: connection, logger: logger)
-            return count
+            var counts = PurgeCounts()
+            let rows = try await connection.query("SELECT item, erased FROM passby_purge(\(cutoff))", logger: logger)
+            for try await (item, erased) in rows.decode((String, Int64).self) { counts[item] = Int(erased) }
+            try await Self.insert(LedgerRecord(kind: .purge, result: counts.summary(before: cutoff)), on: connection, logger: logger)
+            return counts
         }
     }
 }

@@ -159,7 +159,7 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                    coalesce(encode(subject_key, 'hex'), ''), coalesce(subject_masked, ''), coalesce(grant_id::text, ''),
                    coalesce(method, ''), coalesce(legal_basis, ''), result, coalesce(encode(code_cti, 'hex'), ''),
                    coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash, personal_digest,
-                   purged_at IS NOT NULL
+                   purged_at IS NOT NULL, coalesce(encode(personal_salt, 'hex'), '')
             FROM ledger ORDER BY seq
             """, logger: logger)
         var entries: [LedgerAudit.EntryFields] = []
@@ -169,7 +169,12 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
             let seq = try columns[0].decode(Int64.self)
             let digest = Array(buffer: try columns[16].decode(ByteBuffer.self))
             let purged = try columns[17].decode(Bool.self)
-            let personal = [("requester", try text(5)), ("requester_masked", try text(6)), ("subject", try text(7)), ("subject_masked", try text(8))]
+            // Entries from before the salt have none, and their digest was made without one.
+            let salt = try text(18)
+            let personal =
+                (salt.isEmpty ? [] : [("salt", salt)]) + [
+                    ("requester", try text(5)), ("requester_masked", try text(6)), ("subject", try text(7)), ("subject_masked", try text(8)),
+                ]
             entries.append(
                 LedgerAudit.EntryFields(
                     seq: seq,

@@ -78,7 +78,10 @@ struct LedgerCommands: AsyncParsableCommand {
 
     struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Erase the personal fields of entries before DATE; leaf hashes stay, so proofs still verify. The purge is recorded.")
+            abstract: """
+                Erase the personal data that ended before DATE, in every table: the personal fields of ledger entries (leaf hashes \
+                stay, so proofs still verify), and ended grants, guardianships, offline codes, sessions and counters. The purge is recorded.
+                """)
         @OptionGroup var data: DataOptions
         @Option(help: "Entries before this day (YYYY-MM-DD, UTC) are purged.") var before: String
 
@@ -90,10 +93,11 @@ struct LedgerCommands: AsyncParsableCommand {
                 year: day.year, month: day.month, day: day.day
             ).date!
             let logger = Logger(label: "passby.ledger")
-            let count = try await withDatabase(data, logger: logger) { postgres in
+            let counts = try await withDatabase(data, logger: logger) { postgres in
                 try await PostgresConsentStore(client: postgres, logger: logger).purge(before: cutoff)
             }
-            print("purged the personal fields of \(count) entries before \(before)")
+            print("purged the personal fields of \(counts.ledgerEntries) entries before \(before)")
+            for item in PurgeCounts.items.dropFirst() { print("  \(item.replacingOccurrences(of: "_", with: " ")): \(counts[item]) deleted") }
         }
     }
 }

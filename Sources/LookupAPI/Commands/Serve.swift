@@ -65,11 +65,29 @@ struct Serve: AsyncParsableCommand {
             if development {
                 components.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
             }
+            let owner = database.configuration
+            let retention =
+                configuration.retentionDays == 0
+                ? nil
+                : RetentionPurge(
+                    policy: RetentionPolicy(days: configuration.retentionDays), interval: .seconds(86_400), clock: components.clock,
+                    purge: { cutoff in
+                        try await PostgresAdmin.withClient(owner, logger: logger) { ownerClient in
+                            try await PostgresConsentStore(client: TimedPostgres(client: ownerClient), logger: logger).purge(before: cutoff)
+                        }
+                    }, logger: logger)
+            if let retention { components.services.append(retention) }
             let seed = demo ? DemoSeed(dataDirectory: data.dataDirectory, components: components) : nil
             let baseURL = "http://\(host):\(port)"
-            let (owner, personalData) = (database.configuration, components.personalData)
+            let personalData = components.personalData
             let app = buildApplication(components, listen: .init(host: host, port: port), logger: logger) {
                 try await postgres.withConnection { try await ApplicationRole.check(on: $0, logger: logger) }
+                // The first purge before the first request; the service repeats it daily.
+                do {
+                    try await retention?.runOnce()
+                } catch {
+                    logger.warning("retention purge failed", metadata: ["error.type": "\(String(describing: type(of: error)))"])
+                }
                 // Clients are created with the owner's connection, for a moment: the service's role may not.
                 let walkthrough = try await PostgresAdmin.withClient(owner, logger: logger) { ownerClient in
                     let clients = PostgresAPIClientRepository(client: TimedPostgres(client: ownerClient), logger: logger)

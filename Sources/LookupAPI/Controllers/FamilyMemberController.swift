@@ -147,10 +147,7 @@ struct FamilyMemberController {
     private func atTerminal<T>(
         _ request: Request, context: PassbyRequestContext, _ body: (TerminalCheckIn.Subject, LedgerRecord) async throws -> T
     ) async throws -> T {
-        let person = try await TerminalBody.person(from: request, context: context, limits: limits)
-        return try await refusals.recording(.familyMemberRefused, clientID: try context.client.id) { record in
-            let subject = try await checkIn.subject(person, at: clock.now(), record: &record)
-            return try await body(subject, record)
-        }
+        try await checkIn.serving(
+            request, context: context, limits: limits, refusals: refusals, refusal: .familyMemberRefused, at: clock.now(), body)
     }
 }

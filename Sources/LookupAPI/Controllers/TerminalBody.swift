@@ -1,3 +1,4 @@
+import Consent
 import Foundation
 import Hummingbird
 
@@ -20,6 +21,21 @@ struct TerminalBody: Decodable {
             return .appCode(assertion: request.assertion, clientID: try context.client.id)
         default:
             throw Problem.malformedRequest("`method` must be id-card or app-code")
+        }
+    }
+}
+
+extension TerminalCheckIn {
+    /// Establishes the person at the terminal from the request's body, then runs `body` for them;
+    /// a refusal, once it is known whom it concerns, is recorded as `refusal`.
+    func serving<T>(
+        _ request: Request, context: PassbyRequestContext, limits: JSONBody.Limits, refusals: RefusalRecorder, refusal: LedgerRecord.Kind,
+        at now: Date, _ body: (TerminalCheckIn.Subject, LedgerRecord) async throws -> T
+    ) async throws -> T {
+        let person = try await TerminalBody.person(from: request, context: context, limits: limits)
+        return try await refusals.recording(refusal, clientID: try context.client.id) { record in
+            let subject = try await self.subject(person, at: now, record: &record)
+            return try await body(subject, record)
         }
     }
 }

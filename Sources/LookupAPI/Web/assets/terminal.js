@@ -1,6 +1,7 @@
 // /terminal: the self-service offline code. Staff enable the terminal with its key; a person
 // signs in by ID card (these fields stand in for the reader) or app code, confirms it is them,
-// applies or replaces, and prints the card. "Done" forgets everything about them.
+// applies or replaces, and prints the card, or sees and withdraws the consents and guardians
+// registered in their name. "Done" forgets everything about them.
 "use strict";
 
 (() => {
@@ -13,7 +14,9 @@
   let view = null;
   let card = null;
 
-  const sections = ["setup", "login", "confirm", "card"];
+  const sections = ["setup", "login", "confirm", "card", "records"];
+  /** The grants and guardianships last listed, for re-rendering on a language switch. */
+  let records = null;
   function showOnly(name) {
     for (const section of sections) $(section).hidden = section !== name;
     const heading = $(name).querySelector("h1");
@@ -79,17 +82,87 @@
     }
   }
 
+  /** One list item: its text, and buttons as [label key, action]. */
+  function recordItem(text, buttons) {
+    const item = document.createElement("li");
+    const line = document.createElement("p");
+    line.textContent = text;
+    item.append(line);
+    if (buttons.length) {
+      const actions = document.createElement("div");
+      actions.className = "actions";
+      for (const [key, className, action] of buttons) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = className;
+        button.textContent = t(key);
+        button.addEventListener("click", () => act(action));
+        actions.append(button);
+      }
+      item.append(actions);
+    }
+    return item;
+  }
+
+  function renderRecords() {
+    const date = (value) => new Date(value).toLocaleDateString(Passby.language);
+    const grants = records.grants.map((grant) => recordItem(
+      t("terminal.records.grant", {
+        who: grant.guardian_masked_id ? t("terminal.records.by.guardian", { id: grant.guardian_masked_id }) : t(`terminal.records.by.${grant.relation}`),
+        until: date(grant.valid_until), uses: grant.uses, max: grant.max_uses, status: t(`terminal.records.status.${grant.status}`),
+      }),
+      grant.status === "active" ? [["terminal.records.withdraw", "danger", `/v1/terminal/grants/${grant.id}/withdrawal`]] : []));
+    $("grants-list").replaceChildren(...grants);
+    $("grants-none").hidden = grants.length > 0;
+    const guardians = records.guardians.map((guardian) => recordItem(
+      t("terminal.records.guardian", { id: guardian.guardian_masked_id, status: t(`terminal.records.status.${guardian.status}`) }),
+      [
+        ...(guardian.status === "pending" ? [["terminal.records.confirm", "", `/v1/terminal/guardianships/${guardian.id}/confirmation`]] : []),
+        ["terminal.records.remove", "danger", `/v1/terminal/guardianships/${guardian.id}/removal`],
+      ]));
+    $("guardians-list").replaceChildren(...guardians);
+    $("guardians-none").hidden = guardians.length > 0;
+  }
+
+  async function showRecords() {
+    try {
+      const [grants, guardians] = await Promise.all([call("/v1/terminal/grants"), call("/v1/terminal/guardianships")]);
+      records = { grants: grants.grants, guardians: guardians.guardians };
+      renderRecords();
+      if ($("records").hidden) showOnly("records");
+    } catch (error) {
+      say(explain(error));
+    }
+  }
+
+  /** Withdraws, confirms or removes, then lists again. */
+  async function act(path) {
+    try {
+      await call(path);
+      say(t("terminal.records.done"), "info");
+      await showRecords();
+    } catch (error) {
+      say(explain(error));
+    }
+  }
+
   function done() {
     forgetCard();
     person = null;
     view = null;
+    records = null;
+    $("grants-list").replaceChildren();
+    $("guardians-list").replaceChildren();
     for (const form of document.querySelectorAll("#login form")) form.reset();
     $("card-generation").textContent = "";
     say(null);
     showOnly("login");
   }
 
-  Passby.onLanguage(() => { if (view && !$("confirm").hidden) renderConfirm(); });
+  Passby.onLanguage(() => {
+    if (view && !$("confirm").hidden) renderConfirm();
+    if (records && !$("records").hidden) renderRecords();
+  });
 
   Passby.ready.then(() => {
     $("terminal-key").focus();
@@ -118,5 +191,8 @@
     $("print").addEventListener("click", () => window.print());
     $("done-confirm").addEventListener("click", done);
     $("done-card").addEventListener("click", done);
+    $("show-records").addEventListener("click", showRecords);
+    $("records-back").addEventListener("click", () => { say(null); renderConfirm(); showOnly("confirm"); });
+    $("done-records").addEventListener("click", done);
   });
 })();
