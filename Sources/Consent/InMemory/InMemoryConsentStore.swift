@@ -175,7 +175,7 @@ public actor InMemoryConsentStore: ConsentStore {
             counts["entries"] += 1
         }
         let grants = grantRows.filter { _, row in row.grant.validUntil < cutoff || row.grant.withdrawnAt.map { $0 < cutoff } == true }
-        grants.keys.forEach { grantRows[$0] = nil }
+        for key in grants.keys { grantRows[key] = nil }
         counts["grants"] = grants.count
         let named = Set(grantRows.values.compactMap(\.grant.guardianshipID))
         let before = guardianshipRows.count
@@ -186,13 +186,13 @@ public actor InMemoryConsentStore: ConsentStore {
         counts["guardianships"] = before - guardianshipRows.count
         if let codes = offlineCodes as? InMemoryOfflineCodeStore { counts["offline_codes"] = await codes.purge(before: cutoff) }
         let answers = answers.filter { $0.value.createdAt < cutoff }
-        answers.keys.forEach { self.answers[$0] = nil }
+        for key in answers.keys { self.answers[key] = nil }
         counts["idempotent_answers"] = answers.count
         let bindings = assertionBindings.filter { $0.value.expiresAt < cutoff }
-        bindings.keys.forEach { assertionBindings[$0] = nil }
+        for key in bindings.keys { assertionBindings[key] = nil }
         counts["assertion_bindings"] = bindings.count
         let failures = consentFailures.filter { $0.value.window < cutoff }
-        failures.keys.forEach { consentFailures[$0] = nil }
+        for key in failures.keys { consentFailures[key] = nil }
         counts["consent_failures"] = failures.count
         append(LedgerRecord(kind: .purge, result: counts.summary(before: cutoff)))
         return counts

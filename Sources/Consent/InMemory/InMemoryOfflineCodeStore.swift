@@ -62,7 +62,7 @@ public actor InMemoryOfflineCodeStore: OfflineCodeStore {
         let gone = codes.values.filter { code in
             code.expiresAt < cutoff || (code.issuedAt < cutoff && code.generation < (generations[code.subjectKey]?.number ?? 0))
         }
-        gone.forEach { codes[$0.id] = nil }
+        for code in gone { codes[code.id] = nil }
         return gone.count
     }
 
