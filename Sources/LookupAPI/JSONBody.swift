@@ -27,6 +27,7 @@ enum JSONBody {
     /// The race is structured: a request body may have only one reader at a time, so the reader
     /// is cancelled and awaited before the 408 goes out and Hummingbird drains what is left.
     static func collect(_ request: Request, within limits: Limits) async throws -> ByteBuffer {
+        guard isJSON(request.headers[.contentType]) else { throw Problem.unsupportedMediaType }
         do {
             return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
                 group.addTask { try await request.body.collect(upTo: limits.maxBytes) }
@@ -44,6 +45,15 @@ enum JSONBody {
     }
 
     /// Decodes a body already collected (when the caller also needs its bytes).
+    /// `application/json` or a `+json` type, parameters allowed. Anything else is refused before
+    /// the body is read: a form or `text/plain` post, which another site can make a visitor's
+    /// browser send without asking, never reaches a route.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer) throws -> T {
         do {
             return try PassbyJSON.decoder().decode(T.self, from: Data(body.readableBytesView))

@@ -67,6 +67,8 @@ extension Problem {
         headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
     static let wrongRole = Problem(.forbidden, "wrong-role", "This client's role may not use this route")
     static let bodyTooLarge = Problem(.contentTooLarge, "body-too-large", "The request body is larger than this route accepts")
+    static let unsupportedMediaType = Problem(
+        .unsupportedMediaType, "unsupported-media-type", "The request body must be JSON, sent as Content-Type: application/json")
     static let notFound = Problem(.notFound, "not-found", "No such resource")
     static let requestTimeout = Problem(.requestTimeout, "request-timeout", "The request body did not arrive in time")
     static let methodNotAllowed = Problem(.methodNotAllowed, "method-not-allowed", "This method is not allowed here")

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import HummingbirdBcrypt
+import HummingbirdTesting
+import NIOCore
 import Synchronization
 import Testing
 
@@ -38,6 +40,35 @@ struct StaffLoginTests {
             }
             #expect(reasons == ["invalid-login": 3, "login-locked": 9])
             try expectProblem(try await Self.login(scenario, "gate-2", "right"), .tooManyRequests, "login-locked")
+        }
+    }
+
+    @Test("a body that is not sent as JSON is refused before it is read: another site's form cannot lock an account")
+    func crossSiteForm() async throws {
+        var configuration = PassbyConfiguration()
+        configuration.staffLoginAttempts = 2
+        try await Scenario.run(configuration: configuration) { scenario in
+            _ = try await scenario.components.stores.staff.add(username: "gate-3", passwordHash: Bcrypt.hash("right", cost: 4))
+            let body = #"{"username":"gate-3","password":"wrong"}"#
+            // What a page elsewhere can make a visitor's browser send without a preflight.
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", nil] {
+                var headers = HTTPFields()
+                headers[.contentType] = type ?? ""
+                let answer = try await scenario.client.send(.post, "/v1/staff/sessions", body: body, headers: type == nil ? [:] : headers)
+                if type == nil {
+                    // The test client adds application/json when none is given; send none at all.
+                    let bare = try await scenario.client.execute(
+                        uri: "/v1/staff/sessions", method: .post, headers: [:], body: ByteBuffer(string: body)
+                    ) { ($0.status, String(buffer: $0.body)) }
+                    #expect(bare.0 == .unsupportedMediaType && bare.1.contains("unsupported-media-type"))
+                } else {
+                    try expectProblem(answer, .unsupportedMediaType, "unsupported-media-type")
+                }
+            }
+            let signedIn = try await scenario.client.send(
+                .post, "/v1/staff/sessions", body: #"{"username":"gate-3","password":"right"}"#,
+                headers: [.contentType: "application/json; charset=utf-8"])
+            #expect(signedIn.status == .created, "the account is not locked, and JSON with a charset is JSON: \(signedIn.body)")
         }
     }
 
