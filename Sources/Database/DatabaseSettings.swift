@@ -45,7 +45,10 @@ public enum DatabaseSettings: Sendable {
         }
         guard let host = components.host, !host.isEmpty else { throw SettingsError.invalidURL }
         let tls: PostgresClient.Configuration.TLS
-        switch query["sslmode"] ?? "prefer" {
+        // Without sslmode, TLS is required off this machine: `prefer` lets anyone on the path
+        // downgrade the connection to plain text, credentials and personal data included.
+        let loopback = ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host.lowercased()) || host.hasPrefix("127.")
+        switch query["sslmode"] ?? (loopback ? "prefer" : "require") {
         case "disable": tls = .disable
         case "prefer": tls = .prefer(.makeClientConfiguration())
         case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())

@@ -127,7 +127,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware(catalogue: ProblemCatalogue(configuration: settings)))
-    SystemController(database: stores.database, registry: PassbyMetrics.registry).addRoutes(to: router)
+    SystemController(database: stores.database, registry: PassbyMetrics.registry, metricsToken: settings.metricsToken).addRoutes(to: router)
     KeysController(keys: components.keys, ledgerKey: components.ledgerKey).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: ClientAuthenticator(clients: stores.clients, staffSessions: staffSessions))

@@ -67,6 +67,10 @@ struct PassbyConfiguration: Sendable {
     /// How often the ledger is sealed (`PASSBY_SEAL_SECONDS`).
     var sealInterval: Duration = .seconds(5)
 
+    /// The bearer token `/metrics` asks for (`PASSBY_METRICS_TOKEN`, at least 32 characters);
+    /// without one, `/metrics` answers loopback peers only.
+    var metricsToken: String?
+
     /// Personal data is kept this many days after it ended (`PASSBY_RETENTION_DAYS`, 365); `serve`
     /// purges at start and daily. 0 turns the scheduled purge off (`passby ledger purge` remains).
     var retentionDays = 365
@@ -146,6 +150,7 @@ struct PassbyConfiguration: Sendable {
         if let seconds = try read("PASSBY_STAFF_LOCK_SECONDS", positive) { configuration.staffLockSeconds = seconds }
         if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }
         if let seconds = try read("PASSBY_SEAL_SECONDS", positive) { configuration.sealInterval = .seconds(seconds) }
+        configuration.metricsToken = try read("PASSBY_METRICS_TOKEN", { $0.count >= 32 && $0.utf8.allSatisfy { (33...126).contains($0) } ? $0 : nil })
         if let days = try read("PASSBY_RETENTION_DAYS", { Int($0).flatMap { (0...36_500).contains($0) ? $0 : nil } }) {
             configuration.retentionDays = days
         }

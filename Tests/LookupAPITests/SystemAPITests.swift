@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOCore
 import Testing
 import ThrowawayPostgres
 
@@ -45,6 +46,26 @@ struct SystemAPITests {
             #expect(!metrics.body.contains("11010519491231002X"))
             #expect(!metrics.body.contains("19491231"))
         }
+    }
+
+    @Test("with PASSBY_METRICS_TOKEN, /metrics needs that bearer token; without, only local peers read it")
+    func metricsAccess() async throws {
+        var components = try await TestApp.memory()
+        components.configuration.metricsToken = String(repeating: "m", count: 40)
+        let reviewer = try await components.clients.create(name: "r", role: .reviewer)
+        try await buildApplication(components).test(.router) { client in
+            try expectProblem(try await client.send(.get, "/metrics"), .unauthorized, "missing-credentials")
+            try expectProblem(try await client.send(.get, "/metrics", key: String(repeating: "m", count: 39)), .unauthorized, "invalid-credentials")
+            try expectProblem(try await client.send(.get, "/metrics", key: reviewer.key), .unauthorized, "invalid-credentials")
+            let read = try await client.send(.get, "/metrics", key: String(repeating: "m", count: 40))
+            #expect(read.status == .ok && read.body.contains("http_server_request_duration_bucket"))
+        }
+        #expect(SystemController.isLocal(try SocketAddress(ipAddress: "127.0.0.1", port: 5000)))
+        #expect(SystemController.isLocal(try SocketAddress(ipAddress: "::1", port: 5000)))
+        #expect(!SystemController.isLocal(try SocketAddress(ipAddress: "10.0.0.7", port: 5000)))
+        #expect(!SystemController.isLocal(try SocketAddress(ipAddress: "192.168.1.127", port: 5000)))
+        #expect(!SystemController.isLocal(try SocketAddress(ipAddress: "fe80::1", port: 5000)))
+        #expect(throws: PassbyConfiguration.InvalidSetting.self) { try PassbyConfiguration.fromEnvironment(["PASSBY_METRICS_TOKEN": "short"]) }
     }
 
     @Test("the demo seeds once: a second run keeps the keys and adds no client")

@@ -1,10 +1,38 @@
+import Crypto
 import Hummingbird
+import NIOCore
 import Prometheus
 
 /// `GET /healthz` (the process answers), `GET /readyz` (the database answers), `GET /metrics`.
+///
+/// `/metrics` says how the service is used (refusals by reason, lookups, logins), which is no
+/// stranger's business: with `PASSBY_METRICS_TOKEN` set it needs that bearer token, and without
+/// one it answers loopback peers only.
 struct SystemController {
     let database: any DatabaseProbe
     let registry: PrometheusCollectorRegistry
+    let metricsToken: String?
+
+    /// Whether this request may read the metrics.
+    func mayReadMetrics(_ request: Request, _ context: PassbyRequestContext) throws -> Bool {
+        if let metricsToken {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw Problem.missingCredentials }
+            // Compared as digests, in constant time: the comparison says nothing of how much matched.
+            let given = SHA256.hash(data: Array(header.dropFirst("Bearer ".count).utf8))
+            let expected = SHA256.hash(data: Array(metricsToken.utf8))
+            guard given == expected else { throw Problem.invalidCredentials }
+            return true
+        }
+        return Self.isLocal(context.remoteAddress)
+    }
+
+    /// A loopback or Unix-socket peer, or none at all (an in-process test).
+    static func isLocal(_ peer: SocketAddress?) -> Bool {
+        guard let peer else { return true }
+        if case .unixDomainSocket = peer { return true }
+        let address = peer.ipAddress ?? ""
+        return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+    }
 
     func addRoutes(to router: Router<PassbyRequestContext>) {
         router.get("healthz") { _, _ in
@@ -18,8 +46,9 @@ struct SystemController {
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
         }
-        router.get("metrics") { _, _ in
-            Response(
+        router.get("metrics") { request, context in
+            guard try mayReadMetrics(request, context) else { throw Problem.notFound }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
