@@ -299,6 +299,29 @@ def abuse(passby, service):
         check(f"slow body: answered 408 after {time.monotonic() - started:.1f} s", answer.startswith(b"HTTP/1.1 408"), answer[:40])
     healthy("slow body")
 
+    # A head trickled one byte every 0.5 s: bytes that do not complete a head do not count as
+    # activity, so the 2 s idle timeout is the head's deadline and the connection closes then.
+    with socket.create_connection(("127.0.0.1", passby.port), timeout=10) as sock:
+        started, closed = time.monotonic(), False
+        for byte in (head + "X-Slow: " + "a" * 100).encode():
+            try:
+                sock.sendall(bytes([byte]))
+                sock.settimeout(0.5)
+                if sock.recv(65536) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+                break
+            if time.monotonic() - started > 8:
+                break
+        elapsed = time.monotonic() - started
+        check(f"slow headers: the connection is closed at the idle timeout, bytes arriving or not ({elapsed:.1f} s)",
+              closed and 1.5 < elapsed < 4, elapsed)
+    healthy("slow headers")
+
     # Thousands of idle connections: at most PASSBY_MAX_CONNECTIONS are taken, idle ones are closed.
     idle = []
     for _ in range(2000):
@@ -369,6 +392,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     passby = Passby(binary, env={
         "PASSBY_DB_TIMEOUT_MS": "1000", "PASSBY_SEAL_SECONDS": "1", "PASSBY_BODY_TIMEOUT_MS": "1500", "PASSBY_IDLE_TIMEOUT_SECONDS": "2",
+
         "PASSBY_MAX_CONNECTIONS": "200", "PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": "100000", "PASSBY_LOOKUPS_PER_MINUTE_SUBJECT": "100000",
     })
     service = Service(passby)
