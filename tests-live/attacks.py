@@ -346,6 +346,30 @@ def ledger_integrity(binary):
         passby.stop()
 
 
+def key_revocation(binary):
+    """Also found: a code-signing key could not be revoked after a compromise. A revoked key's
+    codes, printed cards included, must fail at once on a running server."""
+    passby = Passby(binary)
+    try:
+        card = {"method": "id-card", "id_number": passby.subjects["elder"], "name": elder_name(passby)}
+        terminal, checkpoint = passby.keys["demo-terminal"], passby.keys["demo-checkpoint"]
+        status, issued = passby.call("POST", "/v1/offline-codes", card, key=terminal)
+        equal("a card is issued", 201, status)
+        verdict = lambda code: passby.call("POST", "/v1/verifications", {"code": code}, key=checkpoint)[1].get("verdict")
+        equal("it verifies", "valid", verdict(issued["code"]))
+        kid = passby.cli("keys", "list").split()[0]
+        output = passby.cli("keys", "revoke", kid)
+        check("keys revoke names the key that now signs", "is now the active key" in output, output)
+        time.sleep(3)  # a running server reloads its keys within 2 s
+        equal("the compromised key's card now fails as signed by an unknown key", "unknown-key", verdict(issued["code"]))
+        published = [key["kid"] for key in passby.call("GET", "/.well-known/passby-keys.json")[1]["keys"]]
+        check("the revoked key is no longer published", kid not in published and published, published)
+        status, again = passby.call("POST", "/v1/offline-codes/replace", card, key=terminal)
+        equal("a new card, signed by the new key, verifies", (201, "valid"), (status, verdict(again.get("code", ""))))
+    finally:
+        passby.stop()
+
+
 def main():
     binary = sys.argv[1]
     development_provider(binary)
@@ -357,6 +381,7 @@ def main():
     staff_login(binary)
     captured_assertion(binary)
     ledger_integrity(binary)
+    key_revocation(binary)
     sys.exit(report.summary("attacks"))
 
 

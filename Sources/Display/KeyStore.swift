@@ -2,13 +2,24 @@ import Foundation
 import Synchronization
 import SystemPackage
 
-/// A signing key with its life: when it was made and, once retired, when.
+/// A signing key with its life: when it was made and, once retired or revoked, when.
 public struct ManagedKey: Sendable {
     public let key: SigningKey
     public let created: Int64
     public let retired: Int64?
     /// Order of creation; decides which key is newest when two were made in the same second.
     public let sequence: Int
+    /// Set when the key was revoked (after a compromise): from then on it neither signs nor
+    /// verifies, and is no longer published, whatever codes it signed.
+    public let revoked: Int64?
+
+    public init(key: SigningKey, created: Int64, retired: Int64?, sequence: Int, revoked: Int64? = nil) {
+        self.key = key
+        self.created = created
+        self.retired = retired
+        self.sequence = sequence
+        self.revoked = revoked
+    }
 
     public var kidString: String { Base64URL.encode(key.kid) }
 }
@@ -24,6 +35,7 @@ public struct KeyStore: Sendable {
         case unknownKey(String)
         case lastActiveKey
         case alreadyRetired(String)
+        case alreadyRevoked(String)
         case damaged(String)
 
         public var description: String {
@@ -31,6 +43,7 @@ public struct KeyStore: Sendable {
             case .unknownKey(let kid): "no key with kid \(kid)"
             case .lastActiveKey: "that is the only active key; rotate first so that something can sign"
             case .alreadyRetired(let kid): "key \(kid) is retired already"
+            case .alreadyRevoked(let kid): "key \(kid) is revoked already"
             case .damaged(let file): "the key file \(file) is damaged"
             }
         }
@@ -42,11 +55,12 @@ public struct KeyStore: Sendable {
         var created: Int64
         var retired: Int64?
         var sequence: Int
+        var revoked: Int64?
 
         enum CodingKeys: String, CodingKey {
             case alg
             case privateKey = "private_key"
-            case created, retired, sequence
+            case created, retired, sequence, revoked
         }
     }
 
@@ -62,7 +76,7 @@ public struct KeyStore: Sendable {
             guard let data = fm.contents(atPath: url.path), let file = try? JSONDecoder().decode(File.self, from: data),
                 let raw = Base64URL.decode(file.privateKey), let key = try? SigningKey(algorithm: file.alg, rawPrivateKey: raw)
             else { throw KeyStoreError.damaged(name) }
-            return ManagedKey(key: key, created: file.created, retired: file.retired, sequence: file.sequence)
+            return ManagedKey(key: key, created: file.created, retired: file.retired, sequence: file.sequence, revoked: file.revoked)
         }.sorted { ($0.sequence, $0.created, $0.kidString) < ($1.sequence, $1.created, $1.kidString) }
     }
 
@@ -89,9 +103,27 @@ public struct KeyStore: Sendable {
         guard let key = keys.first(where: { $0.kidString == kid }) else { throw KeyStoreError.unknownKey(kid) }
         guard key.retired == nil else { throw KeyStoreError.alreadyRetired(kid) }
         guard keys.contains(where: { $0.retired == nil && $0.kidString != kid }) else { throw KeyStoreError.lastActiveKey }
-        let retired = ManagedKey(key: key.key, created: key.created, retired: now, sequence: key.sequence)
+        let retired = ManagedKey(key: key.key, created: key.created, retired: now, sequence: key.sequence, revoked: key.revoked)
         try write(retired)
         return retired
+    }
+
+    /// Revokes a key after a compromise: it stops signing and verifying at once and is no longer
+    /// published, so every code it signed, printed cards included, fails as signed by an unknown
+    /// key. When it was the key that signs, a new key of the same algorithm takes over first.
+    /// Returns the revoked key and the new one, if one was made.
+    @discardableResult
+    public func revoke(kid: String, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> (revoked: ManagedKey, replacement: ManagedKey?) {
+        let keys = try load()
+        guard let key = keys.first(where: { $0.kidString == kid }) else { throw KeyStoreError.unknownKey(kid) }
+        guard key.revoked == nil else { throw KeyStoreError.alreadyRevoked(kid) }
+        var replacement: ManagedKey?
+        if !keys.contains(where: { $0.retired == nil && $0.revoked == nil && $0.kidString != kid }) {
+            replacement = try rotate(key.key.algorithm, now: now)
+        }
+        let revoked = ManagedKey(key: key.key, created: key.created, retired: key.retired ?? now, sequence: key.sequence, revoked: now)
+        try write(revoked)
+        return (revoked, replacement)
     }
 
     func write(_ managed: ManagedKey) throws {
@@ -99,7 +131,7 @@ public struct KeyStore: Sendable {
         try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let file = File(
             alg: managed.key.algorithm, privateKey: Base64URL.encode(managed.key.rawPrivateKey),
-            created: managed.created, retired: managed.retired, sequence: managed.sequence)
+            created: managed.created, retired: managed.retired, sequence: managed.sequence, revoked: managed.revoked)
         let data = try JSONEncoder().encode(file)
         let final = directory.appendingPathComponent("\(managed.kidString).json")
         let temporary = directory.appendingPathComponent(".\(managed.kidString).\(UUID().uuidString).tmp")
@@ -121,10 +153,12 @@ public struct KeyRing: Sendable {
     public let verification: [[UInt8]: VerificationKey]
     public let published: JWKSet
 
-    /// Builds the ring from the stored keys; a retired key stays while its codes may still be valid.
+    /// Builds the ring from the stored keys; a retired key stays while its codes may still be
+    /// valid, a revoked one never.
     public init(keys: [ManagedKey], now: Int64, maxCodeLifetime: Int64) {
-        let live = keys.filter { $0.retired.map { now < $0 + maxCodeLifetime } ?? true }
-        signing = keys.last(where: { $0.retired == nil })?.key
+        let trusted = keys.filter { $0.revoked == nil }
+        let live = trusted.filter { $0.retired.map { now < $0 + maxCodeLifetime } ?? true }
+        signing = trusted.last(where: { $0.retired == nil })?.key
         verification = Dictionary(live.map { ($0.key.kid, $0.key.publicKey) }, uniquingKeysWith: { first, _ in first })
         published = JWKSet(keys: live.map { JWK($0.key.publicKey) })
     }

@@ -109,6 +109,35 @@ struct KeyStoreTests {
         #expect(!after.published.keys.contains { $0.kid == old.kidString })
     }
 
+    @Test("a revoked key neither signs nor verifies nor is published, at once; revoking the signing key makes a new one")
+    func revocation() throws {
+        let store = store()
+        defer { try? FileManager.default.removeItem(at: store.directory) }
+        let compromised = try store.rotate(.edDSA, now: 1000)
+        let before = KeyRing(keys: try store.load(), now: 1000, maxCodeLifetime: 100)
+        let code = try CodeFormat.encode(TestKeys.claims(iat: 1000), with: try #require(before.signing))
+        #expect(CodeVerifier(keys: before.verification).verify(code, now: 1001).verdict == .valid)
+
+        let (revoked, replacement) = try store.revoke(kid: compromised.kidString, now: 1001)
+        #expect(revoked.revoked == 1001 && revoked.retired == 1001)
+        let fresh = try #require(replacement, "the only signing key was revoked, so a new one signs")
+        #expect(fresh.key.algorithm == .edDSA && fresh.key.kid != compromised.key.kid)
+        let after = KeyRing(keys: try store.load(), now: 1002, maxCodeLifetime: 100)
+        #expect(after.verification[compromised.key.kid] == nil, "not even within the codes' lifetime, as a retired key would")
+        #expect(!after.published.keys.contains { $0.kid == compromised.kidString })
+        #expect(after.signing?.kid == fresh.key.kid)
+        #expect(CodeVerifier(keys: after.verification).verify(code, now: 1002).verdict == .unknownKey)
+        #expect(throws: KeyStore.KeyStoreError.self) { try store.revoke(kid: compromised.kidString, now: 1003) }
+        #expect(throws: KeyStore.KeyStoreError.self) { try store.revoke(kid: "nope", now: 1003) }
+
+        // A retired key that is revoked leaves at once too, and no new key is made while one signs.
+        let other = try store.rotate(.es256, now: 1004)
+        try store.retire(kid: fresh.kidString, now: 1005)
+        #expect(try store.revoke(kid: fresh.kidString, now: 1006).replacement == nil)
+        let last = KeyRing(keys: try store.load(), now: 1006, maxCodeLifetime: 100)
+        #expect(last.verification.keys.map { $0 } == [other.key.kid] && last.signing?.kid == other.key.kid)
+    }
+
     @Test("a running ring picks up a rotation without a restart")
     func liveReload() throws {
         let store = store()
