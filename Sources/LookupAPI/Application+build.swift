@@ -52,6 +52,8 @@ struct PassbyComponents: Sendable {
     /// The code-signing keys, reloaded from their store every few seconds.
     var keys: LiveKeyRing
     var ledgerKey: LedgerKey
+    /// Signs consent receipts, and nothing else; tests get a fresh one.
+    var receiptKey = SigningKey.generate(.edDSA)
     var assertions: AssertionVerifier
     var stores: PassbyStores
     var clock: any PassbyClock = SystemClock()
@@ -115,7 +117,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     let identities = Identities(
         personalData: components.personalData, agePolicy: settings.agePolicy, assertions: components.assertions,
         bindings: AssertionBindings(store: stores.consents, personalData: components.personalData), statuses: stores.statuses)
-    let signer = CodeSigner(keys: components.keys, issuer: settings.issuer)
+    let signer = CodeSigner(keys: components.keys, issuer: settings.issuer, receiptKey: components.receiptKey)
     // Refusals and verifications need no transaction of their own: they are written in batches,
     // and each caller still returns only after its own record has committed.
     let ledger = LedgerBatchWriter(store: stores.consents)
@@ -128,7 +130,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware(catalogue: ProblemCatalogue(configuration: settings)))
     SystemController(database: stores.database, registry: PassbyMetrics.registry, metricsToken: settings.metricsToken).addRoutes(to: router)
-    KeysController(keys: components.keys, ledgerKey: components.ledgerKey).addRoutes(to: router)
+    KeysController(keys: components.keys, ledgerKey: components.ledgerKey, receiptKey: components.receiptKey.publicKey).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: ClientAuthenticator(clients: stores.clients, staffSessions: staffSessions))
     HealthStatusController(

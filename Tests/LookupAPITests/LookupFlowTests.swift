@@ -147,9 +147,18 @@ struct LookupFlowTests {
             let receipt = try await scenario.send(.get, "/v1/consents/\(grant.id)/receipt", as: .guardian, person: People.guardian)
             #expect(receipt.status == .ok)
             let code = try #require(try json(receipt.body)["receipt"] as? String)
-            var verifier = CodeVerifier(keys: scenario.components.keys.current.verification)
+            // Signed with the receipt key, which the code keys do not hold: a verifier of codes that
+            // overlooked the kind would still refuse it.
+            let now = Int64(Date().timeIntervalSince1970)
+            var codes = CodeVerifier(keys: scenario.components.keys.current.verification)
+            codes.acceptedKinds = [.receipt]
+            #expect(codes.verify(code, now: now).verdict == .unknownKey)
+            let published = try await scenario.client.send(.get, "/.well-known/passby-receipt-keys.json")
+            let receiptKeys = try JSONDecoder().decode(JWKSet.self, from: Data(published.body.utf8))
+            let receiptKey = try #require(receiptKeys.keys.first { $0.use == "receipt" }?.verificationKey)
+            var verifier = CodeVerifier(keys: [receiptKey.kid: receiptKey])
             verifier.acceptedKinds = [.receipt]
-            #expect(verifier.verify(code, now: Int64(Date().timeIntervalSince1970)).verdict == .valid)
+            #expect(verifier.verify(code, now: now).verdict == .valid)
             let claims = try CodeFormat.decode(code).claims
             #expect(claims.kind == .receipt)
             #expect(claims.extra["grant"] == .text(grant.id.lowercased()))

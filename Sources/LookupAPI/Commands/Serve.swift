@@ -56,6 +56,7 @@ struct Serve: AsyncParsableCommand {
                 postgres, configuration: configuration, personalData: personalData, keys: keys,
                 ledgerKey: try LedgerKey(dataDirectory: data.dataDirectory), assertions: assertions,
                 logger: logger)
+            components.receiptKey = try CodeSigner.receiptKey(dataDirectory: data.dataDirectory)
             do {
                 components.webFiles = try WebFiles.bundled()
             } catch {

@@ -1,14 +1,27 @@
+import Database
 import Display
 import Foundation
 
-/// Signs code claims with the active key, and names new codes.
+/// Signs code claims with the active key, and names new codes. Receipts are signed with the
+/// receipt key instead, which no code verifier holds.
 struct CodeSigner: Sendable {
     let keys: LiveKeyRing
     let issuer: String
+    let receiptKey: SigningKey
 
     func sign(_ claims: CodeClaims) throws -> String {
+        if claims.kind == .receipt { return try CodeFormat.encode(claims, with: receiptKey) }
         guard let key = keys.current.signing else { throw Refusal.noSigningKey }
         return try CodeFormat.encode(claims, with: key)
+    }
+
+    /// The Ed25519 key that signs consent receipts: `<data-dir>/receipt.key`, created (0600) on
+    /// first run. It is published apart from the code keys (`/.well-known/passby-receipt-keys.json`),
+    /// so a verifier of codes that overlooks the kind still refuses a receipt, as signed by a key it
+    /// does not know.
+    static func receiptKey(dataDirectory: URL) throws -> SigningKey {
+        try SigningKey(
+            algorithm: .edDSA, rawPrivateKey: SecretFile.loadOrCreate(at: dataDirectory.appendingPathComponent("receipt.key"), length: 32))
     }
 
     /// 16 random bytes naming a code in the ledger.
