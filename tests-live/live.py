@@ -155,8 +155,9 @@ class Passby:
     def pg_env(self):
         """The environment for PostgreSQL's own tools as the embedded cluster's superuser, whose
         password Passby keeps in the cluster directory (the socket trusts nobody)."""
-        secret = (self.cluster / "passby-superuser.secret").read_bytes()
-        return {**os.environ, "PGPASSWORD": secret.hex()}
+        secret = self.cluster / "passby-superuser.secret"
+        # A cluster made by an older Passby has no password (so its checks can run against it).
+        return {**os.environ, **({"PGPASSWORD": secret.read_bytes().hex()} if secret.exists() else {})}
 
     def psql(self, sql):
         """Runs SQL as the cluster's superuser and returns its unaligned output."""
