@@ -33,19 +33,24 @@ struct DemoSeed: Sendable {
             let helper = keys["demo-helper"] ?? "KEY"
             let guardian = keys["demo-guardian"] ?? "KEY"
             let checkpoint = keys["demo-checkpoint"] ?? "KEY"
+            let gateway = keys["demo-gateway"] ?? "KEY"
             let bin = ".build/debug/passby"
+            // Bodies must say they are JSON: curl's -d alone sends a form type, which is refused (415).
+            let json = "'Content-Type: application/json'"
             lines += [
-                "", "Walk-through (a guardian grants, a passer-by looks up, a checkpoint verifies):",
+                "", "Walk-through (a guardian registers, the gateway confirms, the guardian grants, a passer-by looks up, a checkpoint verifies):",
                 "  G=$(\(bin) dev assertion --name 王建华 --id 110105198001010016)        # the guardian, via the dev identity provider",
                 "  P=$(\(bin) dev assertion --name 刘洋 --id 440305199203040514)          # the passer-by",
-                "  curl -s -X POST \(baseURL)/v1/family-members -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" \\",
+                "  curl -s -X POST \(baseURL)/v1/family-members -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" -H \(json) \\",
                 "       -d '{\"id_number\":\"\(elder?.idNumber ?? "")\",\"name\":\"\(elder?.name ?? "")\",\"relationship\":\"parent\"}'",
-                "  T=$(curl -s -X POST \(baseURL)/v1/consents -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" \\",
+                "  curl -s -X POST \(baseURL)/v1/guardianship-confirmations -H 'Authorization: Bearer \(gateway)' -H \(json) \\",
+                "       -d '{\"guardian_id_number\":\"110105198001010016\",\"subject_id_number\":\"\(elder?.idNumber ?? "")\",\"relationship\":\"parent\"}'   # the gateway confirms it",
+                "  T=$(curl -s -X POST \(baseURL)/v1/consents -H 'Authorization: Bearer \(guardian)' -H \"Passby-Assertion: $G\" -H \(json) \\",
                 "       -d '{\"id_number\":\"\(elder?.idNumber ?? "")\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')",
-                "  C=$(curl -s -X POST \(baseURL)/v1/lookups -H 'Authorization: Bearer \(helper)' -H \"Passby-Assertion: $P\" \\",
+                "  C=$(curl -s -X POST \(baseURL)/v1/lookups -H 'Authorization: Bearer \(helper)' -H \"Passby-Assertion: $P\" -H \(json) \\",
                 "       -d \"{\\\"id_number\\\":\\\"\(elder?.idNumber ?? "")\\\",\\\"consent_token\\\":\\\"$T\\\"}\" \\",
                 "   | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"code\"])')",
-                "  curl -s -X POST \(baseURL)/v1/verifications -H 'Authorization: Bearer \(checkpoint)' -d \"{\\\"code\\\":\\\"$C\\\"}\"",
+                "  curl -s -X POST \(baseURL)/v1/verifications -H 'Authorization: Bearer \(checkpoint)' -H \(json) -d \"{\\\"code\\\":\\\"$C\\\"}\"",
                 "  curl -s \(baseURL)/.well-known/passby-keys.json",
                 "", "Press Ctrl-C to stop the server and its PostgreSQL.", "",
             ]

@@ -2,9 +2,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Reads a JSON request body with a size limit and turns every way it can be wrong into a 4xx problem.
-/// The body is read as JSON whatever `Content-Type` says, so a client that forgets the header
-/// (curl's `-d` sends a form type) is told what is wrong with the JSON, not with the header.
+/// Reads a JSON request body with a size limit and turns every way it can be wrong into a 4xx
+/// problem. Only a body sent as JSON is read (415 otherwise; curl's `-d` alone sends a form type).
 enum JSONBody {
     /// How large a body may be, and how long it may take to arrive.
     struct Limits: Sendable {
