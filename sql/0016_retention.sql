@@ -22,7 +22,7 @@ BEGIN
     NEW.personal_digest := sha256(convert_to(ledger_personal_text(NEW), 'UTF8'));
     NEW.purged_at := NULL;
     NEW.leaf_hash := sha256('\x00'::bytea || convert_to(ledger_entry_text(NEW), 'UTF8'));
-    INSERT INTO ledger_unsealed (seq) VALUES (NEW.seq);
+    PERFORM ledger_queue(NEW.seq);
     RETURN NEW;
 END
 $$;
@@ -50,13 +50,17 @@ $$;
 --    before the cutoff goes:
 --    - ledger entries: their personal part and salt (the digest and leaf hash stay, so proofs hold);
 --    - grants withdrawn or expired (with their statement);
---    - guardianships removed, or never confirmed, with no grant left that names them;
---    - offline codes expired, or replaced by a later generation;
+--    - guardianships removed, or never confirmed (and never holding a saved card, which only a
+--      removal retires), with no grant left that names them;
+--    - offline codes expired, or replaced by a later generation and issued before the cutoff;
 --    - idempotent answers, staff sessions, assertion bindings and failure counts.
---    Subjects (the health authority's current records) and live rows stay.
+--    Subjects (the health authority's current records) and live rows stay: whatever the cutoff,
+--    only what has ended by now goes ("horizon"), so a cutoff in the future erases ledger
+--    personal fields but never a live grant, session, binding, card or lockout.
 CREATE FUNCTION passby_purge(cutoff timestamptz) RETURNS TABLE (item text, erased bigint) LANGUAGE plpgsql AS $$
 DECLARE
     n bigint;
+    horizon timestamptz := least(cutoff, now());
 BEGIN
     PERFORM set_config('passby.purge', 'on', true);
     UPDATE ledger SET requester_key = NULL, requester_masked = NULL, subject_key = NULL, subject_masked = NULL,
@@ -66,35 +70,37 @@ BEGIN
     item := 'entries'; erased := n; RETURN NEXT;
     PERFORM set_config('passby.purge', 'off', true);
 
-    DELETE FROM consent_grants WHERE withdrawn_at < cutoff OR valid_until < cutoff;
+    DELETE FROM consent_grants WHERE withdrawn_at < horizon OR valid_until < horizon;
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'grants'; erased := n; RETURN NEXT;
 
     DELETE FROM guardianships g
-    WHERE (g.removed_at < cutoff OR (g.confirmed_at IS NULL AND g.created_at < cutoff))
+    WHERE (g.removed_at < horizon
+           OR (g.removed_at IS NULL AND g.confirmed_at IS NULL AND g.code_saved_at IS NULL AND g.created_at < horizon))
       AND NOT EXISTS (SELECT 1 FROM consent_grants c WHERE c.guardianship_id = g.id);
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'guardianships'; erased := n; RETURN NEXT;
 
     DELETE FROM offline_codes o
-    WHERE o.expires_at < cutoff
-       OR (o.issued_at < cutoff AND o.generation < (SELECT s.generation FROM subject_generations s WHERE s.subject_key = o.subject_key));
+    WHERE o.expires_at < horizon
+       OR (o.issued_at < horizon AND o.generation < (SELECT s.generation FROM subject_generations s WHERE s.subject_key = o.subject_key));
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'offline_codes'; erased := n; RETURN NEXT;
 
-    DELETE FROM idempotent_lookups WHERE created_at < cutoff;
+    DELETE FROM idempotent_lookups WHERE created_at < horizon;
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'idempotent_answers'; erased := n; RETURN NEXT;
 
-    DELETE FROM staff_sessions WHERE expires_at < cutoff;
+    DELETE FROM staff_sessions WHERE expires_at < horizon;
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'staff_sessions'; erased := n; RETURN NEXT;
 
-    DELETE FROM assertion_bindings WHERE expires_at < cutoff;
+    DELETE FROM assertion_bindings WHERE expires_at < horizon;
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'assertion_bindings'; erased := n; RETURN NEXT;
 
-    DELETE FROM consent_failures WHERE window_start < cutoff;
+    -- A window is over an hour after it started.
+    DELETE FROM consent_failures WHERE window_start < least(cutoff, now() - interval '1 hour');
     GET DIAGNOSTICS n = ROW_COUNT;
     item := 'consent_failures'; erased := n; RETURN NEXT;
 END

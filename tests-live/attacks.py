@@ -328,13 +328,23 @@ def ledger_integrity(binary):
         hba = (passby.cluster / "pg_hba.conf").read_text()
         check("pg_hba.conf has no trust line", not any(line.split()[-1:] == ["trust"] for line in hba.splitlines()
                                                       if line.strip() and not line.startswith("#")), hba[-300:])
-        # A transaction takes its number, then 10,001 later entries commit and are sealed first.
+        # A transaction takes its number, then 10,001 later entries commit and are sealed first:
+        # it waits on an advisory lock this test holds until then.
+        lock = subprocess.Popen([str(pg_bin(passby.binary) / "psql"), "-h", str(passby.cluster), "-U", "postgres", "-d", "passby",
+                                 "-c", "SELECT pg_advisory_lock(4242); SELECT pg_sleep(60);"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=passby.pg_env())
+        time.sleep(1)
         held = subprocess.Popen([str(pg_bin(passby.binary) / "psql"), "-h", str(passby.cluster), "-U", "postgres", "-d", "passby",
-                                 "-c", "BEGIN; INSERT INTO ledger (kind, result) VALUES ('verification', 'late'); SELECT pg_sleep(4); COMMIT;"],
+                                 "-c", "BEGIN; INSERT INTO ledger (kind, result) VALUES ('verification', 'late'); "
+                                       "SELECT pg_advisory_lock(4242); COMMIT;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=passby.pg_env())
         time.sleep(1)
         passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 10001)")
         passby.cli("ledger", "seal")
+        equal("the late entry was still uncommitted when the later ones were sealed", "0",
+              passby.psql("SELECT count(*) FROM ledger WHERE result = 'late'"))
+        passby.psql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted")
+        lock.wait(timeout=30)
         held.wait(timeout=30)
         passby.cli("ledger", "seal")
         done = passby.run("ledger", "verify")

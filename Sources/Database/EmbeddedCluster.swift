@@ -148,7 +148,8 @@ public struct EmbeddedCluster: Sendable {
     func requirePasswords(logger: Logger?) async throws {
         let hba = (try? String(contentsOf: hbaFile, encoding: .utf8)) ?? ""
         let trusting = hba.split(separator: "\n").contains { line in
-            !line.hasPrefix("#") && line.split(whereSeparator: \.isWhitespace).last == "trust"
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            return content.split(whereSeparator: \.isWhitespace).contains("trust")
         }
         guard trusting else { return }
         let password = Self.hex(try SecretFile.loadOrCreate(at: directory.appendingPathComponent(Self.superuserSecretFile), length: 32))
@@ -157,10 +158,23 @@ public struct EmbeddedCluster: Sendable {
             // A utility statement takes no parameters; the password is hex, so it needs no quoting.
             try await client.query(
                 "ALTER ROLE \"\(unescaped: Self.superuser)\" PASSWORD '\(unescaped: password)'", logger: Logger(label: "passby.database"))
-            try Self.passwordsOnly.write(to: hbaFile, atomically: false, encoding: .utf8)
+            try replaceHBAFile()
             try await client.query("SELECT pg_reload_conf()", logger: Logger(label: "passby.database"))
         }
         logger?.notice("the embedded cluster asked for no passwords; every role now needs one", metadata: ["directory": "\(directory.path)"])
+    }
+
+    /// Writes `pg_hba.conf` beside itself and renames it into place: a crash leaves the old file
+    /// or the new one, never an empty one PostgreSQL would refuse to start with.
+    func replaceHBAFile() throws {
+        let temporary = directory.appendingPathComponent(".pg_hba.conf.\(getpid())")
+        try? FileManager.default.removeItem(at: temporary)
+        try Data(Self.passwordsOnly.utf8).write(to: temporary)
+        if Self.isRoot { try FileManager.default.setAttributes([.ownerAccountName: Self.unprivilegedUser], ofItemAtPath: temporary.path) }
+        guard rename(temporary.path, hbaFile.path) == 0 else {
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown)
+        }
     }
 
     static let passwordsOnly = """

@@ -49,9 +49,14 @@ struct LedgerStorageTests {
                 try await connection.query(
                     "INSERT INTO ledger (kind, result) VALUES ('verification', 'valid')", logger: logger)
                 _ = try await connection.query("SELECT count(*) FROM ledger", logger: logger).collect()
-                for statement: PostgresQuery in ["UPDATE ledger SET result = 'x'", "DELETE FROM ledger", "TRUNCATE ledger"] {
-                    await #expect(throws: PSQLError.self) { try await connection.query(statement, logger: logger) }
+                // Nor may it keep an entry from being sealed, or purge.
+                for statement: PostgresQuery in [
+                    "UPDATE ledger SET result = 'x'", "DELETE FROM ledger", "TRUNCATE ledger", "DELETE FROM ledger_unsealed",
+                    "INSERT INTO ledger_unsealed (seq) VALUES (999999)", "SELECT * FROM passby_purge(now())",
+                ] {
+                    await #expect(throws: PSQLError.self, "\(statement.sql)") { try await connection.query(statement, logger: logger) }
                 }
+                #expect(try await connection.query("SELECT count(*) FROM ledger_unsealed", logger: logger).collect().count == 1)
                 try await connection.query("RESET ROLE", logger: logger)
             }
         }

@@ -65,7 +65,9 @@ struct RetentionContractTests {
 
             _ = try await stores.consents.bindAssertion(Array(repeating: 7, count: 32), to: UUID(), until: now.addingTimeInterval(-1))
             _ = try await stores.consents.bindAssertion(Array(repeating: 8, count: 32), to: UUID(), until: now.addingTimeInterval(3600))
-            _ = try await stores.consents.countConsentFailure(requester: Self.requester, window: now.addingTimeInterval(-30), grantID: nil)
+            // An hour that is over, and the current one, whose count still locks.
+            _ = try await stores.consents.countConsentFailure(requester: Self.requester, window: now.addingTimeInterval(-7200), grantID: nil)
+            _ = try await stores.consents.countConsentFailure(requester: personKey(0xA2), window: now.addingTimeInterval(-60), grantID: nil)
             _ = try await stores.consents.consume(
                 grantID: live.id, subject: subject, requester: Self.requester, at: now,
                 ledger: LedgerRecord(kind: .lookupIssued, requesterKey: Self.requester, subjectKey: subject, grantID: live.id, result: "ok"),
@@ -94,6 +96,45 @@ struct RetentionContractTests {
 
             let again = try await stores.consents.purge(before: cutoff)
             #expect(PurgeCounts.items.dropFirst().allSatisfy { again[$0] == 0 }, "nothing is erased twice: \(again)")
+        }
+    }
+
+    @Test("what ended after the cutoff stays, and so does a removed registration a grant still names", arguments: StoreKind.allCases)
+    func keepsWhatEndedLater(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let now = Date()
+            let subject = try await stores.subject("11010519491231002X").key
+            let long = grant(subject, until: now.addingTimeInterval(-600))
+            let recent = grant(subject, until: now.addingTimeInterval(-10))
+            try await create(long, stores, token: 1)
+            try await create(recent, stores, token: 2)
+            let confirmed = LedgerRecord(kind: .familyMemberConfirmed, result: "confirmed")
+            let removed = try await stores.consents.confirmGuardianship(
+                registration(2, subject), by: .gateway, quotas: GuardianQuotas(), ledger: confirmed
+            )
+            .get()
+            let throughIt = grant(subject, until: now.addingTimeInterval(3600), guardianship: removed.id)
+            try await create(throughIt, stores, token: 3)
+            _ = try await stores.consents.removeGuardianship(
+                id: removed.id, ledger: LedgerRecord(kind: .familyMemberRemoved, result: "ok"), retired: LedgerRecord(kind: .offlineCodeRetired))
+            // A pending registration whose guardian may hold a card (as migrated ones may): only a removal retires that card.
+            let holder = try await stores.consents.addGuardianship(
+                registration(4, subject), quotas: GuardianQuotas(), ledger: LedgerRecord(kind: .familyMemberAdded, result: "pending")
+            ).get()
+            try await stores.consents.markCodeSaved(guardianshipID: holder.id)
+            _ = try await stores.consents.bindAssertion(Array(repeating: 9, count: 32), to: UUID(), until: now.addingTimeInterval(3600))
+
+            let counts = try await stores.consents.purge(before: now.addingTimeInterval(-300))
+            #expect(counts["grants"] == 1, "only the grant that ended before the cutoff")
+            #expect(try await stores.consents.grant(id: long.id) == nil)
+            #expect(try await stores.consents.grant(id: recent.id) != nil)
+            #expect(counts["guardianships"] == 0, "the removed one is named by a grant; the pending one may hold a card")
+
+            // Even a cutoff in the future spares what still lives.
+            let future = try await stores.consents.purge(before: now.addingTimeInterval(86_400 * 30))
+            #expect(future["assertion_bindings"] == 0 && future["grants"] == 1, "\(future)")
+            #expect(try await stores.consents.grant(id: throughIt.id) != nil, "a grant valid for another hour stays")
+            #expect(try await stores.consents.guardianships(ofSubject: subject).map(\.id) == [holder.id])
         }
     }
 

@@ -137,6 +137,7 @@ struct EmbeddedClusterTests {
         // Off this machine TLS is required unless the URL says otherwise; on loopback it is preferred.
         #expect("\(try DatabaseSettings.clientConfiguration(url: "postgres://alice@db.internal/passby").tls)".contains("require"))
         #expect("\(try DatabaseSettings.clientConfiguration(url: "postgres://alice@127.0.0.1/passby").tls)".contains("prefer"))
+        #expect("\(try DatabaseSettings.clientConfiguration(url: "postgres://alice@127.db.example/passby").tls)".contains("require"))
         #expect("\(try DatabaseSettings.clientConfiguration(url: "postgres://alice@db.internal/passby?sslmode=disable").tls)".contains("disable"))
         let socket = try DatabaseSettings.clientConfiguration(url: "postgres://postgres@localhost/passby?host=/tmp/pg")
         #expect(socket.unixSocketPath == "/tmp/pg/.s.PGSQL.5432")

@@ -87,8 +87,14 @@ public actor InMemoryConsentStore: ConsentStore {
     }
 
     public func grants(ofSubject subject: SubjectKey, limit: Int) async throws -> [ConsentGrant] {
+        let now = clock()
+        func acts(_ grant: ConsentGrant) -> Int {
+            grant.withdrawnAt == nil && grant.uses < grant.maxUses && grant.validUntil > now && grant.failedTries < ConsentGrant.failedTryLimit
+                ? 1 : 0
+        }
         let mine = grantRows.values.filter { $0.grant.subjectKey == subject }.map(current)
-        return Array(mine.sorted { ($0.validFrom, $0.id.uuidString) > ($1.validFrom, $1.id.uuidString) }.prefix(max(0, limit)))
+        return Array(
+            mine.sorted { (acts($0), $0.validFrom, $0.id.uuidString) > (acts($1), $1.validFrom, $1.id.uuidString) }.prefix(max(0, limit)))
     }
 
     public func checkConsent(
@@ -174,24 +180,27 @@ public actor InMemoryConsentStore: ConsentStore {
             audited[index].personal = nil
             counts["entries"] += 1
         }
-        let grants = grantRows.filter { _, row in row.grant.validUntil < cutoff || row.grant.withdrawnAt.map { $0 < cutoff } == true }
+        // Only what has ended by now goes, whatever the cutoff (as `passby_purge` does).
+        let horizon = min(cutoff, clock())
+        let grants = grantRows.filter { _, row in row.grant.validUntil < horizon || row.grant.withdrawnAt.map { $0 < horizon } == true }
         for key in grants.keys { grantRows[key] = nil }
         counts["grants"] = grants.count
         let named = Set(grantRows.values.compactMap(\.grant.guardianshipID))
         let before = guardianshipRows.count
         guardianshipRows.removeAll { row in
-            let ended = row.removedAt.map { $0 < cutoff } ?? (!row.guardianship.isConfirmed && row.guardianship.createdAt < cutoff)
+            let lapsed = !row.guardianship.isConfirmed && !row.guardianship.codeSaved && row.guardianship.createdAt < horizon
+            let ended = row.removedAt.map { $0 < horizon } ?? lapsed
             return ended && !named.contains(row.guardianship.id)
         }
         counts["guardianships"] = before - guardianshipRows.count
-        if let codes = offlineCodes as? InMemoryOfflineCodeStore { counts["offline_codes"] = await codes.purge(before: cutoff) }
-        let answers = answers.filter { $0.value.createdAt < cutoff }
+        if let codes = offlineCodes as? InMemoryOfflineCodeStore { counts["offline_codes"] = await codes.purge(before: horizon) }
+        let answers = answers.filter { $0.value.createdAt < horizon }
         for key in answers.keys { self.answers[key] = nil }
         counts["idempotent_answers"] = answers.count
-        let bindings = assertionBindings.filter { $0.value.expiresAt < cutoff }
+        let bindings = assertionBindings.filter { $0.value.expiresAt < horizon }
         for key in bindings.keys { assertionBindings[key] = nil }
         counts["assertion_bindings"] = bindings.count
-        let failures = consentFailures.filter { $0.value.window < cutoff }
+        let failures = consentFailures.filter { $0.value.window < min(cutoff, clock().addingTimeInterval(-3600)) }
         for key in failures.keys { consentFailures[key] = nil }
         counts["consent_failures"] = failures.count
         append(LedgerRecord(kind: .purge, result: counts.summary(before: cutoff)))

@@ -169,7 +169,11 @@ public struct PostgresConsentStore: ConsentStore {
 
     public func grants(ofSubject subject: SubjectKey, limit: Int) async throws -> [ConsentGrant] {
         var query = Self.grantQuery("g.subject_key = \(ByteBuffer(bytes: subject.bytes))")
-        query.sql += " ORDER BY g.valid_from DESC, g.id DESC LIMIT \(max(0, limit))"
+        // Grants that still act come first, so many ended ones never push a live one off the list.
+        query.sql += """
+             ORDER BY (g.withdrawn_at IS NULL AND g.uses < g.max_uses AND g.valid_until > now() AND g.failed_tries < \(ConsentGrant.failedTryLimit)) DESC,
+             g.valid_from DESC, g.id DESC LIMIT \(max(0, limit))
+            """
         return try await Self.grants(client.query(query, logger: logger))
     }
 

@@ -52,8 +52,7 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
             ).first
             var frontier = latest.map { MerkleFrontier(size: $0.size, nodes: $0.frontier) } ?? MerkleFrontier()
             let lastSeq = latest?.lastSeq ?? 0
-            // The queue, not a range of numbers: an entry that commits late is still in it. A row
-            // that names no entry, or one sealed already, is skipped here and cleared below.
+            // The queue, not a range of numbers: an entry that commits late is still in it.
             let rows = try await connection.query(
                 """
                 SELECT l.seq, l.leaf_hash FROM ledger_unsealed u JOIN ledger l ON l.seq = u.seq
@@ -74,14 +73,11 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                 }
                 seqs.append(seq)
             }
-            try await connection.query(
-                """
-                DELETE FROM ledger_unsealed u WHERE u.seq = ANY(\(seqs)::bigint[])
-                   OR EXISTS (SELECT 1 FROM ledger_tree t WHERE t.seq = u.seq) OR NOT EXISTS (SELECT 1 FROM ledger l WHERE l.seq = u.seq)
-                """, logger: logger)
             guard !seqs.isEmpty else { return nil }
             try await connection.query(
                 "INSERT INTO ledger_tree (leaf_index, seq) SELECT * FROM unnest(\(indices)::bigint[], \(seqs)::bigint[])", logger: logger)
+            // Only what the tree now holds leaves the queue; the service's role can take nothing else.
+            try await connection.query("SELECT ledger_dequeue_sealed()", logger: logger)
             try await connection.query(
                 "INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest(\(levels)::integer[], \(positions)::bigint[], \(hashes)::bytea[])",
                 logger: logger)

@@ -92,6 +92,8 @@ struct LedgerCommands: AsyncParsableCommand {
                 calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"),
                 year: day.year, month: day.month, day: day.day
             ).date!
+            // A day still running, or one to come, would reach into data that has not ended yet.
+            guard cutoff <= Date().addingTimeInterval(-86_400) else { throw ValidationError("--before must be yesterday or earlier") }
             let logger = Logger(label: "passby.ledger")
             let counts = try await withDatabase(data, logger: logger) { postgres in
                 try await PostgresConsentStore(client: postgres, logger: logger).purge(before: cutoff)

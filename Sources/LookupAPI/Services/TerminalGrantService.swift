@@ -17,7 +17,7 @@ struct TerminalGrantService: Sendable {
         var status: String
     }
 
-    /// The grants made in the person's name, newest first.
+    /// The grants made in the person's name: those that still act first, then the newest.
     func grants(of subject: TerminalCheckIn.Subject) async throws -> [SubjectGrant] {
         let now = clock.now()
         let guardians = Dictionary(

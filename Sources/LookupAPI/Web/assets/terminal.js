@@ -108,7 +108,8 @@
     const date = (value) => new Date(value).toLocaleDateString(Passby.language);
     const grants = records.grants.map((grant) => recordItem(
       t("terminal.records.grant", {
-        who: grant.guardian_masked_id ? t("terminal.records.by.guardian", { id: grant.guardian_masked_id }) : t(`terminal.records.by.${grant.relation}`),
+        who: grant.guardian_masked_id ? t("terminal.records.by.guardian", { id: grant.guardian_masked_id })
+          : t(grant.relation === "guardian" ? "terminal.records.by.former_guardian" : `terminal.records.by.${grant.relation}`),
         until: date(grant.valid_until), uses: grant.uses, max: grant.max_uses, status: t(`terminal.records.status.${grant.status}`),
       }),
       grant.status === "active" ? [["terminal.records.withdraw", "danger", `/v1/terminal/grants/${grant.id}/withdrawal`]] : []));
