@@ -2,6 +2,7 @@ import Consent
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 
 @testable import LookupAPI
@@ -10,6 +11,14 @@ import Testing
 struct FixedClock: PassbyClock {
     let instant: Date
     func now() -> Date { instant }
+}
+
+/// A clock a test moves on by hand.
+final class MovableClock: PassbyClock {
+    private let instant: Mutex<Date>
+    init(_ start: Date) { instant = Mutex(start) }
+    func now() -> Date { instant.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { instant.withLock { $0 += seconds } }
 }
 
 /// The age thresholds end to end, on a fixed day: 2026-06-15 in Asia/Shanghai, which is still

@@ -337,6 +337,36 @@ struct LookupFlowTests {
         }
     }
 
+    @Test("an Idempotency-Key on a grant holds for a day and the next; days later the same request makes a new grant and token")
+    func grantKeyExpires() async throws {
+        let clock = MovableClock(Date())
+        try await Scenario.run(clock: clock) { scenario in
+            _ = try await scenario.send(
+                .post, "/v1/family-members", as: .guardian, person: People.guardian,
+                body: ["id_number": People.elder.idNumber, "name": People.elder.name, "relationship": "parent"])
+            try await scenario.confirmGuardian(People.guardian, of: People.elder)
+            func grant() async throws -> (status: HTTPResponse.Status, id: String?, token: String?) {
+                // An assertion of the moved day, as the guardian's app would send it then.
+                let assertion = try await TestApp.identityProvider.mint(
+                    name: People.guardian.name, idNumber: People.guardian.idNumber, now: clock.now())
+                let headers: HTTPFields = [PassbyHeaders.idempotencyKey: "grant-days", PassbyHeaders.assertion: assertion]
+                let answer = try await scenario.send(
+                    .post, "/v1/consents", as: .guardian, person: nil, body: ["id_number": People.elder.idNumber], headers: headers)
+                let body = try json(answer.body)
+                return (answer.status, body["id"] as? String, body["token"] as? String)
+            }
+            let first = try await grant()
+            clock.advance(by: 86_400)
+            let nextDay = try await grant()
+            #expect(first.status == .created && nextDay.status == .ok)
+            #expect(nextDay.id == first.id && nextDay.token == first.token, "the next day a retry still finds the grant")
+            clock.advance(by: 3 * 86_400)
+            let later = try await grant()
+            #expect(later.status == .created)
+            #expect(later.id != first.id && later.token != first.token, "days later the old token never comes back")
+        }
+    }
+
     @Test("an elderly person grants for themselves at a terminal; a child cannot")
     func terminalGrant() async throws {
         try await Scenario.run { scenario in

@@ -68,13 +68,17 @@ struct Scenario {
 
     /// The background sealer is held off for the test's whole life: tests seal when they mean to,
     /// so a head they read is never moved under them.
-    static func run(configuration: PassbyConfiguration = .init(), _ body: @Sendable (Scenario) async throws -> Void) async throws {
+    static func run(
+        configuration: PassbyConfiguration = .init(), clock: (any PassbyClock)? = nil, _ body: @Sendable (Scenario) async throws -> Void
+    ) async throws {
         var configuration = configuration
         configuration.sealInterval = .seconds(86_400)
         // bcrypt at the production cost would take whole cores from the tests beside it.
         configuration.bcryptCost = 4
-        let (components, postgres) = try await TestApp.postgres(configuration: configuration)
-        try await buildApplication(components).test(.router) { client in
+        let (made, postgres) = try await TestApp.postgres(configuration: configuration)
+        var components = made
+        if let clock { components.clock = clock }
+        try await buildApplication(components).test(.router) { [components] client in
             var keys: [Role: String] = [:]
             for role in Role.allCases { keys[role] = try await components.clients.create(name: "test-\(role)", role: role).key }
             let today = components.configuration.agePolicy.today()

@@ -94,19 +94,22 @@ struct ConsentService: Sendable {
         // Only now, for someone allowed to grant for this person, does Passby say whether it knows them.
         let record = try await identities.subject(subjectKey)
 
-        // With an Idempotency-Key the grant's id and token are derived from it, so a retry finds the
-        // same grant and shows the same token, which is never stored.
-        let token: ConsentToken
-        let grantID: UUID
+        // With an Idempotency-Key the grant's id and token are derived from it and the day, so a
+        // retry finds the same grant and shows the same token, which is never stored. A key holds
+        // for the day it was first used and the next: long after (the grant purged, say), the same
+        // request makes a new grant with a new token, never the old token again.
+        var token: ConsentToken
+        var grantID: UUID
         if let key = request.idempotencyKey {
-            let client = caller.clientID.uuidString
-            token = personalData.derivedToken(for: ["consent", client, key, Data(request.bodyDigest).base64EncodedString()])
-            grantID = Self.uuid(from: personalData.derivedToken(for: ["consent-id", client, key]))
-            if let existing = try await consents.grant(id: grantID) {
-                guard existing.subjectKey == subjectKey, try await consents.grant(tokenHash: personalData.tokenHash(token))?.id == grantID else {
+            let day = Int64(now.timeIntervalSince1970.rounded(.down)) / 86_400
+            (grantID, token) = idempotentGrant(client: caller.clientID, key: key, bodyDigest: request.bodyDigest, day: day)
+            for candidate in [day, day - 1] {
+                let (id, derived) = idempotentGrant(client: caller.clientID, key: key, bodyDigest: request.bodyDigest, day: candidate)
+                guard let existing = try await consents.grant(id: id) else { continue }
+                guard existing.subjectKey == subjectKey, try await consents.grant(tokenHash: personalData.tokenHash(derived))?.id == id else {
                     throw Refusal.idempotencyKeyReused
                 }
-                return IssuedGrant(grant: existing, token: token, maskedID: record.maskedID, isNew: false)
+                return IssuedGrant(grant: existing, token: derived, maskedID: record.maskedID, isNew: false)
             }
         } else {
             token = ConsentToken.random()
@@ -118,6 +121,13 @@ struct ConsentService: Sendable {
             validFrom: now, validUntil: now.addingTimeInterval(TimeInterval(validSeconds)), maxUses: maxUses)
         try await store(grant, token: token, statement: nil, grantor: person, subjectMasked: record.maskedID, clientID: caller.clientID)
         return IssuedGrant(grant: grant, token: token, maskedID: record.maskedID, isNew: true)
+    }
+
+    /// The id and token of the grant an Idempotency-Key makes on `day` (days since 1970, UTC).
+    func idempotentGrant(client: UUID, key: String, bodyDigest: [UInt8], day: Int64) -> (UUID, ConsentToken) {
+        let client = client.uuidString
+        let token = personalData.derivedToken(for: ["consent", client, key, Data(bodyDigest).base64EncodedString(), "\(day)"])
+        return (Self.uuid(from: personalData.derivedToken(for: ["consent-id", client, key, "\(day)"])), token)
     }
 
     /// A passer-by's attestation that an elderly person consented out loud: for that requester
