@@ -10,10 +10,10 @@ INSERT INTO ledger_unsealed SELECT l.seq FROM ledger l WHERE NOT EXISTS (SELECT 
 -- directly, so it cannot keep an entry out of the tree. The trigger queues through
 -- ledger_queue, and the sealer dequeues through ledger_dequeue_sealed, which removes only entries
 -- the tree already holds. Both run with the owner's rights.
-CREATE FUNCTION ledger_queue(entry bigint) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION ledger_queue(entry bigint) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     INSERT INTO ledger_unsealed (seq) VALUES (entry)
 $$;
-CREATE FUNCTION ledger_dequeue_sealed() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION ledger_dequeue_sealed() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     n bigint;
 BEGIN
