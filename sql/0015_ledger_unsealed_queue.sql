@@ -10,8 +10,14 @@ INSERT INTO ledger_unsealed SELECT l.seq FROM ledger l WHERE NOT EXISTS (SELECT 
 -- directly, so it cannot keep an entry out of the tree. The trigger queues through
 -- ledger_queue, and the sealer dequeues through ledger_dequeue_sealed, which removes only entries
 -- the tree already holds. Both run with the owner's rights.
-CREATE FUNCTION ledger_queue(entry bigint) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    INSERT INTO ledger_unsealed (seq) VALUES (entry)
+CREATE FUNCTION ledger_queue(entry bigint) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    -- Only the ledger's insert trigger queues: called directly, it could only plant numbers.
+    IF pg_trigger_depth() = 0 THEN
+        RAISE EXCEPTION 'ledger_queue runs from the ledger''s insert trigger only' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO ledger_unsealed (seq) VALUES (entry) ON CONFLICT DO NOTHING;
+END
 $$;
 CREATE FUNCTION ledger_dequeue_sealed() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
