@@ -81,16 +81,24 @@ public enum AssertionRejection: String, Error, Sendable, CaseIterable {
     case wrongAudience = "assertion-wrong-audience"
     /// The assertion was first sent through another API client: it was captured or passed on.
     case otherClient = "assertion-other-client"
+    /// The header names an algorithm the provider is not trusted with (`none` and HMAC never are).
+    case algorithmRefused = "assertion-algorithm-refused"
+    /// The person signed in longer ago than the provider's `max_age_seconds`.
+    case tooOld = "assertion-too-old"
 }
 
-/// An identity provider Passby trusts: its issuer name and its public keys (a JWK set, EdDSA or ES256).
+/// An identity provider Passby trusts: its issuer name, its public keys (a JWK set) and what its
+/// assertions must say (`policy`; nil means Passby's own claim names, EdDSA or ES256, and the
+/// verifier's audience).
 public struct IdentityProvider: Sendable {
     public var issuer: String
     public var jwksJSON: String
+    public var policy: ProviderPolicy?
 
-    public init(issuer: String, jwksJSON: String) {
+    public init(issuer: String, jwksJSON: String, policy: ProviderPolicy? = nil) {
         self.issuer = issuer
         self.jwksJSON = jwksJSON
+        self.policy = policy
     }
 }
 
@@ -107,17 +115,17 @@ public struct AssertionVerifier: Sendable {
     public static let defaultAudience = "passby"
     /// The audience every accepted assertion names in `aud`.
     public let audience: String
-    private let providers: [String: JWTKeyCollection]
-    private let parser = JWTKeyCollection()
+    private let providers: [String: (policy: ProviderPolicy, keys: ProviderKeys)]
     private let cache = AssertionCache()
 
     public init(providers: [IdentityProvider], audience: String = AssertionVerifier.defaultAudience) async throws {
         self.audience = audience
-        var collections: [String: JWTKeyCollection] = [:]
+        var trusted: [String: (ProviderPolicy, ProviderKeys)] = [:]
         for provider in providers {
-            collections[provider.issuer] = try await JWTKeyCollection().add(jwksJSON: provider.jwksJSON)
+            let policy = provider.policy ?? ProviderPolicy(audience: audience)
+            trusted[provider.issuer] = (policy, await ProviderKeys.parse(jwksJSON: provider.jwksJSON, algorithms: policy.algorithms))
         }
-        self.providers = collections
+        self.providers = trusted
     }
 
     public var issuers: [String] { providers.keys.sorted() }
@@ -127,27 +135,49 @@ public struct AssertionVerifier: Sendable {
         let seconds = Int64(now.timeIntervalSince1970)
         let cacheKey = AssertionCache.key(token)
         if let person = cache.person(for: cacheKey, now: seconds) { return person }
-        guard token.utf8.count <= 8192, let unverified = try? await parser.unverified(token, as: RealNameClaims.self) else {
-            throw .malformed
-        }
-        guard let keys = providers[unverified.iss] else { throw .untrustedIssuer }
-        let claims: RealNameClaims
+        guard token.utf8.count <= 8192, let (header, unverified, _) = try? DefaultJWTParser().parse([UInt8](token.utf8), as: ProviderClaims.self),
+            let issuer = unverified.string("iss")
+        else { throw .malformed }
+        guard let (policy, keys) = providers[issuer] else { throw .untrustedIssuer }
+        guard let algorithm = header.alg, policy.algorithms.contains(algorithm) else { throw .algorithmRefused }
+        guard let key = keys.key(kid: header.kid, algorithm: algorithm) else { throw .badSignature }
+        let claims: ProviderClaims
         do {
-            claims = try await keys.verify(token, as: RealNameClaims.self)
+            claims = try await key.collection.verify(token, as: ProviderClaims.self)
         } catch {
             throw .badSignature
         }
-        guard claims.aud?.value.contains(audience) == true else { throw .wrongAudience }
-        guard claims.exp > seconds else { throw .expired }
-        guard claims.iat <= seconds + Self.allowedClockSkew else { throw .notYetValid }
-        guard claims.exp - claims.iat <= Self.maxLifetime else { throw .lifetimeTooLong }
-        guard claims.rnv else { throw .notRealNameVerified }
-        guard let id = try? IdentityNumber(parsing: claims.idn, today: today) else { throw .badIDNumber }
-        let name = PersonalData.normalizeName(claims.name)
+        guard let exp = claims.integer("exp"), let iat = claims.integer("iat") else { throw .malformed }
+        let audiences = claims.audiences
+        guard audiences.contains(policy.audience) else { throw .wrongAudience }
+        // With several audiences the one it was issued to must be Passby (OpenID Connect Core 3.1.3.7).
+        guard audiences.count == 1 || claims.string("azp") == policy.audience else { throw .wrongAudience }
+        guard exp > seconds else { throw .expired }
+        guard iat <= seconds + Self.allowedClockSkew, (claims.integer("nbf") ?? iat) <= seconds + Self.allowedClockSkew else {
+            throw .notYetValid
+        }
+        var cachedUntil = exp
+        if let maxAge = policy.maxAgeSeconds {
+            let authenticated = claims.integer("auth_time") ?? iat
+            guard seconds - authenticated <= maxAge else { throw .tooOld }
+            cachedUntil = min(exp, authenticated + maxAge)
+        } else {
+            guard exp - iat <= Self.maxLifetime else { throw .lifetimeTooLong }
+        }
+        switch policy.realName {
+        case .claim(let name): guard claims.flag(name) else { throw .notRealNameVerified }
+        case .acr(let accepted): guard let acr = claims.string("acr"), accepted.contains(acr) else { throw .notRealNameVerified }
+        }
+        guard let number = claims.string(policy.idNumberClaim), let id = try? IdentityNumber(parsing: number, today: today) else {
+            throw .badIDNumber
+        }
+        let name = PersonalData.normalizeName(claims.string(policy.nameClaim) ?? "")
         guard !name.isEmpty else { throw .malformed }
-        let dependents = (claims.dependents ?? []).prefix(Self.maxDependents).compactMap { try? IdentityNumber(parsing: $0, today: today) }
-        let person = VerifiedPerson(id: id, name: name, issuer: claims.iss, subject: claims.sub, expiresAt: claims.exp, dependents: dependents)
-        cache.store(person, for: cacheKey, issuedAt: claims.iat, expiresAt: claims.exp, now: seconds)
+        let dependents = policy.dependentsClaim.map { claims.strings($0) } ?? []
+        let person = VerifiedPerson(
+            id: id, name: name, issuer: issuer, subject: claims.string("sub") ?? "", expiresAt: cachedUntil,
+            dependents: dependents.prefix(Self.maxDependents).compactMap { try? IdentityNumber(parsing: $0, today: today) })
+        cache.store(person, for: cacheKey, issuedAt: iat, expiresAt: cachedUntil, now: seconds)
         return person
     }
 

@@ -92,7 +92,8 @@ struct LedgerStorageTests {
             }
             let (inserted, insertedSignal) = AsyncStream<Void>.makeStream()
             let (release, releaseSignal) = AsyncStream<Void>.makeStream()
-            // A transaction that takes its number first and commits after 20,000 others were sealed.
+            // A transaction that takes its number first and commits after 10,001 others were sealed
+            // (the old sealer looked back 10,000 numbers).
             let held = Task {
                 try await client.withTransaction(logger: logger) { connection in
                     try await connection.query("INSERT INTO ledger (kind, result) VALUES ('verification', 'late')", logger: logger)
@@ -101,15 +102,13 @@ struct LedgerStorageTests {
                 }
             }
             for await _ in inserted { break }
-            for _ in 0..<2 {
-                try await client.query(
-                    "INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 10000)", logger: logger)
-                _ = try #require(try await seal())
-            }
+            try await client.query(
+                "INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 10001)", logger: logger)
+            _ = try #require(try await seal())
             releaseSignal.yield()
             try await held.value
             let head = try #require(try await seal(), "the late entry is sealed by the next seal")
-            #expect(head.size == 20_001)
+            #expect(head.size == 10_002)
             let snapshot = try await store.auditSnapshot()
             #expect(LedgerAudit.unsealed(snapshot) == [])
             #expect(LedgerAudit.problems(snapshot, ledgerKey: key.key.publicKey) == [])
