@@ -4,12 +4,80 @@ import Foundation
 /// The identity providers Passby trusts: those listed in `PASSBY_IDENTITY_PROVIDERS`, or the
 /// development provider when `developmentProviderTrusted` allows it.
 enum IdentityProviders {
+    /// One entry of `PASSBY_IDENTITY_PROVIDERS`. `{"issuer", "jwks_file"}` alone is Passby's own
+    /// format (claims `idn`, `name`, `rnv`; EdDSA or ES256; `PASSBY_ASSERTION_AUDIENCE`); with an
+    /// `audience` it is an OpenID Connect provider with its own claim names.
     struct Entry: Decodable {
         var issuer: String
-        var jwksFile: String
+        var jwksFile: String?
+        var jwksURI: String?
+        var audience: String?
+        var claims: Claims?
+        var maxAgeSeconds: Int64?
+        var allowHTTP: Bool?
+        var algorithms: [String]?
+
+        struct Claims: Decodable {
+            var idNumber: String?
+            var name: String?
+            var realNameVerified: RealName?
+            var dependents: String?
+            enum CodingKeys: String, CodingKey {
+                case idNumber = "id_number"
+                case name
+                case realNameVerified = "real_name_verified"
+                case dependents
+            }
+        }
+
+        /// A claim name that must be true, or `{"acr": [accepted values]}`.
+        enum RealName: Decodable {
+            case claim(String)
+            case acr([String])
+            struct ACR: Decodable { var acr: [String] }
+            init(from decoder: any Decoder) throws {
+                if let name = try? decoder.singleValueContainer().decode(String.self) {
+                    self = .claim(name)
+                } else {
+                    self = .acr(try ACR(from: decoder).acr)
+                }
+            }
+        }
+
         enum CodingKeys: String, CodingKey {
-            case issuer
+            case issuer, audience, claims, algorithms
             case jwksFile = "jwks_file"
+            case jwksURI = "jwks_uri"
+            case maxAgeSeconds = "max_age_seconds"
+            case allowHTTP = "allow_http"
+        }
+
+        /// What the provider's assertions must say; nil for Passby's own format.
+        func policy() throws -> ProviderPolicy? {
+            guard let audience else { return nil }
+            guard !audience.isEmpty else { throw ConfigurationError(description: "provider \(issuer): `audience` is empty") }
+            let algorithms = Set(algorithms ?? Array(ProviderPolicy.asymmetricAlgorithms))
+            let refused = algorithms.subtracting(ProviderPolicy.asymmetricAlgorithms)
+            guard refused.isEmpty, !algorithms.isEmpty else {
+                throw ConfigurationError(
+                    description:
+                        "provider \(issuer): algorithms must be among RS256, PS256, ES256 and EdDSA (never none or HMAC), not \(refused.sorted())")
+            }
+            if let maxAgeSeconds, !(1...86_400).contains(maxAgeSeconds) {
+                throw ConfigurationError(description: "provider \(issuer): max_age_seconds must be 1…86400")
+            }
+            let realName: ProviderPolicy.RealNameCheck =
+                switch claims?.realNameVerified {
+                case .claim(let name): .claim(name)
+                case .acr(let values): .acr(values)
+                case nil: .claim("rnv")
+                }
+            if case .acr(let values) = realName, values.isEmpty {
+                throw ConfigurationError(description: "provider \(issuer): real_name_verified lists no acr value")
+            }
+            return ProviderPolicy(
+                audience: audience, idNumberClaim: claims?.idNumber ?? "idn", nameClaim: claims?.name ?? "name", realName: realName,
+                dependentsClaim: claims?.dependents, maxAgeSeconds: maxAgeSeconds ?? 600, algorithms: algorithms)
         }
     }
 
@@ -48,14 +116,26 @@ enum IdentityProviders {
     static func load(_ configuration: PassbyConfiguration, development: Bool, dataDirectory: URL) throws -> [IdentityProvider] {
         var providers: [IdentityProvider] = []
         if let path = configuration.identityProvidersFile {
-            guard let data = FileManager.default.contents(atPath: path),
-                let entries = try? JSONDecoder().decode([Entry].self, from: data)
-            else { throw ConfigurationError(description: "\(path) is not a JSON list of {\"issuer\", \"jwks_file\"}") }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(description: "the identity provider list \(path) cannot be read")
+            }
+            let entries: [Entry]
+            do {
+                entries = try JSONDecoder().decode([Entry].self, from: data)
+            } catch {
+                throw ConfigurationError(description: "\(path) is not a JSON list of providers ({\"issuer\", \"jwks_file\", …}): \(error)")
+            }
             for entry in entries {
-                guard let jwks = FileManager.default.contents(atPath: entry.jwksFile) else {
-                    throw ConfigurationError(description: "the key set \(entry.jwksFile) of \(entry.issuer) cannot be read")
+                let policy = try entry.policy()
+                guard entry.jwksURI == nil, let file = entry.jwksFile else {
+                    // Discovery and `jwks_uri` come with the OpenID Connect key fetching; until then, say so.
+                    throw ConfigurationError(
+                        description: "provider \(entry.issuer): give its keys as jwks_file (discovery and jwks_uri are not supported yet)")
                 }
-                providers.append(IdentityProvider(issuer: entry.issuer, jwksJSON: String(decoding: jwks, as: UTF8.self)))
+                guard let jwks = FileManager.default.contents(atPath: file) else {
+                    throw ConfigurationError(description: "provider \(entry.issuer): its key set \(file) cannot be read")
+                }
+                providers.append(IdentityProvider(issuer: entry.issuer, jwksJSON: String(decoding: jwks, as: UTF8.self), policy: policy))
             }
         }
         if development {
