@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults test-attacks test-fuzz-codes fuzz faults venv bench clean
+.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults test-attacks test-fuzz-codes test-oidc fuzz faults venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -20,7 +20,7 @@ run: build
 ## smoke test of the real binary (which also checks its live codes from outside), and the pages
 ## in headless Chromium (screenshots in .build/test-output/pages), schemathesis against
 ## openapi.yaml, and fault injection (database, process, abusive clients).
-test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults test-attacks test-fuzz-codes
+test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults test-attacks test-fuzz-codes test-oidc
 
 ## Python tools that check Passby from outside, in a virtual environment under the project.
 venv: $(VENV)/.installed
@@ -67,6 +67,11 @@ test-attacks: venv
 test-fuzz-codes: venv
 	$(SWIFT) build --product passby
 	$(VENV)/bin/python tests-live/fuzz_codes.py $(PASSBY) 10000
+
+## A real OpenID provider from PyPI (oidc-provider-mock) on loopback: its RS256 ID tokens, claims mapped, for a whole lookup, and every bad one refused.
+test-oidc: venv
+	$(SWIFT) build --product passby
+	$(VENV)/bin/python tests-live/oidc_test.py $(PASSBY)
 
 test-smoke: venv
 	$(SWIFT) build --product passby
