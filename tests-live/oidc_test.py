@@ -2,8 +2,10 @@
 loopback: its RS256 ID tokens, with custom claims mapped through PASSBY_IDENTITY_PROVIDERS, are
 real-name assertions for a whole lookup, and every way such a token can be wrong is refused.
 
-The keys are given to Passby as the provider's JWK set in a file, fetched once here; discovery,
-key rotation and the page's sign-in through the provider come with the rest of issue 14.
+Passby finds the keys by discovery and fetches them itself; it follows a key rotation (the mock
+makes a new key at every start) without a restart, keeps serving from its cached keys while the
+provider is down, and refuses to start while a configured provider cannot be reached. The page's
+sign-in through the provider comes with the rest of issue 14.
 
 Usage: oidc_test.py PATH/TO/passby
 """
@@ -35,10 +37,10 @@ def b64(data):
 class Provider:
     """oidc-provider-mock on a free loopback port. Its issuer is the URL it is reached by."""
 
-    def __init__(self, work):
-        self.port = free_port()
+    def __init__(self, work, port=None):
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(work / "oidc-provider.log", "w")
+        self.log = open(work / "oidc-provider.log", "a")
         mock = Path(sys.executable).parent / "oidc-provider-mock"
         self.process = subprocess.Popen([str(mock), "-p", str(self.port), "-e", "300"], stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(100):
@@ -85,8 +87,7 @@ def main():
     try:
         with urllib.request.urlopen(provider.metadata["jwks_uri"], timeout=5) as answer:
             jwks = answer.read()
-        (work / "jwks.json").write_bytes(jwks)
-        providers = [{"issuer": provider.metadata["issuer"], "audience": "passby", "jwks_file": str(work / "jwks.json"),
+        providers = [{"issuer": provider.metadata["issuer"], "audience": "passby",
                       "claims": {"id_number": "national_id", "name": "name", "real_name_verified": {"acr": [ACR]}},
                       "max_age_seconds": 600, "allow_http": True}]
         (work / "providers.json").write_text(json.dumps(providers))
@@ -144,6 +145,38 @@ def main():
                   refused(signing_input + "." + b64(mac)))
         tampered = good.rsplit(".", 1)[0] + "." + b64(b"\0" * 256)
         equal("a forged RS256 signature is refused", (401, "assertion-bad-signature"), refused(tampered))
+
+        # Rotation: the provider restarts with a new key. Passby, untouched, fetches the new set
+        # when a token fails with the keys it has (the mock's tokens name no kid).
+        time.sleep(31)  # past the 30 s since the last forced refetch (the forged signature above)
+        provider.stop()
+        provider = Provider(work, port=provider.port)
+        provider.user("passerby", person_claims(passerby))
+        equal("after the provider's key rotation a new token is accepted, no restart of Passby",
+              (403, "consent-invalid"), refused(provider.id_token("passerby")))
+        # Down: a token minted before, never used, still verifies from the cached keys.
+        unused = provider.id_token("passerby")
+        provider.stop()
+        equal("while the provider is down, its tokens verify from the cached keys", (403, "consent-invalid"), refused(unused))
+        with urllib.request.urlopen(passby.base + "/readyz", timeout=5) as answer:
+            status, text = answer.status, answer.read().decode()
+        check("and /readyz still answers 200, naming the provider and its usable keys",
+              status == 200 and f"provider {provider.metadata['issuer']} keys=" in text and "keys=0" not in text, text)
+        passby.stop()
+        passby = None
+        # A provider that cannot be reached at start-up is a start-up error naming it.
+        late = Passby(binary, env={"PASSBY_IDENTITY_PROVIDERS": str(work / "providers.json"), "PASSBY_DEV_IDP": "off"}, start=False)
+        try:
+            done = subprocess.run([late.binary, "serve", "--demo", "--data-dir", str(late.data), "--port", str(free_port())],
+                                  env=late.env, capture_output=True, text=True, timeout=60)
+            output = done.stdout + done.stderr
+            check("serve refuses to start while a configured provider is down, naming it",
+                  done.returncode != 0 and provider.base in output and "discovery" in output, output[-300:])
+        except subprocess.TimeoutExpired:
+            check("serve refuses to start while a configured provider is down, naming it", False, "it started")
+        finally:
+            late.stop()
+        provider = Provider(work, port=provider.port)  # so that the finally below has one to stop
     finally:
         if passby:
             passby.stop()

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Synchronization
 
 /// What one identity provider's assertions must say, and under which claim names. Passby's own
 /// names (`idn`, `name`, `rnv`) are the default; an OpenID Connect provider maps its own.
@@ -133,5 +134,82 @@ struct ProviderKeys: Sendable {
         let fitting = keys.filter { $0.algorithm == algorithm }
         if let kid { return fitting.first { $0.kid == kid } }
         return fitting.count == 1 ? fitting[0] : nil
+    }
+}
+
+/// Where a provider's keys come from when they are fetched again: its JWK set and how long it
+/// may be cached. Consent knows nothing of HTTP; `LookupAPI` supplies the fetch.
+public typealias KeySetFetch = @Sendable () async throws -> (jwksJSON: String, maxAge: Int64)
+
+/// A provider's keys as they are now, refetched in the background once they are older than the
+/// set's cache lifetime and at once (at most every 30 s) for a key the set does not hold. A
+/// failed fetch keeps the keys Passby has: a provider that is down does not stop lookups.
+final class ProviderKeyRing: Sendable {
+    static let forcedRefetchInterval: Int64 = 30
+
+    struct State {
+        var keys: ProviderKeys
+        var fetchedAt: Int64
+        var maxAge: Int64
+        var lastForcedFetch: Int64?
+        var refreshing = false
+    }
+
+    let algorithms: Set<String>
+    let fetch: KeySetFetch?
+    private let state: Mutex<State>
+
+    init(keys: ProviderKeys, algorithms: Set<String>, maxAge: Int64, fetch: KeySetFetch?, now: Int64) {
+        self.algorithms = algorithms
+        self.fetch = fetch
+        state = Mutex(State(keys: keys, fetchedAt: now, maxAge: maxAge))
+    }
+
+    var keys: ProviderKeys { state.withLock { $0.keys } }
+
+    /// Seconds since the keys were last fetched (or read).
+    func age(now: Int64) -> Int64 { state.withLock { now - $0.fetchedAt } }
+
+    /// Starts a background refetch when the keys are past their cache lifetime.
+    func refreshIfStale(now: Int64) {
+        guard let fetch else { return }
+        let due = state.withLock { state -> Bool in
+            guard !state.refreshing, now - state.fetchedAt >= state.maxAge else { return false }
+            state.refreshing = true
+            return true
+        }
+        guard due else { return }
+        Task {
+            let fetched = try? await fetch()
+            var keys: ProviderKeys?
+            if let fetched { keys = await ProviderKeys.parse(jwksJSON: fetched.jwksJSON, algorithms: algorithms) }
+            // A set with no usable key is a failed fetch: the keys in hand stay.
+            if keys?.keys.isEmpty == true { keys = nil }
+            state.withLock { state in
+                state.refreshing = false
+                // A failed fetch is tried again after a forced-refetch interval, not on every request.
+                guard let fetched, let keys else {
+                    state.fetchedAt = now - state.maxAge + Self.forcedRefetchInterval
+                    return
+                }
+                (state.keys, state.fetchedAt, state.maxAge) = (keys, now, fetched.maxAge)
+            }
+        }
+    }
+
+    /// Fetches the set at once for a key it lacks, unless that was done less than 30 s ago.
+    /// Returns whether the keys changed.
+    func forceRefetch(now: Int64) async -> Bool {
+        guard let fetch else { return false }
+        let allowed = state.withLock { state -> Bool in
+            if let last = state.lastForcedFetch, now - last < Self.forcedRefetchInterval { return false }
+            state.lastForcedFetch = now
+            return true
+        }
+        guard allowed, let fetched = try? await fetch() else { return false }
+        let keys = await ProviderKeys.parse(jwksJSON: fetched.jwksJSON, algorithms: algorithms)
+        guard !keys.keys.isEmpty else { return false }
+        state.withLock { state in (state.keys, state.fetchedAt, state.maxAge) = (keys, now, fetched.maxAge) }
+        return true
     }
 }

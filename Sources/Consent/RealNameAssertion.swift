@@ -94,11 +94,16 @@ public struct IdentityProvider: Sendable {
     public var issuer: String
     public var jwksJSON: String
     public var policy: ProviderPolicy?
+    /// How to fetch the keys again (a provider's `jwks_uri`), and how long the first set may be cached.
+    public var refetch: KeySetFetch?
+    public var maxAge: Int64
 
-    public init(issuer: String, jwksJSON: String, policy: ProviderPolicy? = nil) {
+    public init(issuer: String, jwksJSON: String, policy: ProviderPolicy? = nil, refetch: KeySetFetch? = nil, maxAge: Int64 = 300) {
         self.issuer = issuer
         self.jwksJSON = jwksJSON
         self.policy = policy
+        self.refetch = refetch
+        self.maxAge = maxAge
     }
 }
 
@@ -115,15 +120,19 @@ public struct AssertionVerifier: Sendable {
     public static let defaultAudience = "passby"
     /// The audience every accepted assertion names in `aud`.
     public let audience: String
-    private let providers: [String: (policy: ProviderPolicy, keys: ProviderKeys)]
+    private let providers: [String: (policy: ProviderPolicy, keys: ProviderKeyRing)]
     private let cache = AssertionCache()
 
     public init(providers: [IdentityProvider], audience: String = AssertionVerifier.defaultAudience) async throws {
         self.audience = audience
-        var trusted: [String: (ProviderPolicy, ProviderKeys)] = [:]
+        var trusted: [String: (ProviderPolicy, ProviderKeyRing)] = [:]
+        let now = Int64(Date().timeIntervalSince1970)
         for provider in providers {
             let policy = provider.policy ?? ProviderPolicy(audience: audience)
-            trusted[provider.issuer] = (policy, await ProviderKeys.parse(jwksJSON: provider.jwksJSON, algorithms: policy.algorithms))
+            let keys = await ProviderKeys.parse(jwksJSON: provider.jwksJSON, algorithms: policy.algorithms)
+            trusted[provider.issuer] = (
+                policy, ProviderKeyRing(keys: keys, algorithms: policy.algorithms, maxAge: provider.maxAge, fetch: provider.refetch, now: now)
+            )
         }
         self.providers = trusted
     }
@@ -138,15 +147,16 @@ public struct AssertionVerifier: Sendable {
         guard token.utf8.count <= 8192, let (header, unverified, _) = try? DefaultJWTParser().parse([UInt8](token.utf8), as: ProviderClaims.self),
             let issuer = unverified.string("iss")
         else { throw .malformed }
-        guard let (policy, keys) = providers[issuer] else { throw .untrustedIssuer }
+        guard let (policy, ring) = providers[issuer] else { throw .untrustedIssuer }
         guard let algorithm = header.alg, policy.algorithms.contains(algorithm) else { throw .algorithmRefused }
-        guard let key = keys.key(kid: header.kid, algorithm: algorithm) else { throw .badSignature }
-        let claims: ProviderClaims
-        do {
-            claims = try await key.collection.verify(token, as: ProviderClaims.self)
-        } catch {
-            throw .badSignature
+        ring.refreshIfStale(now: seconds)
+        var claims = await Self.verified(token, kid: header.kid, algorithm: algorithm, keys: ring.keys)
+        // A key the set lacks, or a kid-less token no key verifies, may come from a rotation: fetch
+        // the set again (at most every 30 s) and try once more.
+        if claims == nil, await ring.forceRefetch(now: seconds) {
+            claims = await Self.verified(token, kid: header.kid, algorithm: algorithm, keys: ring.keys)
         }
+        guard let claims else { throw .badSignature }
         guard let exp = claims.integer("exp"), let iat = claims.integer("iat") else { throw .malformed }
         let audiences = claims.audiences
         guard audiences.contains(policy.audience) else { throw .wrongAudience }
@@ -179,6 +189,20 @@ public struct AssertionVerifier: Sendable {
             dependents: dependents.prefix(Self.maxDependents).compactMap { try? IdentityNumber(parsing: $0, today: today) })
         cache.store(person, for: cacheKey, issuedAt: iat, expiresAt: cachedUntil, now: seconds)
         return person
+    }
+
+    /// The token's claims when the key its header picks verifies its signature.
+    private static func verified(_ token: String, kid: String?, algorithm: String, keys: ProviderKeys) async -> ProviderClaims? {
+        guard let key = keys.key(kid: kid, algorithm: algorithm) else { return nil }
+        return try? await key.collection.verify(token, as: ProviderClaims.self)
+    }
+
+    /// Each provider's keys: how many, and how old (for `/readyz`).
+    public func keyStatus(now: Date) -> [(issuer: String, keys: Int, ageSeconds: Int64)] {
+        providers.keys.sorted().map { issuer in
+            let ring = providers[issuer]!.keys
+            return (issuer, ring.keys.keys.count, ring.age(now: Int64(now.timeIntervalSince1970)))
+        }
     }
 
     /// How many verified assertions are cached (for tests).

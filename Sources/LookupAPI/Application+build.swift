@@ -129,7 +129,9 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware(catalogue: ProblemCatalogue(configuration: settings)))
-    SystemController(database: stores.database, registry: PassbyMetrics.registry, metricsToken: settings.metricsToken).addRoutes(to: router)
+    SystemController(
+        database: stores.database, registry: PassbyMetrics.registry, metricsToken: settings.metricsToken, assertions: components.assertions
+    ).addRoutes(to: router)
     KeysController(keys: components.keys, ledgerKey: components.ledgerKey, receiptKey: components.receiptKey.publicKey).addRoutes(to: router)
 
     let v1 = router.group("v1").add(middleware: ClientAuthenticator(clients: stores.clients, staffSessions: staffSessions))

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Consent
 import Foundation
 
@@ -106,6 +107,28 @@ enum IdentityProviders {
         return true
     }
 
+    /// A provider whose keys come over HTTP: its `jwks_uri`, or the one its metadata names.
+    static func fetched(_ entry: Entry, policy: ProviderPolicy?, http: HTTPClient) async throws -> IdentityProvider {
+        let allowHTTP = entry.allowHTTP ?? false
+        if allowHTTP, !(URL(string: entry.issuer)?.host.map(isLoopback) ?? false) {
+            throw ConfigurationError(description: "provider \(entry.issuer): allow_http is for loopback providers only")
+        }
+        let fetcher = ProviderFetcher(http: http, allowHTTP: allowHTTP)
+        let address: String
+        do {
+            if let given = entry.jwksURI { address = given } else { address = try await fetcher.discover(issuer: entry.issuer) }
+        } catch {
+            throw ConfigurationError(description: "provider \(entry.issuer): discovery failed: \(error)")
+        }
+        do {
+            let (jwks, maxAge) = try await fetcher.keySet(address)
+            return IdentityProvider(
+                issuer: entry.issuer, jwksJSON: jwks, policy: policy, refetch: { try await fetcher.keySet(address) }, maxAge: maxAge)
+        } catch {
+            throw ConfigurationError(description: "provider \(entry.issuer): its key set \(address) cannot be fetched: \(error)")
+        }
+    }
+
     /// 127.0.0.0/8, ::1 and localhost.
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host == "::1" || host == "[::1]" { return true }
@@ -113,7 +136,12 @@ enum IdentityProviders {
         return octets.count == 4 && octets.allSatisfy { $0 != nil } && octets[0] == 127
     }
 
-    static func load(_ configuration: PassbyConfiguration, development: Bool, dataDirectory: URL) throws -> [IdentityProvider] {
+    /// The providers of `PASSBY_IDENTITY_PROVIDERS`, their keys read or fetched (`http` fetches
+    /// them: discovery, then `jwks_uri`), and the development provider when it is trusted. A
+    /// provider whose metadata or keys cannot be had is a start-up error naming it.
+    static func load(
+        _ configuration: PassbyConfiguration, development: Bool, dataDirectory: URL, http: HTTPClient? = nil
+    ) async throws -> [IdentityProvider] {
         var providers: [IdentityProvider] = []
         if let path = configuration.identityProvidersFile {
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -127,15 +155,15 @@ enum IdentityProviders {
             }
             for entry in entries {
                 let policy = try entry.policy()
-                guard entry.jwksURI == nil, let file = entry.jwksFile else {
-                    // Discovery and `jwks_uri` come with the OpenID Connect key fetching; until then, say so.
-                    throw ConfigurationError(
-                        description: "provider \(entry.issuer): give its keys as jwks_file (discovery and jwks_uri are not supported yet)")
+                if let file = entry.jwksFile {
+                    guard let jwks = FileManager.default.contents(atPath: file) else {
+                        throw ConfigurationError(description: "provider \(entry.issuer): its key set \(file) cannot be read")
+                    }
+                    providers.append(IdentityProvider(issuer: entry.issuer, jwksJSON: String(decoding: jwks, as: UTF8.self), policy: policy))
+                } else {
+                    guard let http else { throw ConfigurationError(description: "provider \(entry.issuer): its keys can only be fetched by serve") }
+                    providers.append(try await fetched(entry, policy: policy, http: http))
                 }
-                guard let jwks = FileManager.default.contents(atPath: file) else {
-                    throw ConfigurationError(description: "provider \(entry.issuer): its key set \(file) cannot be read")
-                }
-                providers.append(IdentityProvider(issuer: entry.issuer, jwksJSON: String(decoding: jwks, as: UTF8.self), policy: policy))
             }
         }
         if development {

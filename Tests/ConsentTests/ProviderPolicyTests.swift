@@ -158,4 +158,53 @@ struct ProviderPolicyTests {
         let other = try await Self.sign(Self.claims(), kid: "k2")
         await #expect(throws: AssertionRejection.badSignature) { try await named.verify(other, now: Self.now, today: Self.today) }
     }
+
+    /// Counts the fetches of a provider's key set and answers with whatever set it is given.
+    actor KeySetServer {
+        var fetches = 0
+        var answer: Result<String, any Error>
+        init(_ answer: Result<String, any Error>) { self.answer = answer }
+        func fetch() throws -> (jwksJSON: String, maxAge: Int64) {
+            fetches += 1
+            return (try answer.get(), 300)
+        }
+        func set(_ answer: Result<String, any Error>) { self.answer = answer }
+    }
+
+    struct Unreachable: Error {}
+
+    @Test("a key the set lacks is fetched again at once, at most every 30 s; a failed or empty fetch keeps the keys in hand")
+    func refetch() async throws {
+        // The provider rotated: Passby holds only an old set without the signing key.
+        let server = KeySetServer(.success(try Self.jwks(kid: "k1")))
+        let stale = #"{"keys":[]}"#
+        let verifier = try await AssertionVerifier(providers: [
+            IdentityProvider(issuer: Self.issuer, jwksJSON: stale, policy: Self.policy, refetch: { try await server.fetch() })
+        ])
+        let now = Date()
+        func claims() -> Claims {
+            let iat = Int(now.timeIntervalSince1970) - 10
+            return Self.claims(["iat": .int(iat), "exp": .int(iat + 300), "auth_time": .int(iat)])
+        }
+        #expect(try await verifier.verify(try await Self.sign(claims()), now: now, today: Self.today).subject == "alice")
+        #expect(await server.fetches == 1, "the missing key was fetched once")
+        // Another unknown kid at once: no second fetch within 30 s, so a flood of forged kids costs the provider nothing.
+        let forged = try await Self.sign(claims(), kid: "k9")
+        await #expect(throws: AssertionRejection.badSignature) { try await verifier.verify(forged, now: now, today: Self.today) }
+        #expect(await server.fetches == 1)
+        // The provider goes down, or answers with nothing usable: the keys in hand go on verifying.
+        await server.set(.failure(Unreachable()))
+        let later = now.addingTimeInterval(31)
+        await #expect(throws: AssertionRejection.badSignature) {
+            try await verifier.verify(try await Self.sign(claims(), kid: "k8"), now: later, today: Self.today)
+        }
+        #expect(await server.fetches == 2)
+        await server.set(.success(stale))
+        let fresh = try await Self.sign(
+            Self.claims([
+                "iat": .int(Int(later.timeIntervalSince1970) - 5), "exp": .int(Int(later.timeIntervalSince1970) + 200),
+                "auth_time": .int(Int(later.timeIntervalSince1970) - 5),
+            ]))
+        #expect(try await verifier.verify(fresh, now: later, today: Self.today).subject == "alice", "still verified by the keys in hand")
+    }
 }

@@ -19,6 +19,9 @@ struct SystemAPITests {
             let readiness = try await client.send(.get, "/readyz")
             #expect(health.status == .ok)
             #expect(readiness.status == .ok)
+            // Each trusted identity provider, with its usable keys and their age.
+            let line = try #require(readiness.body.split(separator: "\n").first { $0.hasPrefix("provider \(DevelopmentIdentityProvider.issuer) ") })
+            #expect(line.contains("keys=1 ") && line.hasSuffix("s"), "\(line)")
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Consent
 import Database
 import Display
@@ -31,9 +32,20 @@ struct Serve: AsyncParsableCommand {
         try keyStore.ensureActiveKey()
         let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
         let development = try IdentityProviders.developmentProviderTrusted(demo: demo, host: host, configuration: configuration)
-        let assertions = try await AssertionVerifier(
-            providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory),
-            audience: configuration.assertionAudience)
+        // Fetches providers' metadata and keys; no redirects, short timeouts; shut down on the way out.
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
+        let assertions: AssertionVerifier
+        do {
+            assertions = try await AssertionVerifier(
+                providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory, http: http),
+                audience: configuration.assertionAudience)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        defer { Task { try? await http.shutdown() } }
         if development {
             logger.warning(
                 """

@@ -1,4 +1,6 @@
+import Consent
 import Crypto
+import Foundation
 import Hummingbird
 import NIOCore
 import Prometheus
@@ -12,6 +14,8 @@ struct SystemController {
     let database: any DatabaseProbe
     let registry: PrometheusCollectorRegistry
     let metricsToken: String?
+    /// Says which identity providers have usable keys, and how old they are.
+    let assertions: AssertionVerifier
 
     /// Whether this request may read the metrics.
     func mayReadMetrics(_ request: Request, _ context: PassbyRequestContext) throws -> Bool {
@@ -44,7 +48,11 @@ struct SystemController {
             } catch {
                 throw Problem.databaseUnavailable
             }
-            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+            // One line per identity provider: how many usable keys it has and how long ago they were fetched.
+            let providers = assertions.keyStatus(now: Date()).map { "provider \($0.issuer) keys=\($0.keys) age=\($0.ageSeconds)s\n" }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: "ready\n" + providers.joined())))
         }
         router.get("metrics") { request, context in
             guard try mayReadMetrics(request, context) else { throw Problem.notFound }

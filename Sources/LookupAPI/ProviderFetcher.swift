@@ -1,0 +1,67 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Fetches what an OpenID provider publishes: its metadata
+/// (`issuer` + `/.well-known/openid-configuration`) and its JWK set, over HTTPS (plain HTTP only
+/// for a loopback provider with `allow_http`), with a timeout and a bounded body.
+struct ProviderFetcher: Sendable {
+    let http: HTTPClient
+    let allowHTTP: Bool
+    static let timeout: TimeAmount = .seconds(5)
+    static let maxBodyBytes = 256 * 1024
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    struct Metadata: Decodable {
+        var issuer: String
+        var jwksURI: String
+        enum CodingKeys: String, CodingKey {
+            case issuer
+            case jwksURI = "jwks_uri"
+        }
+    }
+
+    func get(_ address: String) async throws -> (body: ByteBuffer, maxAge: Int64) {
+        guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), let host = url.host else {
+            throw Failure(description: "\(address) is not a URL")
+        }
+        guard scheme == "https" || (scheme == "http" && allowHTTP && IdentityProviders.isLoopback(host)) else {
+            throw Failure(description: "\(address) is not https (allow_http is for loopback providers only)")
+        }
+        let response = try await http.execute(HTTPClientRequest(url: address), timeout: Self.timeout)
+        guard response.status == .ok else { throw Failure(description: "\(address) answered \(response.status.code)") }
+        let body = try await response.body.collect(upTo: Self.maxBodyBytes)
+        return (body, Self.maxAge(cacheControl: response.headers.first(name: "cache-control")))
+    }
+
+    /// How long a key set may be kept: its `Cache-Control: max-age`, within 60 s … 24 h; 300 s
+    /// when it says nothing; the least when it says `no-store` or `no-cache`.
+    static func maxAge(cacheControl: String?) -> Int64 {
+        let directives = (cacheControl ?? "").lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if directives.contains("no-store") || directives.contains("no-cache") { return 60 }
+        guard let maxAge = directives.first(where: { $0.hasPrefix("max-age=") }).flatMap({ Int64($0.dropFirst("max-age=".count)) })
+        else { return 300 }
+        return min(max(maxAge, 60), 86_400)
+    }
+
+    /// The provider's `jwks_uri`, from metadata that must name the same issuer.
+    func discover(issuer: String) async throws -> String {
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        let (body, _) = try await get(base + "/.well-known/openid-configuration")
+        guard let metadata = try? JSONDecoder().decode(Metadata.self, from: Data(body.readableBytesView)) else {
+            throw Failure(description: "its metadata has no issuer or jwks_uri")
+        }
+        guard metadata.issuer == issuer else { throw Failure(description: "its metadata names another issuer, \(metadata.issuer)") }
+        return metadata.jwksURI
+    }
+
+    /// The JWK set at `address`, and how long it may be cached.
+    func keySet(_ address: String) async throws -> (jwksJSON: String, maxAge: Int64) {
+        let (body, maxAge) = try await get(address)
+        return (String(buffer: body), maxAge)
+    }
+}
