@@ -59,12 +59,17 @@ struct ProviderClaims: JWTPayload {
     func verify(using algorithm: some JWTAlgorithm) throws {}
 
     func string(_ name: String) -> String? { fields[name]?.asString }
+    /// A time claim: whole seconds from 1970 up to 2^40 (the year 36812), nothing else, so no
+    /// arithmetic on it can overflow however the provider shaped it.
     func integer(_ name: String) -> Int64? {
-        switch fields[name] {
-        case .int(let value): Int64(value)
-        case .decimal(let value) where value.isFinite && abs(value) < 1e15: Int64(value.rounded(.down))
-        default: nil
-        }
+        let value: Int64? =
+            switch fields[name] {
+            case .int(let value): Int64(value)
+            case .decimal(let value) where value.isFinite && value >= 0 && value < 1_099_511_627_776: Int64(value.rounded(.down))
+            default: nil
+            }
+        guard let value, (0...1_099_511_627_776).contains(value) else { return nil }
+        return value
     }
     func flag(_ name: String) -> Bool {
         switch fields[name] {
@@ -149,10 +154,13 @@ final class ProviderKeyRing: Sendable {
 
     struct State {
         var keys: ProviderKeys
+        /// When the keys in hand were fetched (or read): `/readyz` shows their true age.
         var fetchedAt: Int64
         var maxAge: Int64
         var lastForcedFetch: Int64?
         var refreshing = false
+        /// After a failed background fetch, the next one waits until then.
+        var retryAt: Int64?
     }
 
     let algorithms: Set<String>
@@ -173,26 +181,29 @@ final class ProviderKeyRing: Sendable {
     /// Starts a background refetch when the keys are past their cache lifetime.
     func refreshIfStale(now: Int64) {
         guard let fetch else { return }
-        let due = state.withLock { state -> Bool in
-            guard !state.refreshing, now - state.fetchedAt >= state.maxAge else { return false }
+        let started = state.withLock { state -> Int64? in
+            guard !state.refreshing, now - state.fetchedAt >= state.maxAge, now >= (state.retryAt ?? now) else { return nil }
             state.refreshing = true
-            return true
+            return state.fetchedAt
         }
-        guard due else { return }
+        guard let started else { return }
         Task {
             let fetched = try? await fetch()
             var keys: ProviderKeys?
             if let fetched { keys = await ProviderKeys.parse(jwksJSON: fetched.jwksJSON, algorithms: algorithms) }
             // A set with no usable key is a failed fetch: the keys in hand stay.
             if keys?.keys.isEmpty == true { keys = nil }
+            let result = keys
             state.withLock { state in
                 state.refreshing = false
                 // A failed fetch is tried again after a forced-refetch interval, not on every request.
-                guard let fetched, let keys else {
-                    state.fetchedAt = now - state.maxAge + Self.forcedRefetchInterval
+                guard let fetched, let result else {
+                    state.retryAt = now + Self.forcedRefetchInterval
                     return
                 }
-                (state.keys, state.fetchedAt, state.maxAge) = (keys, now, fetched.maxAge)
+                // A forced refetch may have brought newer keys meanwhile: never replace them with older ones.
+                guard state.fetchedAt == started else { return }
+                (state.keys, state.fetchedAt, state.maxAge, state.retryAt) = (result, now, fetched.maxAge, nil)
             }
         }
     }
@@ -209,7 +220,7 @@ final class ProviderKeyRing: Sendable {
         guard allowed, let fetched = try? await fetch() else { return false }
         let keys = await ProviderKeys.parse(jwksJSON: fetched.jwksJSON, algorithms: algorithms)
         guard !keys.keys.isEmpty else { return false }
-        state.withLock { state in (state.keys, state.fetchedAt, state.maxAge) = (keys, now, fetched.maxAge) }
+        state.withLock { state in (state.keys, state.fetchedAt, state.maxAge, state.retryAt) = (keys, now, fetched.maxAge, nil) }
         return true
     }
 }

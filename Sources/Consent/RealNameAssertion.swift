@@ -158,10 +158,17 @@ public struct AssertionVerifier: Sendable {
         }
         guard let claims else { throw .badSignature }
         guard let exp = claims.integer("exp"), let iat = claims.integer("iat") else { throw .malformed }
+        guard claims.fields["auth_time"] == nil || claims.integer("auth_time") != nil, claims.fields["nbf"] == nil || claims.integer("nbf") != nil
+        else { throw .malformed }
+        // An access token, or any token of another kind, is no ID token (RFC 9068's typ; Keycloak's typ claim).
+        guard header.typ?.lowercased() != "at+jwt", claims.string("typ").map({ $0 == "ID" }) ?? true else { throw .wrongAudience }
         let audiences = claims.audiences
         guard audiences.contains(policy.audience) else { throw .wrongAudience }
-        // With several audiences the one it was issued to must be Passby (OpenID Connect Core 3.1.3.7).
-        guard audiences.count == 1 || claims.string("azp") == policy.audience else { throw .wrongAudience }
+        // The party it was issued to must be Passby: with several audiences `azp` must say so, and
+        // when present it must always (OpenID Connect Core 3.1.3.7).
+        guard audiences.count == 1 || claims.string("azp") != nil, claims.string("azp").map({ $0 == policy.audience }) ?? true else {
+            throw .wrongAudience
+        }
         guard exp > seconds else { throw .expired }
         guard iat <= seconds + Self.allowedClockSkew, (claims.integer("nbf") ?? iat) <= seconds + Self.allowedClockSkew else {
             throw .notYetValid
@@ -169,6 +176,7 @@ public struct AssertionVerifier: Sendable {
         var cachedUntil = exp
         if let maxAge = policy.maxAgeSeconds {
             let authenticated = claims.integer("auth_time") ?? iat
+            guard authenticated <= seconds + Self.allowedClockSkew else { throw .notYetValid }
             guard seconds - authenticated <= maxAge else { throw .tooOld }
             cachedUntil = min(exp, authenticated + maxAge)
         } else {
@@ -195,6 +203,11 @@ public struct AssertionVerifier: Sendable {
     private static func verified(_ token: String, kid: String?, algorithm: String, keys: ProviderKeys) async -> ProviderClaims? {
         guard let key = keys.key(kid: kid, algorithm: algorithm) else { return nil }
         return try? await key.collection.verify(token, as: ProviderClaims.self)
+    }
+
+    /// How many (key, algorithm) pairs of a JWK set a provider's policy can verify with (nil: Passby's own format).
+    public static func usableKeys(in jwksJSON: String, policy: ProviderPolicy?) async -> Int {
+        await ProviderKeys.parse(jwksJSON: jwksJSON, algorithms: (policy ?? ProviderPolicy(audience: defaultAudience)).algorithms).keys.count
     }
 
     /// Each provider's keys: how many, and how old (for `/readyz`).

@@ -132,7 +132,9 @@ enum IdentityProviders {
     /// 127.0.0.0/8, ::1 and localhost.
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+        // Each octet written plainly: the C resolver reads "0127" as octal, another address.
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        let octets = parts.map { part in UInt8(part).flatMap { String($0) == part ? $0 : nil } }
         return octets.count == 4 && octets.allSatisfy { $0 != nil } && octets[0] == 127
     }
 
@@ -163,6 +165,9 @@ enum IdentityProviders {
                 } else {
                     guard let http else { throw ConfigurationError(description: "provider \(entry.issuer): its keys can only be fetched by serve") }
                     providers.append(try await fetched(entry, policy: policy, http: http))
+                }
+                guard let added = providers.last, await AssertionVerifier.usableKeys(in: added.jwksJSON, policy: policy) > 0 else {
+                    throw ConfigurationError(description: "provider \(entry.issuer): its key set has no key it may sign with")
                 }
             }
         }

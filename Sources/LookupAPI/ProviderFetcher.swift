@@ -25,7 +25,25 @@ struct ProviderFetcher: Sendable {
         }
     }
 
+    /// The whole fetch, head and body, within this time: a server that trickles its answer cannot hold one.
+    static let deadline: Duration = .seconds(10)
+
     func get(_ address: String) async throws -> (body: ByteBuffer, maxAge: Int64) {
+        try await withThrowingTaskGroup(of: (body: ByteBuffer, maxAge: Int64)?.self) { group in
+            group.addTask { try await fetch(address) }
+            group.addTask {
+                try await Task.sleep(for: Self.deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let answer = first else {
+                throw Failure(description: "\(address) did not answer within \(Self.deadline)")
+            }
+            return answer
+        }
+    }
+
+    private func fetch(_ address: String) async throws -> (body: ByteBuffer, maxAge: Int64) {
         guard let url = URL(string: address), let scheme = url.scheme?.lowercased(), let host = url.host else {
             throw Failure(description: "\(address) is not a URL")
         }

@@ -120,6 +120,18 @@ struct ProviderPolicyTests {
             (["exp": .int(past), "iat": .int(past - 60), "auth_time": .int(past - 60)], .expired),
             (["iss": .string("https://other.example")], .untrustedIssuer),
             (["national_id": .string("440305199203040515")], .badIDNumber),
+            // Issued to another client of the provider, though for Passby's audience.
+            (["azp": .string("another-client")], .wrongAudience),
+            // An access token of Keycloak's kind, not an ID token.
+            (["typ": .string("Bearer")], .wrongAudience),
+            // Numbers shaped to overflow, or not times at all: a malformed token, never a trap.
+            (["auth_time": .int(Int.max - 1023)], .malformed),
+            (["auth_time": .int(Int.min)], .malformed),
+            (["auth_time": .string("yesterday")], .malformed),
+            (["exp": .int(Int.max - 1023)], .malformed),
+            (["iat": .int(-5)], .malformed),
+            (["nbf": .decimal(1e300)], .malformed),
+            (["auth_time": .int(Int(Self.now.timeIntervalSince1970) + 3600)], .notYetValid),
         ]
         for (changes, reason) in cases {
             let token = try await Self.sign(Self.claims(changes))

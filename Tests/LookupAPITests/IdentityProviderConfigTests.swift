@@ -8,12 +8,18 @@ import Testing
 /// their claims, and a configuration that would trust too much is a start-up error.
 @Suite("Identity provider configuration")
 struct IdentityProviderConfigTests {
-    func load(_ entries: String) async throws -> [IdentityProvider] {
+    /// A provider's public keys: one RSA key and one Ed25519 key.
+    static let keySet = """
+        {"keys": [{"kty": "RSA", "kid": "r1", "n": "zpj_bPZX95GaNfidlIrrEpugRPuT6xXUWvIigfXVaUIrWvA9Mg6zsdFn9exlosZLTdofurZ4wLNYHsgnlfNo6prcf-4U0mQLRgnAUlLqDTYeflgZEPWtaV2r-zZIsKj3rVZyZ4zYa6GScNVlR5UZbsQMj4cmaqS_cnTMGzyPFAFKPYfUG1TgyP0STDGPian1HVmTBLHToLpKZF9Kup_rp_sZdFad7a8BZU65TxDRQEI4ZCxHk-fl-D4cVSpy5CR9o3vmYLmnaANyn0MA4Zpzlnf4nEk3QvDLzuSZYcNMSndO6Dgo7xcRm2Ye3uZomMTROI68_wK5mmTfu0bw3ksbSQ", "e": "AQAB"},
+                  {"kty": "OKP", "crv": "Ed25519", "kid": "e1", "x": "NqxhRVDYCc2WVfzO3fEy3A80z2MGCsvNqvo5NEc4dOg"}]}
+        """
+
+    func load(_ entries: String, keySet: String = keySet) async throws -> [IdentityProvider] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("idp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let keys = directory.appendingPathComponent("keys.json")
-        try #"{"keys":[]}"#.write(to: keys, atomically: true, encoding: .utf8)
+        try keySet.write(to: keys, atomically: true, encoding: .utf8)
         let list = directory.appendingPathComponent("providers.json")
         try entries.replacingOccurrences(of: "KEYS", with: keys.path).write(to: list, atomically: true, encoding: .utf8)
         var configuration = PassbyConfiguration()
@@ -53,6 +59,22 @@ struct IdentityProviderConfigTests {
             } throws: { error in
                 "\(error)".contains("https://a.example")
             }
+        }
+    }
+
+    @Test("a provider whose key set has no key it may sign with is a start-up error; loopback is written plainly")
+    func noUsableKey() async {
+        await #expect {
+            // Only an encryption key, as some providers publish beside their signing keys.
+            try await load(
+                #"[{"issuer": "https://a.example", "audience": "passby", "jwks_file": "KEYS"}]"#,
+                keySet: #"{"keys": [{"kty": "RSA", "use": "enc", "kid": "x", "n": "AQAB", "e": "AQAB"}]}"#)
+        } throws: { error in
+            "\(error)".contains("https://a.example") && "\(error)".contains("no key")
+        }
+        #expect(IdentityProviders.isLoopback("127.0.0.1") && IdentityProviders.isLoopback("127.1.2.3") && IdentityProviders.isLoopback("::1"))
+        for host in ["0127.0.0.1", "127.0.0.01", "127.0.0.1.evil.example", "128.0.0.1", "127.0.0", "localhost.evil.example"] {
+            #expect(!IdentityProviders.isLoopback(host), "\(host)")
         }
     }
 }
