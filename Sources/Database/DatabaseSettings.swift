@@ -47,10 +47,7 @@ public enum DatabaseSettings: Sendable {
         let tls: PostgresClient.Configuration.TLS
         // Without sslmode, TLS is required off this machine: `prefer` lets anyone on the path
         // downgrade the connection to plain text, credentials and personal data included.
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        let loopbackV4 = octets.count == 4 && octets.first == "127" && octets.allSatisfy { UInt8($0) != nil }
-        let loopback = ["localhost", "::1", "[::1]"].contains(host.lowercased()) || loopbackV4
-        switch query["sslmode"] ?? (loopback ? "prefer" : "require") {
+        switch query["sslmode"] ?? (isLoopback(host) ? "prefer" : "require") {
         case "disable": tls = .disable
         case "prefer": tls = .prefer(.makeClientConfiguration())
         case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Consent
+import Database
 import Foundation
 
 /// The identity providers Passby trusts: those listed in `PASSBY_IDENTITY_PROVIDERS`, or the
@@ -129,14 +130,8 @@ enum IdentityProviders {
         }
     }
 
-    /// 127.0.0.0/8, ::1 and localhost.
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        // Each octet written plainly: the C resolver reads "0127" as octal, another address.
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        let octets = parts.map { part in UInt8(part).flatMap { String($0) == part ? $0 : nil } }
-        return octets.count == 4 && octets.allSatisfy { $0 != nil } && octets[0] == 127
-    }
+    /// 127.0.0.0/8, ::1 and localhost (the one rule, `Database.isLoopback`).
+    static func isLoopback(_ host: String) -> Bool { Database.isLoopback(host) }
 
     /// The providers of `PASSBY_IDENTITY_PROVIDERS`, their keys read or fetched (`http` fetches
     /// them: discovery, then `jwks_uri`), and the development provider when it is trusted. A

@@ -1,5 +1,6 @@
 import Consent
 import Crypto
+import Database
 import Foundation
 import Hummingbird
 import NIOCore
@@ -34,8 +35,7 @@ struct SystemController {
     static func isLocal(_ peer: SocketAddress?) -> Bool {
         guard let peer else { return true }
         if case .unixDomainSocket = peer { return true }
-        let address = peer.ipAddress ?? ""
-        return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+        return peer.ipAddress.map(isLoopback) ?? false
     }
 
     func addRoutes(to router: Router<PassbyRequestContext>) {
