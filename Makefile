@@ -68,10 +68,12 @@ test-fuzz-codes: venv
 	$(SWIFT) build --product passby
 	$(VENV)/bin/python tests-live/fuzz_codes.py $(PASSBY) 10000
 
-## A real OpenID provider from PyPI (oidc-provider-mock) on loopback: its RS256 ID tokens, claims mapped, for a whole lookup, and every bad one refused.
+## A real OpenID provider from PyPI (oidc-provider-mock) on loopback: its RS256 ID tokens, claims mapped, for a whole lookup, and every bad one
+## refused; then /helper's sign-in through the provider's own login page, walked in Chromium, and its callback attacked.
 test-oidc: venv
 	$(SWIFT) build --product passby
 	$(VENV)/bin/python tests-live/oidc_test.py $(PASSBY)
+	$(VENV)/bin/python tests-live/oidc_pages_test.py $(PASSBY)
 
 test-smoke: venv
 	$(SWIFT) build --product passby

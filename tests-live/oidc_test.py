@@ -5,7 +5,7 @@ real-name assertions for a whole lookup, and every way such a token can be wrong
 Passby finds the keys by discovery and fetches them itself; it follows a key rotation (the mock
 makes a new key at every start) without a restart, keeps serving from its cached keys while the
 provider is down, and refuses to start while a configured provider cannot be reached. The page's
-sign-in through the provider comes with the rest of issue 14.
+sign-in through the provider is walked in Chromium by oidc_pages_test.py.
 
 Usage: oidc_test.py PATH/TO/passby
 """
@@ -37,12 +37,13 @@ def b64(data):
 class Provider:
     """oidc-provider-mock on a free loopback port. Its issuer is the URL it is reached by."""
 
-    def __init__(self, work, port=None):
+    def __init__(self, work, port=None, strict=False):
+        """`strict`: clients must register, and authorization requests must carry a nonce."""
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(work / "oidc-provider.log", "a")
         mock = Path(sys.executable).parent / "oidc-provider-mock"
-        self.process = subprocess.Popen([str(mock), "-p", str(self.port), "-e", "300"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([str(mock), "-p", str(self.port), "-e", "300", *(["-r", "-n"] if strict else [])], stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(100):
             try:
                 with urllib.request.urlopen(self.base + "/.well-known/openid-configuration", timeout=1) as answer:
@@ -57,14 +58,14 @@ class Provider:
         answer = httpx.put(f"{self.base}/users/{sub}", json=claims)
         assert answer.status_code == 204, answer.text
 
-    def id_token(self, sub, client_id="passby"):
+    def id_token(self, sub, client_id="passby", secret="secret", redirect_uri="http://127.0.0.1:9/callback"):
         """Signs in `sub` through the authorization-code flow, headless, and returns the ID token."""
         with httpx.Client() as client:
-            query = dict(client_id=client_id, redirect_uri="http://127.0.0.1:9/callback", response_type="code",
+            query = dict(client_id=client_id, redirect_uri=redirect_uri, response_type="code",
                          scope="openid profile", state="state", nonce="nonce")
             authorized = client.post(f"{self.base}/oauth2/authorize", params=query, data={"sub": sub})
             code = parse_qs(urlparse(authorized.headers["location"]).query)["code"][0]
-            tokens = client.post(f"{self.base}/oauth2/token", auth=(client_id, "secret"),
+            tokens = client.post(f"{self.base}/oauth2/token", auth=(client_id, secret),
                                  data={"grant_type": "authorization_code", "code": code, "redirect_uri": query["redirect_uri"]})
             return tokens.json()["id_token"]
 

@@ -52,9 +52,12 @@ public struct VerifiedPerson: Sendable, Equatable {
     public var expiresAt: Int64
     /// The people the provider says this person is a guardian of; numbers that do not parse are dropped.
     public var dependents: [IdentityNumber]
+    /// The `nonce` the token carries, if any: a sign-in checks it against the one it sent.
+    public var nonce: String?
 
     public init(
-        id: IdentityNumber, name: String, issuer: String, subject: String, expiresAt: Int64 = .max, dependents: [IdentityNumber] = []
+        id: IdentityNumber, name: String, issuer: String, subject: String, expiresAt: Int64 = .max, dependents: [IdentityNumber] = [],
+        nonce: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -62,6 +65,7 @@ public struct VerifiedPerson: Sendable, Equatable {
         self.subject = subject
         self.expiresAt = expiresAt
         self.dependents = dependents
+        self.nonce = nonce
     }
 }
 
@@ -194,7 +198,8 @@ public struct AssertionVerifier: Sendable {
         let dependents = policy.dependentsClaim.map { claims.strings($0) } ?? []
         let person = VerifiedPerson(
             id: id, name: name, issuer: issuer, subject: claims.string("sub") ?? "", expiresAt: cachedUntil,
-            dependents: dependents.prefix(Self.maxDependents).compactMap { try? IdentityNumber(parsing: $0, today: today) })
+            dependents: dependents.prefix(Self.maxDependents).compactMap { try? IdentityNumber(parsing: $0, today: today) },
+            nonce: claims.string("nonce"))
         cache.store(person, for: cacheKey, issuedAt: iat, expiresAt: cachedUntil, now: seconds)
         return person
     }

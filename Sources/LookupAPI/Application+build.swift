@@ -59,6 +59,8 @@ struct PassbyComponents: Sendable {
     var clock: any PassbyClock = SystemClock()
     /// Present while the development identity provider is trusted: `/helper`'s demo sign-in mints with it.
     var developmentIdentityProvider: DevelopmentIdentityProvider?
+    /// Present when `/helper` signs in through an OpenID provider (`PASSBY_WEB_OIDC_*`).
+    var webSignIn: WebSignInProvider?
     /// Passby's own pages and their assets.
     var webFiles: WebFiles?
     /// Services that run beside the server: the PostgreSQL pool, the revocation listener, the sealer.
@@ -180,8 +182,14 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
         let signIn = components.developmentIdentityProvider.map {
             DevelopmentSignIn(provider: $0, identities: identities, clock: clock, audience: components.assertions.audience)
         }
-        WebController(files: files, helperKey: WebHelperClient.key(components.personalData), signIn: signIn, limits: limits)
-            .addRoutes(to: router)
+        let providerSignIn = components.webSignIn.map { ProviderSignIn(provider: $0, identities: identities, clock: clock) }
+        WebController(
+            files: files, helperKey: WebHelperClient.key(components.personalData), signIn: signIn, providerSignIn: providerSignIn != nil,
+            limits: limits
+        ).addRoutes(to: router)
+        if let page = files.byPath["/helper"] {
+            WebSignInController(service: providerSignIn, page: page, catalogue: ProblemCatalogue(configuration: settings)).addRoutes(to: router)
+        }
     }
     return router
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Consent
 import Database
 import Foundation
+import Logging
 
 /// The identity providers Passby trusts: those listed in `PASSBY_IDENTITY_PROVIDERS`, or the
 /// development provider when `developmentProviderTrusted` allows it.
@@ -133,6 +134,62 @@ enum IdentityProviders {
     /// 127.0.0.0/8, ::1 and localhost (the one rule, `Database.isLoopback`).
     static func isLoopback(_ host: String) -> Bool { Database.isLoopback(host) }
 
+    /// The entries of `PASSBY_IDENTITY_PROVIDERS`, nil when it is not set.
+    static func entries(_ configuration: PassbyConfiguration) throws -> [Entry]? {
+        guard let path = configuration.identityProvidersFile else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(description: "the identity provider list \(path) cannot be read")
+        }
+        do {
+            return try JSONDecoder().decode([Entry].self, from: data)
+        } catch {
+            throw ConfigurationError(description: "\(path) is not a JSON list of providers ({\"issuer\", \"jwks_file\", …}): \(error)")
+        }
+    }
+
+    /// The helper page's sign-in (`PASSBY_WEB_OIDC_*`), its endpoints from the provider's metadata;
+    /// nil when it is not configured. The provider must be one of `PASSBY_IDENTITY_PROVIDERS`, an
+    /// OpenID one whose `audience` is Passby's client id: the ID tokens Passby obtains are then the
+    /// very assertions its lookups accept.
+    static func webSignIn(_ configuration: PassbyConfiguration, http: HTTPClient, logger: Logger) async throws -> WebSignInProvider? {
+        guard let settings = configuration.webSignIn else { return nil }
+        guard let entry = try entries(configuration)?.first(where: { $0.issuer == settings.issuer }) else {
+            throw ConfigurationError(description: "PASSBY_WEB_OIDC_PROVIDER \(settings.issuer) is none of the issuers in PASSBY_IDENTITY_PROVIDERS")
+        }
+        guard let policy = try entry.policy(), policy.audience == settings.clientID else {
+            throw ConfigurationError(
+                description: "provider \(entry.issuer): its audience must be PASSBY_WEB_OIDC_CLIENT_ID, the aud of the ID tokens Passby signs in with"
+            )
+        }
+        let fetcher = ProviderFetcher(http: http, allowHTTP: entry.allowHTTP ?? false)
+        let metadata: ProviderFetcher.Metadata
+        do {
+            metadata = try await fetcher.metadata(issuer: entry.issuer)
+        } catch {
+            throw ConfigurationError(description: "provider \(entry.issuer): discovery for the sign-in failed: \(error)")
+        }
+        guard let authorization = metadata.authorizationEndpoint, let token = metadata.tokenEndpoint,
+            allowed(authorization, allowHTTP: entry.allowHTTP ?? false), allowed(token, allowHTTP: entry.allowHTTP ?? false)
+        else {
+            throw ConfigurationError(
+                description: "provider \(entry.issuer): its metadata names no https authorization_endpoint and token_endpoint for the sign-in")
+        }
+        let exchange = ProviderTokenClient(
+            fetcher: fetcher, tokenEndpoint: token, clientID: settings.clientID, clientSecret: settings.clientSecret,
+            redirectURI: settings.redirectURI, logger: logger)
+        return WebSignInProvider(
+            issuer: entry.issuer, clientID: settings.clientID, redirectURI: settings.redirectURI, scope: settings.scope,
+            authorizationEndpoint: authorization, maxAgeSeconds: policy.maxAgeSeconds, exchange: exchange)
+    }
+
+    /// An endpoint Passby may send a browser or a secret to: https, or loopback http with `allow_http`.
+    static func allowed(_ address: String, allowHTTP: Bool) -> Bool {
+        guard let url = URLComponents(string: address), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
+            return false
+        }
+        return scheme == "https" || (scheme == "http" && allowHTTP && isLoopback(host))
+    }
+
     /// The providers of `PASSBY_IDENTITY_PROVIDERS`, their keys read or fetched (`http` fetches
     /// them: discovery, then `jwks_uri`), and the development provider when it is trusted. A
     /// provider whose metadata or keys cannot be had is a start-up error naming it.
@@ -140,16 +197,7 @@ enum IdentityProviders {
         _ configuration: PassbyConfiguration, development: Bool, dataDirectory: URL, http: HTTPClient? = nil
     ) async throws -> [IdentityProvider] {
         var providers: [IdentityProvider] = []
-        if let path = configuration.identityProvidersFile {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigurationError(description: "the identity provider list \(path) cannot be read")
-            }
-            let entries: [Entry]
-            do {
-                entries = try JSONDecoder().decode([Entry].self, from: data)
-            } catch {
-                throw ConfigurationError(description: "\(path) is not a JSON list of providers ({\"issuer\", \"jwks_file\", …}): \(error)")
-            }
+        if let entries = try entries(configuration) {
             for entry in entries {
                 let policy = try entry.policy()
                 if let file = entry.jwksFile {

@@ -33,6 +33,8 @@ struct PassbyConfiguration: Sendable {
     /// A JSON file listing trusted identity providers (`PASSBY_IDENTITY_PROVIDERS`):
     /// `[{"issuer": "...", "jwks_file": "/path/to/jwks.json"}]`.
     var identityProvidersFile: String?
+    /// The helper page's sign-in through one of those providers (`PASSBY_WEB_OIDC_*`); nil: none.
+    var webSignIn: WebSignInSettings?
     /// The `aud` every real-name assertion must name (`PASSBY_ASSERTION_AUDIENCE`).
     var assertionAudience = AssertionVerifier.defaultAudience
     /// Family quotas (`PASSBY_MAX_FAMILY_MEMBERS`, `PASSBY_MAX_GUARDIANS`).
@@ -131,6 +133,7 @@ struct PassbyConfiguration: Sendable {
         }
         if let flag = try read("PASSBY_DEV_IDP", { ["on": true, "off": false][$0] }) { configuration.developmentIdentityProvider = flag }
         configuration.identityProvidersFile = try read("PASSBY_IDENTITY_PROVIDERS", { $0 })
+        configuration.webSignIn = try WebSignInSettings.fromEnvironment(environment)
         if let audience = try read("PASSBY_ASSERTION_AUDIENCE", { (1...200).contains($0.count) ? $0 : nil }) {
             configuration.assertionAudience = audience
         }

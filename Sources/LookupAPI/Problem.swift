@@ -174,6 +174,8 @@ struct ProblemCatalogue: Sendable {
                 detail: "This batch holds \(count)")
         case .notFound:
             return .notFound
+        case .signIn(let failure):
+            return Problem(failure.status, refusal.reason, failure.title)
         }
     }
 
@@ -181,4 +183,25 @@ struct ProblemCatalogue: Sendable {
         .invalid: "The consent token is not valid", .expired: "The consent has expired",
         .used: "The consent token has already been used", .withdrawn: "The consent was withdrawn",
     ]
+}
+
+extension SignInFailure {
+    var status: HTTPResponse.Status {
+        switch self {
+        case .expired, .stateMismatch: .badRequest
+        case .denied: .forbidden
+        case .provider: .badGateway
+        case .nonceMismatch: .unauthorized
+        }
+    }
+
+    var title: String {
+        switch self {
+        case .expired: "No sign-in is under way in this browser, or it took longer than 10 minutes; sign in again"
+        case .stateMismatch: "This answer belongs to another sign-in; sign in again"
+        case .denied: "The identity provider did not sign you in"
+        case .provider: "The identity provider could not complete the sign-in; try again"
+        case .nonceMismatch: "The identity provider's token belongs to another sign-in"
+        }
+    }
 }

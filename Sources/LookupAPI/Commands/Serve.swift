@@ -37,10 +37,12 @@ struct Serve: AsyncParsableCommand {
             eventLoopGroupProvider: .singleton,
             configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
         let assertions: AssertionVerifier
+        let webSignIn: WebSignInProvider?
         do {
             assertions = try await AssertionVerifier(
                 providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory, http: http),
                 audience: configuration.assertionAudience)
+            webSignIn = try await IdentityProviders.webSignIn(configuration, http: http, logger: logger)
         } catch {
             try? await http.shutdown()
             throw error
@@ -75,6 +77,7 @@ struct Serve: AsyncParsableCommand {
                 // A binary copied without its resource bundle still serves the API.
                 logger.warning("the pages and openapi.yaml were not found next to the binary; serving the API only")
             }
+            components.webSignIn = webSignIn
             if development {
                 components.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
             }

@@ -16,6 +16,8 @@ struct WebController {
     let helperKey: String
     /// The demo sign-in, present only while the development identity provider is trusted.
     let signIn: DevelopmentSignIn?
+    /// Whether `/helper` signs in through an OpenID provider (`WebSignInController`).
+    let providerSignIn: Bool
     let limits: JSONBody.Limits
 
     static let contentSecurityPolicy = [
@@ -35,6 +37,8 @@ struct WebController {
     struct HelperConfiguration: Encodable {
         var clientKey: String
         var developmentIdentityProvider: Bool
+        /// `GET /web/sign-in` starts a sign-in through the configured OpenID provider.
+        var providerSignIn: Bool
     }
 
     struct AssertionRequest: Decodable {
@@ -57,8 +61,10 @@ struct WebController {
             }
         }
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/helper"]) }
-        router.get("web/helper.json") { [helperKey, signIn] request, context in
-            try context.respond(HelperConfiguration(clientKey: helperKey, developmentIdentityProvider: signIn != nil), from: request)
+        router.get("web/helper.json") { [helperKey, signIn, providerSignIn] request, context in
+            try context.respond(
+                HelperConfiguration(clientKey: helperKey, developmentIdentityProvider: signIn != nil, providerSignIn: providerSignIn),
+                from: request)
         }
         router.post("web/dev-idp/assertions", use: mintAssertion)
     }

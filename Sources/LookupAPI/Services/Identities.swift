@@ -30,8 +30,9 @@ struct Identities: Sendable {
         return person
     }
 
-    /// The person an assertion names, if it verifies; where it came through is not checked yet.
-    private func verifiedPerson(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
+    /// The person an assertion names, if it verifies; where it came through is not checked (the
+    /// helper page's sign-in uses this: the page's client binds the token at its first use).
+    func verifiedPerson(assertion: String?, at now: Date) async throws(Refusal) -> VerifiedPerson {
         do {
             return try await assertions.verify(assertion, now: now, today: today(at: now))
         } catch {

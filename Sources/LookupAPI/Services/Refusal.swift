@@ -40,6 +40,8 @@ enum Refusal: Error, Sendable, Equatable {
     case batchTooLarge(count: Int)
     /// No such resource, or someone else's: ids reveal nothing.
     case notFound
+    /// The helper page's sign-in through an OpenID provider did not complete.
+    case signIn(SignInFailure)
 
     var reason: String {
         switch self {
@@ -73,6 +75,7 @@ enum Refusal: Error, Sendable, Equatable {
         case .loginBusy: "login-busy"
         case .batchTooLarge: "batch-too-large"
         case .notFound: "not-found"
+        case .signIn(let failure): failure.rawValue
         }
     }
 }

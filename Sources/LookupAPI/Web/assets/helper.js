@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { t, api, explain, say, svgImage, mask, busy } = Passby;
+  const { t, api, explain, say, svgImage, mask, busy, Refusal } = Passby;
   const $ = (id) => document.getElementById(id);
   /** The passer-by's real-name assertion, in memory only. */
   let assertion = null;
@@ -100,14 +100,37 @@
     if (!$("message").hidden && $("message").dataset.tone === "info") say(t("helper.code.gone"), "info");
   });
 
+  /**
+   * Back from the identity provider: the callback answered with this page and the ID token (or
+   * the reason it failed) in a meta element. The token moves into memory, the element leaves the
+   * DOM, and the callback's URL (code and state) leaves the address bar and the history entry.
+   */
+  function takeSignIn() {
+    const handed = document.querySelector('meta[name="passby-sign-in"]');
+    const masked = document.querySelector('meta[name="passby-masked-id"]');
+    const failed = document.querySelector('meta[name="passby-sign-in-error"]');
+    const token = handed?.content ?? null;
+    const maskedID = masked?.content ?? "";
+    const reason = failed?.content ?? null;
+    for (const element of [handed, masked, failed]) element?.remove();
+    if (location.pathname !== "/helper") history.replaceState(null, "", "/helper");
+    if (token) signedIn(token, maskedID);
+    else if (reason) say(explain(new Refusal(0, { reason })));
+  }
+
   Passby.ready.then(async () => {
     try {
       const config = await api("GET", "/web/helper.json");
       helperKey = config.client_key;
       $("demo-signin").hidden = !config.development_identity_provider;
+      $("provider-signin").hidden = !config.provider_sign_in;
     } catch (error) {
       say(explain(error));
     }
+    takeSignIn();
+
+    // A plain navigation: the page's policy allows no form to leave it.
+    $("provider-signin-button").addEventListener("click", () => location.assign("/web/sign-in"));
 
     $("demo-signin").addEventListener("submit", (event) => {
       event.preventDefault();
