@@ -238,6 +238,19 @@ struct ProviderSignInTests {
         }
     }
 
+    @Test("a code that is no RFC 6749 code (over 2,048 characters, or not printable ASCII) is 400 malformed-request, never exchanged")
+    func codeShape() async throws {
+        let harness = try await Self.harness()
+        try await buildApplication(harness.components).test(.router) { client in
+            let begun = try await Self.begin(client)
+            for code in [String(repeating: "a", count: 2049), "%C2%98%C2%98", "a%20b", "a%00"] {
+                try expectProblem(
+                    try await Self.callback(client, state: begun.query["state"], cookie: begun.cookie, code: code), .badRequest, "malformed-request")
+            }
+            #expect(harness.endpoint.verifiers.isEmpty)
+        }
+    }
+
     @Test("the provider's error answer is 403 sign-in-denied; a token endpoint that refuses is 502 sign-in-provider-failed")
     func providerAnswers() async throws {
         let harness = try await Self.harness()
