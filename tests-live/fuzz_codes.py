@@ -14,6 +14,7 @@ Usage: fuzz_codes.py PATH/TO/passby [COUNT]
 """
 
 import base64
+import hashlib
 import json
 import random
 import sys
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import base45
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from live import Passby, Report
 
@@ -33,8 +35,8 @@ STRINGS = ["", "a", "王*英", "1101**********002X", "elder", "child", "green", 
            "\u202e", "\ud7ff", "x" * 300, "王" * 700, "%s%n%x", "' OR 1=1 --", "<script>alert(1)</script>", "\r\nSet-Cookie: a=b"]
 
 
-def b64url_decode(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def hostile_value(rng):
@@ -131,13 +133,20 @@ def main():
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
     report = Report()
-    passby = Passby(binary)
+    # Passby's signing key is made here and handed over as an older key directory, which the
+    # first start imports into the database: the forger then holds the very key Passby signs with.
+    passby = Passby(binary, start=False)
     try:
-        key_file = next((passby.data / "keys").glob("*.json"))
-        stored = json.loads(key_file.read_text())
-        assert stored["alg"] == "EdDSA", stored["alg"]
-        key = Ed25519PrivateKey.from_private_bytes(b64url_decode(stored["private_key"]))
-        kid = b64url_decode(key_file.stem)
+        key = Ed25519PrivateKey.generate()
+        raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        kid = hashlib.sha256(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).digest()[:8]
+        keys = passby.data / "keys"
+        keys.mkdir(parents=True)
+        (keys / f"{b64url(kid)}.json").write_text(json.dumps({"alg": "EdDSA", "private_key": b64url(raw), "created": int(time.time()),
+                                                               "sequence": 1}))
+        passby.start()
+        published = [entry["kid"] for entry in passby.call("GET", "/.well-known/passby-keys.json")[1]["keys"] if entry["use"] == "sig"]
+        assert published == [b64url(kid)], published
         forger = Forger(random.Random(13), key, kid)
         forged = [forger.code() for _ in range(count)]
         codes = [code for code, _ in forged]

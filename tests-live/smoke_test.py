@@ -9,6 +9,7 @@ Usage: smoke_test.py PATH/TO/passby
 
 import json
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import zxingcpp
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests-interop"))
@@ -193,15 +195,29 @@ def lifecycle(passby):
     equal("the next start recovers and is ready", 200, passby.request("GET", "/readyz")[0])
     passby.stop_process(signal.SIGINT)
 
-    # Secrets never reach the log: the server secret, the signing keys' private parts.
-    secrets = [(passby.data / "secret").read_bytes().hex()]
-    secrets += [json.loads(path.read_text())["private_key"] for path in sorted((passby.data / "keys").glob("*.json"))]
+    # The database holds the shared secrets sealed (AES-GCM under <data-dir>/kek, the entry's name
+    # authenticated); opened here from outside, none of them reaches the log.
+    kek = bytes.fromhex((passby.data / "kek").read_text().strip())
+    equal("the key-encryption key is 0600", 0o600, (passby.data / "kek").stat().st_mode & 0o777)
+    passby.start()
+    sealed = dict(line.split("|") for line in passby.psql("SELECT name, encode(sealed, 'hex') FROM key_material").splitlines())
+    passby.stop_process(signal.SIGINT)
+    opened = {name: AESGCM(kek).decrypt(bytes.fromhex(value)[:12], bytes.fromhex(value)[12:], name.encode())
+              for name, value in sealed.items()}
+    equal("the database holds the server secret, the ledger, receipt and demo keys, and the code keys, sealed",
+          ["dev-idp-key", "ledger-key", "receipt-key", "server-secret"], sorted(name for name in opened if not name.startswith("code-key:")))
+    equal("and opens with the KEK to the server secret Passby was started with", passby.env["PASSBY_SECRET"], opened["server-secret"].hex())
+    check("no plain secret stands in the table", all(plain.hex() not in value for plain, value in zip(opened.values(), sealed.values())))
+    known = [opened["server-secret"].hex()]
+    known += [json.loads(value)["private_key"] for name, value in opened.items() if name.startswith("code-key:")]
+    check("two code keys were opened (EdDSA and the rotated ES256)", len(known) == 3, f"{len(known) - 1} code keys")
     log = passby.log_text()
-    equal("no secret or private key appears in the server's log", 0, sum(1 for secret in secrets if secret and secret in log))
+    equal("no secret or private key appears in the server's log", 0, sum(1 for secret in known if secret and secret in log))
 
 
 def main():
-    passby = Passby(sys.argv[1], start=False)
+    # A server secret of the test's own, so that it can find it in the database and the log.
+    passby = Passby(sys.argv[1], start=False, env={"PASSBY_SECRET": secrets.token_hex(32)})
     try:
         commands_without_server(passby)
         began = time.monotonic()

@@ -35,10 +35,13 @@ public struct TreeHead: Sendable, Equatable {
 public struct LedgerKey: Sendable {
     public let key: Curve25519.Signing.PrivateKey
 
-    /// `<data-dir>/ledger.key`, created (0600) on first run.
-    public init(dataDirectory: URL) throws {
-        key = try Curve25519.Signing.PrivateKey(
-            rawRepresentation: SecretFile.loadOrCreate(at: dataDirectory.appendingPathComponent("ledger.key"), length: 32))
+    /// The ledger key this database holds, shared by every instance; an older
+    /// `<data-dir>/ledger.key` is imported into an empty database once.
+    public static func load(from vault: KeyVault, dataDirectory: URL) async throws -> LedgerKey {
+        let raw = try await vault.secret(
+            "ledger-key", existing: { try SecretFile.loadIfPresent(at: dataDirectory.appendingPathComponent("ledger.key"), length: 32) },
+            create: { Curve25519.Signing.PrivateKey().rawRepresentation.map { $0 } })
+        return LedgerKey(key: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
     }
 
     public init(key: Curve25519.Signing.PrivateKey) { self.key = key }

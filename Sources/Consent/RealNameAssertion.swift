@@ -233,10 +233,13 @@ public struct DevelopmentIdentityProvider: Sendable {
     public static let issuer = "passby-dev-idp"
     private let key: Curve25519.Signing.PrivateKey
 
-    /// Loads the key from `<data-dir>/dev-idp.key`, creating it (0600) on first run.
-    public init(dataDirectory: URL) throws {
-        let raw = try SecretFile.loadOrCreate(at: dataDirectory.appendingPathComponent("dev-idp.key"), length: 32)
-        self.key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+    /// The provider's key this database holds, made on first use (an older
+    /// `<data-dir>/dev-idp.key` is imported), so that every instance trusts what any mints.
+    public static func load(from vault: KeyVault, dataDirectory: URL) async throws -> DevelopmentIdentityProvider {
+        let raw = try await vault.secret(
+            "dev-idp-key", existing: { try SecretFile.loadIfPresent(at: dataDirectory.appendingPathComponent("dev-idp.key"), length: 32) },
+            create: { Curve25519.Signing.PrivateKey().rawRepresentation.map { $0 } })
+        return DevelopmentIdentityProvider(key: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
     }
 
     public init(key: Curve25519.Signing.PrivateKey) { self.key = key }

@@ -139,7 +139,7 @@ public struct EmbeddedCluster: Sendable {
         Self.hex(try SecretFile.loadOrCreate(at: directory.appendingPathComponent(Self.applicationSecretFile), length: 32))
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     var hbaFile: URL { directory.appendingPathComponent("pg_hba.conf") }
 

@@ -18,12 +18,37 @@ public enum SecretFile {
         try descriptor.closeAfter { _ = try descriptor.writeAll(bytes) }
     }
 
+    /// The file's bytes, nil when there is no such file.
+    public static func loadIfPresent(at file: URL, length: Int) throws -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        guard data.count == length else { throw DamagedFile(path: file.path, length: length) }
+        return Array(data)
+    }
+
     /// The file's bytes; a new file of `length` random bytes if there is none.
     public static func loadOrCreate(at file: URL, length: Int) throws -> [UInt8] {
+        try loadOrCreate(at: file, length: length, encode: { $0 }, decode: { $0.count == length ? Array($0) : nil })
+    }
+
+    /// As `loadOrCreate(at:length:)`, the bytes written as hexadecimal digits and a newline
+    /// (`openssl rand -hex 32` makes such a file); surrounding white space is ignored.
+    public static func loadOrCreateHex(at file: URL, length: Int) throws -> [UInt8] {
+        try loadOrCreate(
+            at: file, length: length, encode: { Array((Hex.encode($0) + "\n").utf8) },
+            decode: { data in
+                Hex.decode(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)).flatMap {
+                    $0.count == length ? $0 : nil
+                }
+            })
+    }
+
+    private static func loadOrCreate(
+        at file: URL, length: Int, encode: ([UInt8]) -> [UInt8], decode: (Data) -> [UInt8]?
+    ) throws -> [UInt8] {
         let fm = FileManager.default
         if let data = fm.contents(atPath: file.path) {
-            guard data.count == length else { throw DamagedFile(path: file.path, length: length) }
-            return Array(data)
+            guard let bytes = decode(data) else { throw DamagedFile(path: file.path, length: length) }
+            return bytes
         }
         try fm.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         var generator = SystemRandomNumberGenerator()
@@ -32,14 +57,41 @@ public enum SecretFile {
         // once end up sharing whichever secret landed first.
         let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid())")
         try? fm.removeItem(at: temporary)
-        try writePrivate(bytes, to: temporary)
+        try writePrivate(encode(bytes), to: temporary)
         defer { try? fm.removeItem(at: temporary) }
         if link(temporary.path, file.path) != 0 {
-            guard errno == EEXIST, let data = fm.contents(atPath: file.path), data.count == length else {
+            guard errno == EEXIST, let data = fm.contents(atPath: file.path), let bytes = decode(data) else {
                 throw CocoaError(.fileWriteUnknown)
             }
-            return Array(data)
+            return bytes
         }
         return bytes
+    }
+}
+
+/// Lower-case hexadecimal text for bytes, and back.
+public enum Hex {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    /// The bytes of an even number of hexadecimal digits (either case); nil for anything else.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

@@ -194,7 +194,7 @@ enum IdentityProviders {
     /// them: discovery, then `jwks_uri`), and the development provider when it is trusted. A
     /// provider whose metadata or keys cannot be had is a start-up error naming it.
     static func load(
-        _ configuration: PassbyConfiguration, development: Bool, dataDirectory: URL, http: HTTPClient? = nil
+        _ configuration: PassbyConfiguration, development: DevelopmentIdentityProvider?, http: HTTPClient? = nil
     ) async throws -> [IdentityProvider] {
         var providers: [IdentityProvider] = []
         if let entries = try entries(configuration) {
@@ -214,9 +214,7 @@ enum IdentityProviders {
                 }
             }
         }
-        if development {
-            providers.append(try DevelopmentIdentityProvider(dataDirectory: dataDirectory).provider)
-        }
+        if let development { providers.append(development.provider) }
         return providers
     }
 }

@@ -45,20 +45,4 @@ struct PersonalDataTests {
     func maskID() {
         #expect(PersonalData.maskIdentityNumber("11010519491231002X") == "1101**********002X")
     }
-
-    @Test("the secret file is created once with mode 0600 and read back")
-    func secretFile() throws {
-        let directory = TestDirectory.path("secret")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let first = try ServerSecret.load(dataDirectory: directory, environment: [:])
-        let second = try ServerSecret.load(dataDirectory: directory, environment: [:])
-        #expect(first == second)
-        let attributes = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("secret").path)
-        #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        let fromEnvironment = try ServerSecret.load(dataDirectory: directory, environment: ["PASSBY_SECRET": String(repeating: "ab", count: 32)])
-        #expect(fromEnvironment == SymmetricKey(data: Array(repeating: UInt8(0xab), count: 32)))
-        #expect(throws: ServerSecret.SecretError.self) {
-            try ServerSecret.load(dataDirectory: directory, environment: ["PASSBY_SECRET": "abcd"])
-        }
-    }
 }

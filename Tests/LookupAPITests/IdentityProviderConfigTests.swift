@@ -24,7 +24,7 @@ struct IdentityProviderConfigTests {
         try entries.replacingOccurrences(of: "KEYS", with: keys.path).write(to: list, atomically: true, encoding: .utf8)
         var configuration = PassbyConfiguration()
         configuration.identityProvidersFile = list.path
-        return try await IdentityProviders.load(configuration, development: false, dataDirectory: directory)
+        return try await IdentityProviders.load(configuration, development: nil)
     }
 
     @Test("an OpenID Connect entry maps its claims; a plain one keeps Passby's own format")

@@ -16,11 +16,12 @@ struct BenchSeed: AsyncParsableCommand {
         CommandLogging.bootstrap(level: .error)
         let logger = Logger(label: "passby.bench")
         let configuration = try PassbyConfiguration.fromEnvironment()
-        let personalData = PersonalData(secret: try ServerSecret.load(dataDirectory: data.dataDirectory))
         let subject = try IdentityNumber(parsing: "11010519491231002X", today: configuration.agePolicy.today())
-        let key = personalData.subjectKey(subject)
         let count = count
         let made = try await withDatabase(data, logger: logger) { postgres in
+            let personalData = PersonalData(
+                secret: try await ServerSecret.load(from: data.vault(postgres, logger: logger), dataDirectory: data.dataDirectory))
+            let key = personalData.subjectKey(subject)
             _ = try await PostgresHealthStatusRepository(client: postgres, logger: logger).upsert([
                 HealthStatusUpdate(id: subject, name: "王秀英", status: .green, asOf: Date(), personalData: personalData)
             ])

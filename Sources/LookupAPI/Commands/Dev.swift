@@ -3,6 +3,7 @@ import Consent
 import Database
 import Display
 import Foundation
+import Logging
 
 /// `passby dev …`: tools for demos and tests, named as such.
 struct Dev: AsyncParsableCommand {
@@ -34,14 +35,18 @@ struct Dev: AsyncParsableCommand {
         var dependents: [String] = []
 
         func run() async throws {
-            let provider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
+            CommandLogging.bootstrap(level: .error)
+            let logger = Logger(label: "passby.dev")
+            let provider = try await withDatabase(data, logger: logger) { postgres in
+                try await DevelopmentIdentityProvider.load(from: data.vault(postgres, logger: logger), dataDirectory: data.dataDirectory)
+            }
             let audience = try PassbyConfiguration.fromEnvironment().assertionAudience
             print(try await provider.mint(name: name, idNumber: id, ttl: ttl, audience: audience, dependents: dependents))
         }
     }
 
     /// Signs a demo code with the data directory's active key, for interoperability tests.
-    struct Code: ParsableCommand {
+    struct Code: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sign a demo code (invented subject) with the active key.")
         @OptionGroup var data: DataOptions
         @Option(help: "display or offline.") var kind: String = "display"
@@ -49,12 +54,17 @@ struct Dev: AsyncParsableCommand {
         @Option(help: "svg, png or text, for --qr.") var format: String = "png"
         @Option(help: "How many codes to print, one per line (for benchmarks).") var count = 1
 
-        func run() throws {
+        func run() async throws {
+            CommandLogging.bootstrap(level: .error)
+            let logger = Logger(label: "passby.dev")
             let configuration = try PassbyConfiguration.fromEnvironment()
             guard let kind = CodeKind(rawValue: kind), kind != .receipt else { throw ValidationError("--kind must be display or offline") }
             guard let format = RenderingFormat(rawValue: format) else { throw ValidationError("--format must be svg, png or text") }
             guard count >= 1 else { throw ValidationError("--count must be at least 1") }
-            let key = try data.keyStore.ensureActiveKey().key
+            let keys = try await withDatabase(data, logger: logger) { postgres in
+                try await SharedCodeKeys(vault: data.vault(postgres, logger: logger)).ensureSigningKey(importing: data.keyStore)
+            }
+            guard let key = KeyLifecycle.active(keys)?.key else { throw ValidationError("no key signs: passby keys rotate makes one") }
             let now = Int64(Date().timeIntervalSince1970)
             var generator = SystemRandomNumberGenerator()
             for _ in 1..<count {

@@ -1,19 +1,36 @@
 import ArgumentParser
 import Display
 import Foundation
+import Logging
 
-/// `passby keys list|rotate|retire|revoke`: the code-signing keys. A running server picks changes up within seconds.
-struct Keys: ParsableCommand {
+/// `passby keys list|rotate|retire|revoke`: the code-signing keys, kept in the database and
+/// shared by every instance on it. Running servers pick a change up within seconds.
+struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage code-signing keys.", subcommands: [List.self, Rotate.self, Retire.self, Revoke.self])
 
-    struct List: ParsableCommand {
+    /// Runs `body` with the database's code keys, as their owner.
+    static func withCodeKeys<T: Sendable>(_ data: DataOptions, _ body: @escaping @Sendable (SharedCodeKeys) async throws -> T) async throws -> T {
+        CommandLogging.bootstrap(level: .error)
+        let logger = Logger(label: "passby.keys")
+        do {
+            return try await withDatabase(data, logger: logger) { postgres in
+                let keys = SharedCodeKeys(vault: try data.vault(postgres, logger: logger))
+                _ = try await keys.ensureSigningKey(importing: data.keyStore)
+                return try await body(keys)
+            }
+        } catch let error as KeyStore.KeyStoreError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List keys: kid, algorithm, state.")
         @OptionGroup var data: DataOptions
 
-        func run() throws {
-            let keys = try data.keyStore.load()
-            let active = keys.last { $0.retired == nil }?.kidString
+        func run() async throws {
+            let keys = try await Keys.withCodeKeys(data) { try await $0.load() }
+            let active = KeyLifecycle.active(keys)?.kidString
             for key in keys {
                 let state =
                     key.revoked.map { "revoked \(Self.date($0))" }
@@ -28,35 +45,32 @@ struct Keys: ParsableCommand {
         }
     }
 
-    struct Rotate: ParsableCommand {
+    struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make a new key the one that signs; older keys keep verifying.")
         @OptionGroup var data: DataOptions
         @Option(help: "EdDSA (default) or ES256.") var alg: String = "EdDSA"
 
-        func run() throws {
+        func run() async throws {
             guard let algorithm = CodeAlgorithm(rawValue: alg) else { throw ValidationError("--alg must be EdDSA or ES256") }
-            let key = try data.keyStore.rotate(algorithm)
+            let key = try await Keys.withCodeKeys(data) { try await $0.rotate(algorithm) }
             print("\(key.kidString) is now the active \(algorithm.rawValue) key")
         }
     }
 
-    struct Retire: ParsableCommand {
+    struct Retire: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop a key from signing; it keeps verifying, and stays published, until its codes have expired.")
         @OptionGroup var data: DataOptions
         @Argument(help: "The key's kid (base64url).") var kid: String
 
-        func run() throws {
-            do {
-                try data.keyStore.retire(kid: kid)
-            } catch let error as KeyStore.KeyStoreError {
-                throw ValidationError(error.description)
-            }
+        func run() async throws {
+            let kid = kid
+            _ = try await Keys.withCodeKeys(data) { try await $0.retire(kid: kid) }
             print("\(kid) retired")
         }
     }
 
-    struct Revoke: ParsableCommand {
+    struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: """
                 Revoke a compromised key: at once it neither signs nor verifies and is no longer published, so every code it \
@@ -65,13 +79,9 @@ struct Keys: ParsableCommand {
         @OptionGroup var data: DataOptions
         @Argument(help: "The key's kid (base64url).") var kid: String
 
-        func run() throws {
-            let outcome: (revoked: ManagedKey, replacement: ManagedKey?)
-            do {
-                outcome = try data.keyStore.revoke(kid: kid)
-            } catch let error as KeyStore.KeyStoreError {
-                throw ValidationError(error.description)
-            }
+        func run() async throws {
+            let kid = kid
+            let outcome = try await Keys.withCodeKeys(data) { try await $0.revoke(kid: kid) }
             print("\(kid) revoked: its codes now verify as signed by an unknown key")
             if let replacement = outcome.replacement { print("\(replacement.kidString) is now the active key") }
             print("offline cards it signed must be issued again (passby serves them from /terminal or a guardian app)")

@@ -20,8 +20,8 @@ struct LedgerCommands: AsyncParsableCommand {
         func run() async throws {
             CommandLogging.bootstrap(level: .error)
             let logger = Logger(label: "passby.ledger")
-            let key = try LedgerKey(dataDirectory: data.dataDirectory)
             let (head, elapsed) = try await withDatabase(data, logger: logger) { postgres in
+                let key = try await LedgerKey.load(from: data.vault(postgres, logger: logger), dataDirectory: data.dataDirectory)
                 let start = ContinuousClock.now
                 let head = try await LedgerSealer.seal(tree: PostgresLedgerTreeStore(client: postgres, logger: logger), key: key)
                 return (head, ContinuousClock.now - start)
@@ -39,8 +39,8 @@ struct LedgerCommands: AsyncParsableCommand {
         func run() async throws {
             CommandLogging.bootstrap(level: .error)
             let logger = Logger(label: "passby.ledger")
-            let key = try LedgerKey(dataDirectory: data.dataDirectory)
             let (problems, unsealed) = try await withDatabase(data, logger: logger) { postgres in
+                let key = try await LedgerKey.load(from: data.vault(postgres, logger: logger), dataDirectory: data.dataDirectory)
                 let snapshot = try await PostgresLedgerTreeStore(client: postgres, logger: logger).auditSnapshot()
                 return (LedgerAudit.problems(snapshot, ledgerKey: key.key.publicKey), LedgerAudit.unsealed(snapshot))
             }

@@ -27,37 +27,29 @@ struct Serve: AsyncParsableCommand {
         CommandLogging.bootstrap(level: .info)
         let logger = Logger(label: "passby")
         let configuration = try PassbyConfiguration.fromEnvironment()
-        let personalData = PersonalData(secret: try ServerSecret.load(dataDirectory: data.dataDirectory))
-        let keyStore = data.keyStore
-        try keyStore.ensureActiveKey()
-        let keys = try LiveKeyRing(store: keyStore, maxCodeLifetime: configuration.maxCodeLifetime)
         let development = try IdentityProviders.developmentProviderTrusted(demo: demo, host: host, configuration: configuration)
+        // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
+        let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)
         // Fetches providers' metadata and keys; no redirects, short timeouts; shut down on the way out.
         let http = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: .init(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3), read: .seconds(5))))
-        let assertions: AssertionVerifier
-        let webSignIn: WebSignInProvider?
         do {
-            assertions = try await AssertionVerifier(
-                providers: IdentityProviders.load(configuration, development: development, dataDirectory: data.dataDirectory, http: http),
+            // Every instance on this database shares these; the owner's connection stores them on first use.
+            let secrets = try await PostgresAdmin.withClient(database.configuration, logger: logger) { owner in
+                try await SharedSecrets.load(vault: data.vault(TimedPostgres(client: owner), logger: logger), data: data, development: development)
+            }
+            let assertions = try await AssertionVerifier(
+                providers: IdentityProviders.load(configuration, development: secrets.developmentProvider, http: http),
                 audience: configuration.assertionAudience)
-            webSignIn = try await IdentityProviders.webSignIn(configuration, http: http, logger: logger)
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
-        defer { Task { try? await http.shutdown() } }
-        if development {
-            logger.warning(
-                """
-                demo: the development identity provider is trusted, and /helper offers its sign-in to anyone who reaches \
-                this loopback address; without --demo it is never trusted
-                """)
-        }
-        // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
-        let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)
-        do {
+            let webSignIn = try await IdentityProviders.webSignIn(configuration, http: http, logger: logger)
+            if development {
+                logger.warning(
+                    """
+                    demo: the development identity provider is trusted, and /helper offers its sign-in to anyone who reaches \
+                    this loopback address; without --demo it is never trusted
+                    """)
+            }
             var poolConfiguration = database.applicationConfiguration
             poolConfiguration.options.maximumConnections = 16
             // PostgreSQL itself ends a statement that outlives the request's deadline, so a lookup
@@ -66,11 +58,17 @@ struct Serve: AsyncParsableCommand {
             let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
             poolConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
+            let keys = LiveKeyRing(keys: secrets.codeKeys, maxCodeLifetime: configuration.maxCodeLifetime)
             var components = PassbyComponents.postgres(
-                postgres, configuration: configuration, personalData: personalData, keys: keys,
-                ledgerKey: try LedgerKey(dataDirectory: data.dataDirectory), assertions: assertions,
-                logger: logger)
-            components.receiptKey = try CodeSigner.receiptKey(dataDirectory: data.dataDirectory)
+                postgres, configuration: configuration, personalData: PersonalData(secret: secrets.serverSecret), keys: keys,
+                ledgerKey: secrets.ledgerKey, assertions: assertions, logger: logger)
+            components.receiptKey = secrets.receiptKey
+            components.services.append(
+                KeyMaterialWatcher(
+                    client: postgres,
+                    codeKeys: SharedCodeKeys(
+                        vault: try data.vault(TimedPostgres(client: postgres, timeout: configuration.databaseTimeout), logger: logger)),
+                    ring: keys, logger: logger))
             do {
                 components.webFiles = try WebFiles.bundled()
             } catch {
@@ -78,9 +76,7 @@ struct Serve: AsyncParsableCommand {
                 logger.warning("the pages and openapi.yaml were not found next to the binary; serving the API only")
             }
             components.webSignIn = webSignIn
-            if development {
-                components.developmentIdentityProvider = try DevelopmentIdentityProvider(dataDirectory: data.dataDirectory)
-            }
+            components.developmentIdentityProvider = secrets.developmentProvider
             let owner = database.configuration
             let retention =
                 configuration.retentionDays == 0
@@ -116,9 +112,11 @@ struct Serve: AsyncParsableCommand {
             }
             try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {
+            try? await http.shutdown()
             try? await database.close(logger: logger)
             throw error
         }
+        try? await http.shutdown()
         try await database.close(logger: logger)
     }
 }

@@ -15,15 +15,6 @@ struct CodeSigner: Sendable {
         return try CodeFormat.encode(claims, with: key)
     }
 
-    /// The Ed25519 key that signs consent receipts: `<data-dir>/receipt.key`, created (0600) on
-    /// first run. It is published apart from the code keys (`/.well-known/passby-receipt-keys.json`),
-    /// so a verifier of codes that overlooks the kind still refuses a receipt, as signed by a key it
-    /// does not know.
-    static func receiptKey(dataDirectory: URL) throws -> SigningKey {
-        try SigningKey(
-            algorithm: .edDSA, rawPrivateKey: SecretFile.loadOrCreate(at: dataDirectory.appendingPathComponent("receipt.key"), length: 32))
-    }
-
     /// 16 random bytes naming a code in the ledger.
     static func newCodeID() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()

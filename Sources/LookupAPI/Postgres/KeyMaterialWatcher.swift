@@ -1,0 +1,57 @@
+import Display
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Keeps this instance's code-signing keys those of the database: it reloads them at once on a
+/// `passby_key_material` notice (`sql/0017`), and every `pollInterval` whatever the notices do,
+/// so that a rotation on any instance signs here within seconds even after a lost notice.
+struct KeyMaterialWatcher: Service {
+    static let channel = "passby_key_material"
+    let client: PostgresClient
+    let codeKeys: SharedCodeKeys
+    let ring: LiveKeyRing
+    var pollInterval: Duration = .seconds(2)
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await listen() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: pollInterval)
+                        await reload()
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notices in
+                        for try await _ in notices { await reload() }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.warning("key material notices lost; polling every \(pollInterval) until they resume") }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// A failed read keeps the keys in hand: they were good a moment ago.
+    func reload() async {
+        do {
+            ring.update(try await codeKeys.load())
+        } catch {
+            if !Task.isCancelled {
+                logger.warning("code-signing keys could not be reloaded", metadata: ["error.type": "\(String(describing: type(of: error)))"])
+            }
+        }
+    }
+}
