@@ -26,6 +26,8 @@ struct PassbyStores: Sendable {
     var ledgerTree: any LedgerTreeStore
     var reviews: any LedgerReviewStore
     var database: any DatabaseProbe
+    /// Rate-limit windows; PostgreSQL's are shared by every instance on the database.
+    var rateLimits: any RateLimitCounter = InMemoryRateLimitCounter()
 
     /// Every store in PostgreSQL through one pool, each call within `timeout`; the client cache
     /// listens to revocation notices on a connection of its own.
@@ -33,14 +35,19 @@ struct PassbyStores: Sendable {
         let database = TimedPostgres(client: client, timeout: timeout)
         let tree = PostgresLedgerTreeStore(client: database, logger: logger)
         let cache = APIClientCache()
+        let rateLimits = PostgresRateLimitCounter(client: database, logger: logger)
         let stores = PassbyStores(
             clients: CachedAPIClientRepository(base: PostgresAPIClientRepository(client: database, logger: logger), cache: cache),
             statuses: PostgresHealthStatusRepository(client: database, logger: logger),
             consents: PostgresConsentStore(client: database, logger: logger),
             offlineCodes: PostgresOfflineCodeStore(client: database, logger: logger),
             staff: PostgresStaffRepository(client: database, logger: logger),
-            ledgerTree: tree, reviews: tree, database: PostgresProbe(database: database, logger: logger))
-        return (stores, [client, APIClientRevocationListener(client: client, cache: cache, logger: logger)])
+            ledgerTree: tree, reviews: tree, database: PostgresProbe(database: database, logger: logger),
+            rateLimits: rateLimits)
+        return (
+            stores,
+            [client, APIClientRevocationListener(client: client, cache: cache, logger: logger), RateWindowSweeper(counter: rateLimits, clock: SystemClock())]
+        )
     }
 }
 
@@ -124,7 +131,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     // and each caller still returns only after its own record has committed.
     let ledger = LedgerBatchWriter(store: stores.consents)
     let reviews = ReviewService(identities: identities, tree: stores.ledgerTree, reviews: stores.reviews, consents: stores.consents, clock: clock)
-    let staffSessions = StaffSessionService(staff: stores.staff, configuration: settings, clock: clock)
+    let staffSessions = StaffSessionService(staff: stores.staff, configuration: settings, clock: clock, rateLimits: stores.rateLimits)
 
     let router = Router(context: PassbyRequestContext.self)
     // Outermost first: metrics and the access log see the status that the problem middleware chose.
@@ -165,7 +172,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     ).addRoutes(to: v1.group("consents"))
     LookupController(
         service: LookupService(
-            identities: identities, consents: stores.consents, ledger: ledger, rateLimiter: RateLimiter(), signer: signer,
+            identities: identities, consents: stores.consents, ledger: ledger, rateLimits: stores.rateLimits, signer: signer,
             configuration: settings, clock: clock),
         limits: limits
     ).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))

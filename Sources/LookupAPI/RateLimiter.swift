@@ -1,37 +1,60 @@
 import Foundation
 import Synchronization
 
-/// Fixed-window counters in this process: enough to slow a misbehaving requester or client.
-/// Limits are per instance; behind a load balancer each instance counts its own share.
-final class RateLimiter: Sendable {
-    /// A hit over the limit.
-    struct Limited: Sendable, Equatable {
-        /// Seconds until the window resets.
-        var retryAfter: Int
-        /// True for the window's first hit over the limit: the one worth recording.
-        var first: Bool
-    }
+/// A hit over a rate limit.
+struct RateLimited: Sendable, Equatable {
+    /// Seconds until the window resets.
+    var retryAfter: Int
+    /// True for the window's first hit over the limit: the one worth recording.
+    var first: Bool
+}
 
-    private let windows = Mutex<[String: (start: Double, count: Int)]>([:])
-
-    /// Counts one hit on `key`. Returns nil when within `limit` per `window` seconds.
-    func hit(_ key: String, limit: Int, window: Double = 60, now: Double = Date().timeIntervalSince1970) -> Limited? {
-        windows.withLock { windows in
-            var entry = Self.current(&windows, key, window: window, now: now)
-            entry.count += 1
-            windows[key] = entry
-            guard entry.count > limit else { return nil }
-            return Limited(retryAfter: max(1, Int((entry.start + window - now).rounded(.up))), first: entry.count == limit + 1)
-        }
-    }
+/// Fixed-window rate-limit counters. Behind a load balancer every instance must count in one
+/// place (`PostgresRateLimitCounter`), or each would allow the whole limit again.
+protocol RateLimitCounter: Sendable {
+    /// Counts one hit on each key; nil when every key is within its limit per `window` seconds,
+    /// else the first key's refusal.
+    func hit(_ keys: [(key: String, limit: Int)], window: Double, now: Double) async throws -> RateLimited?
 
     /// Whether `key` has had its `limit` this window, without counting a hit: for limits that
     /// count only what succeeded.
-    func exhausted(_ key: String, limit: Int, window: Double = 60, now: Double = Date().timeIntervalSince1970) -> Limited? {
+    func exhausted(_ key: String, limit: Int, window: Double, now: Double) async throws -> RateLimited?
+}
+
+extension RateLimitCounter {
+    /// Counts one hit on `key`.
+    func hit(_ key: String, limit: Int, window: Double = 60, now: Double) async throws -> RateLimited? {
+        try await hit([(key, limit)], window: window, now: now)
+    }
+
+    /// What a window that began at `start` and now holds `hits` says for `limit`.
+    static func verdict(start: Double, hits: Int, limit: Int, window: Double, now: Double, counted: Bool) -> RateLimited? {
+        guard counted ? hits > limit : hits >= limit else { return nil }
+        return RateLimited(retryAfter: max(1, Int((start + window - now).rounded(.up))), first: counted && hits == limit + 1)
+    }
+}
+
+/// `RateLimitCounter` in this process's memory: for tests, and for one instance alone.
+final class InMemoryRateLimitCounter: RateLimitCounter {
+    private let windows = Mutex<[String: (start: Double, count: Int)]>([:])
+
+    func hit(_ keys: [(key: String, limit: Int)], window: Double, now: Double) async throws -> RateLimited? {
+        windows.withLock { windows in
+            var refusal: RateLimited?
+            for (key, limit) in keys {
+                var entry = Self.current(&windows, key, window: window, now: now)
+                entry.count += 1
+                windows[key] = entry
+                refusal = refusal ?? Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now, counted: true)
+            }
+            return refusal
+        }
+    }
+
+    func exhausted(_ key: String, limit: Int, window: Double, now: Double) async throws -> RateLimited? {
         windows.withLock { windows in
             let entry = Self.current(&windows, key, window: window, now: now)
-            guard entry.count >= limit else { return nil }
-            return Limited(retryAfter: max(1, Int((entry.start + window - now).rounded(.up))), first: false)
+            return Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now, counted: false)
         }
     }
 

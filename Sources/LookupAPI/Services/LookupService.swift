@@ -37,7 +37,7 @@ struct LookupService: Sendable {
     let identities: Identities
     let consents: any ConsentStore
     let ledger: LedgerBatchWriter
-    let rateLimiter: RateLimiter
+    let rateLimits: any RateLimitCounter
     let signer: CodeSigner
     let configuration: PassbyConfiguration
     let clock: any PassbyClock
@@ -85,20 +85,21 @@ struct LookupService: Sendable {
         let group = try identities.eligibleGroup(of: subject, at: now)
 
         let nowSeconds = now.timeIntervalSince1970
-        for (key, limit) in [
-            ("requester:\(requesterKey)", configuration.lookupsPerMinutePerRequester),
-            ("client:\(request.clientID)", configuration.lookupsPerMinutePerClient),
-        ] {
-            if let limited = rateLimiter.hit(key, limit: limit, now: nowSeconds) {
-                attempt.recorded = limited.first
-                throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
-            }
+        // Counted where every instance counts (one statement for both keys).
+        if let limited = try await rateLimits.hit(
+            [
+                ("requester:\(requesterKey)", configuration.lookupsPerMinutePerRequester),
+                ("client:\(request.clientID)", configuration.lookupsPerMinutePerClient),
+            ], window: 60, now: nowSeconds)
+        {
+            attempt.recorded = limited.first
+            throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         }
         let grant = try await usableGrant(request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
         // The subject's limit counts codes issued, not tries, and is looked at only for a token that
         // fits: bogus lookups can neither block a person nor learn how often they were looked up.
         let subjectLimit = "subject:\(subjectKey)"
-        if let limited = rateLimiter.exhausted(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds) {
+        if let limited = try await rateLimits.exhausted(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, window: 60, now: nowSeconds) {
             throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         }
         let status = try await identities.subject(subjectKey)
@@ -129,7 +130,7 @@ struct LookupService: Sendable {
             throw Refusal.idempotencyKeyReused
         }
         if let refusal { throw Refusal.consent(refusal) }
-        _ = rateLimiter.hit(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds)
+        _ = try await rateLimits.hit(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds)
         return claims
     }
 

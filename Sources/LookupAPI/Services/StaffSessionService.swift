@@ -16,7 +16,7 @@ struct StaffSessionService: Sendable {
     let configuration: PassbyConfiguration
     let clock: any PassbyClock
     let pool: BcryptPool
-    let addresses: RateLimiter
+    let addresses: any RateLimitCounter
 
     /// Decoy hashes by cost, made on first use: hashing one at cost 12 takes a quarter second.
     private static let decoys = Mutex<[UInt8: String]>([:])
@@ -34,18 +34,21 @@ struct StaffSessionService: Sendable {
         }
     }
 
-    init(staff: any StaffRepository, configuration: PassbyConfiguration, clock: any PassbyClock, pool: BcryptPool = BcryptPool()) {
+    init(
+        staff: any StaffRepository, configuration: PassbyConfiguration, clock: any PassbyClock, pool: BcryptPool = BcryptPool(),
+        rateLimits: any RateLimitCounter = InMemoryRateLimitCounter()
+    ) {
         self.staff = staff
         self.configuration = configuration
         self.clock = clock
         self.pool = pool
-        self.addresses = RateLimiter()
+        self.addresses = rateLimits
     }
 
     /// `address` is where the attempt came from (the peer's IP address), for the per-address limit.
     func login(username: String, password: String, address: String) async throws -> Session {
         let now = clock.now()
-        if let limited = addresses.hit("login:\(address)", limit: configuration.staffLoginsPerMinute, now: now.timeIntervalSince1970) {
+        if let limited = try await addresses.hit("login:\(address)", limit: configuration.staffLoginsPerMinute, now: now.timeIntervalSince1970) {
             throw Refusal.loginRateLimited(retryAfter: limited.retryAfter)
         }
         let credentials = try await staff.credentials(username: username)
