@@ -46,7 +46,10 @@ struct PassbyStores: Sendable {
             rateLimits: rateLimits)
         return (
             stores,
-            [client, APIClientRevocationListener(client: client, cache: cache, logger: logger), RateWindowSweeper(counter: rateLimits, clock: SystemClock())]
+            [
+                client, APIClientRevocationListener(client: client, cache: cache, logger: logger),
+                RateWindowSweeper(counter: rateLimits, clock: SystemClock()),
+            ]
         )
     }
 }
