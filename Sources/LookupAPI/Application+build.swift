@@ -142,7 +142,8 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware(catalogue: ProblemCatalogue(configuration: settings)))
     SystemController(
-        database: stores.database, registry: PassbyMetrics.registry, metricsToken: settings.metricsToken, assertions: components.assertions
+        database: stores.database, registry: PassbyMetrics.registry, metricsToken: settings.metricsToken, assertions: components.assertions,
+        instanceName: settings.instanceName
     ).addRoutes(to: router)
     KeysController(keys: components.keys, ledgerKey: components.ledgerKey, receiptKey: components.receiptKey.publicKey).addRoutes(to: router)
 

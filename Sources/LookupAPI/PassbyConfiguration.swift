@@ -77,6 +77,10 @@ struct PassbyConfiguration: Sendable {
     /// purges at start and daily. 0 turns the scheduled purge off (`passby ledger purge` remains).
     var retentionDays = 365
 
+    /// This instance's name in `/readyz` and `/metrics` (`PASSBY_INSTANCE`: 1 to 64 letters,
+    /// digits and `.:_-`); `serve` makes it `<host name>:<port>` when unset.
+    var instanceName = "passby"
+
     /// A retired key stays published this long: until the longest-lived code it signed has expired.
     var maxCodeLifetime: Int64 { max(offlineCodeLifetime, displayCodeLifetime) + verificationSkew }
 
@@ -111,8 +115,8 @@ struct PassbyConfiguration: Sendable {
         }
         if let count = try read("PASSBY_MAX_STATUS_BATCH", { Int($0).flatMap { $0 >= 1 ? $0 : nil } }) {
             configuration.maxStatusBatch = count
-            if let count = try read("PASSBY_EXPORT_MAX_ROWS", positive) { configuration.maxExportRows = count }
         }
+        if let count = try read("PASSBY_EXPORT_MAX_ROWS", positive) { configuration.maxExportRows = count }
         if let milliseconds = try read("PASSBY_DB_TIMEOUT_MS", { Int($0).flatMap { $0 >= 10 ? $0 : nil } }) {
             configuration.databaseTimeout = .milliseconds(milliseconds)
         }
@@ -154,6 +158,7 @@ struct PassbyConfiguration: Sendable {
         if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }
         if let seconds = try read("PASSBY_SEAL_SECONDS", positive) { configuration.sealInterval = .seconds(seconds) }
         configuration.metricsToken = try read("PASSBY_METRICS_TOKEN", { $0.count >= 32 && $0.utf8.allSatisfy { (33...126).contains($0) } ? $0 : nil })
+        if let name = try read("PASSBY_INSTANCE", { Self.isInstanceName($0) ? $0 : nil }) { configuration.instanceName = name }
         if let days = try read("PASSBY_RETENTION_DAYS", { Int($0).flatMap { (0...36_500).contains($0) ? $0 : nil } }) {
             configuration.retentionDays = days
         }
@@ -161,4 +166,13 @@ struct PassbyConfiguration: Sendable {
     }
 
     static func positive(_ text: String) -> Int? { Int(text).flatMap { $0 >= 1 ? $0 : nil } }
+
+    /// Safe as a Prometheus label value and on one line of `/readyz`.
+    static func isInstanceName(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy {
+                $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (48...57).contains($0)
+                    || (65...90).contains($0) || (97...122).contains($0)
+            }
+    }
 }

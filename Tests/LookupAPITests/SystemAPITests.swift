@@ -25,6 +25,24 @@ struct SystemAPITests {
         }
     }
 
+    @Test("readyz and metrics name the instance (PASSBY_INSTANCE), so an operator behind a load balancer knows who answered")
+    func instanceName() async throws {
+        var components = try await TestApp.memory()
+        components.configuration.instanceName = "passby-b:8081"
+        try await buildApplication(components).test(.router) { client in
+            let readiness = try await client.send(.get, "/readyz")
+            #expect(readiness.body.split(separator: "\n").contains("instance passby-b:8081"))
+            let metrics = try await client.send(.get, "/metrics")
+            #expect(metrics.body.contains(#"passby_instance_info{name="passby-b:8081"} 1"#))
+        }
+        #expect(try PassbyConfiguration.fromEnvironment(["PASSBY_INSTANCE": "node-2.eu_1:8080"]).instanceName == "node-2.eu_1:8080")
+        for bad in ["a b", "x\"}", String(repeating: "a", count: 65), "名"] {
+            #expect(throws: PassbyConfiguration.InvalidSetting.self, "\(bad)") { try PassbyConfiguration.fromEnvironment(["PASSBY_INSTANCE": bad]) }
+        }
+        // Read on its own, not only beside PASSBY_MAX_STATUS_BATCH.
+        #expect(try PassbyConfiguration.fromEnvironment(["PASSBY_EXPORT_MAX_ROWS": "7"]).maxExportRows == 7)
+    }
+
     @Test("unknown routes and methods are problems too")
     func unknownRoutes() async throws {
         try await buildApplication(try await TestApp.memory()).test(.router) { client in

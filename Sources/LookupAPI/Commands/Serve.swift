@@ -26,7 +26,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         CommandLogging.bootstrap(level: .info)
         let logger = Logger(label: "passby")
-        let configuration = try PassbyConfiguration.fromEnvironment()
+        var configuration = try PassbyConfiguration.fromEnvironment()
+        if ProcessInfo.processInfo.environment["PASSBY_INSTANCE", default: ""].isEmpty {
+            let host = ProcessInfo.processInfo.hostName.filter { PassbyConfiguration.isInstanceName(String($0)) }
+            configuration.instanceName = String("\(host.prefix(50)):\(port)")
+        }
         let development = try IdentityProviders.developmentProviderTrusted(demo: demo, host: host, configuration: configuration)
         // `serve` owns the embedded cluster: it stops it on the way out even if it found it running.
         let database = try await DatabaseHandle.open(.resolve(dataDirectory: data.dataDirectory), ownsCluster: true, logger: logger)

@@ -3,6 +3,7 @@ import Crypto
 import Database
 import Foundation
 import Hummingbird
+import Metrics
 import NIOCore
 import Prometheus
 
@@ -17,6 +18,8 @@ struct SystemController {
     let metricsToken: String?
     /// Says which identity providers have usable keys, and how old they are.
     let assertions: AssertionVerifier
+    /// This instance's name (`PASSBY_INSTANCE`), so that an operator behind a load balancer knows who answered.
+    let instanceName: String
 
     /// Whether this request may read the metrics.
     func mayReadMetrics(_ request: Request, _ context: PassbyRequestContext) throws -> Bool {
@@ -39,6 +42,8 @@ struct SystemController {
     }
 
     func addRoutes(to router: Router<PassbyRequestContext>) {
+        // An info metric: every series this instance exports can be joined to its name.
+        Gauge(label: "passby_instance_info", dimensions: [("name", instanceName)]).record(1)
         router.get("healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
@@ -52,7 +57,7 @@ struct SystemController {
             let providers = assertions.keyStatus(now: Date()).map { "provider \($0.issuer) keys=\($0.keys) age=\($0.ageSeconds)s\n" }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: "ready\n" + providers.joined())))
+                body: .init(byteBuffer: ByteBuffer(string: "ready\ninstance \(instanceName)\n" + providers.joined())))
         }
         router.get("metrics") { request, context in
             guard try mayReadMetrics(request, context) else { throw Problem.notFound }
