@@ -4,7 +4,7 @@ DATA_DIR ?= .passby
 VENV := .venv-tests
 PASSBY := .build/debug/passby
 
-.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults test-attacks test-fuzz-codes test-oidc fuzz faults venv bench clean
+.PHONY: bootstrap build run test lint test-swift test-smoke test-interop test-pages test-contract test-faults test-attacks test-fuzz-codes test-oidc test-scaleout fuzz faults venv bench clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -20,7 +20,7 @@ run: build
 ## smoke test of the real binary (which also checks its live codes from outside), and the pages
 ## in headless Chromium (screenshots in .build/test-output/pages), schemathesis against
 ## openapi.yaml, and fault injection (database, process, abusive clients).
-test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults test-attacks test-fuzz-codes test-oidc
+test: bootstrap lint test-swift test-interop test-smoke test-pages test-contract test-faults test-attacks test-fuzz-codes test-oidc test-scaleout
 
 ## Python tools that check Passby from outside, in a virtual environment under the project.
 venv: $(VENV)/.installed
@@ -74,6 +74,11 @@ test-oidc: venv
 	$(SWIFT) build --product passby
 	$(VENV)/bin/python tests-live/oidc_test.py $(PASSBY)
 	$(VENV)/bin/python tests-live/oidc_pages_test.py $(PASSBY)
+
+## Three instances with their own data directories on one throwaway PostgreSQL server, behind HAProxy.
+test-scaleout: venv
+	$(SWIFT) build --product passby
+	$(VENV)/bin/python tests-live/scaleout_test.py $(PASSBY)
 
 test-smoke: venv
 	$(SWIFT) build --product passby

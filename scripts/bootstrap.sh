@@ -13,6 +13,8 @@ command -v rsvg-convert >/dev/null || need+=(librsvg2-bin)   # prints offline-co
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+# The scale-out test: three instances behind Debian's HAProxy.
+command -v haproxy >/dev/null || need+=(haproxy)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need[*]}"

@@ -95,6 +95,8 @@ struct DemoSeed: Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try encoder.encode(keys)
         if FileManager.default.contents(atPath: file.path) != data {
+            // With DATABASE_URL nothing else may have made the data directory yet.
+            try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             try? FileManager.default.removeItem(at: file)
             try SecretFile.writePrivate(Array(data), to: file)
         }

@@ -1,0 +1,319 @@
+"""Three `passby serve` instances, each with its own data directory, on one throwaway PostgreSQL
+server, behind HAProxy (round robin): they must act as one service.
+
+Checks that every instance publishes the same keys, that a grant made through one works through
+the others, that 50 concurrent lookups of a single-use token spread over all three give exactly
+one code, that a withdrawal, a client revocation, a staff account's disabling and a key rotation
+take effect everywhere within their limits (2 s, and 5 s for keys), that a rate limit holds across
+instances, and that a SIGKILL of one instance under load loses no acknowledged lookup while the
+load balancer keeps serving.
+
+Usage: scaleout_test.py PATH/TO/passby
+"""
+
+import base64
+import json
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests-interop"))
+from check_codes import decode  # noqa: E402  the independent decoder
+from live import PEOPLE, Passby, Person, Report, free_port, pg_bin  # noqa: E402
+
+report = Report()
+check, equal = report.check, report.equal
+REQUESTER_LIMIT = 100
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server on a Unix socket, run as the `postgres` user, trusting its
+    private socket: the one database every instance shares."""
+
+    def __init__(self, binary):
+        self.bin = pg_bin(binary)
+        self.root = Path(tempfile.mkdtemp(prefix="passby-scaleout-pg."))
+        self.root.chmod(0o755)
+        self.data, self.socket = self.root / "data", self.root / "socket"
+        for directory in (self.data, self.socket):
+            directory.mkdir(mode=0o700)
+            shutil.chown(directory, "postgres", "postgres")
+        self.port = free_port()
+        self.as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+        self.as_postgres("pg_ctl", "-D", str(self.data), "-l", str(self.socket / "server.log"), "-w", "start", "-o",
+                         f"-k {self.socket} -c listen_addresses='' -p {self.port} -c fsync=off -c max_connections=200")
+        self.psql("CREATE DATABASE passby", database="postgres")
+
+    def as_postgres(self, tool, *args):
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / tool), *args], check=True, capture_output=True)
+
+    def url(self, role):
+        return f"postgres://{role}@localhost:{self.port}/passby?host={self.socket}&sslmode=disable"
+
+    def psql(self, sql, database="passby"):
+        return subprocess.run([str(self.bin / "psql"), "-h", str(self.socket), "-p", str(self.port), "-U", "postgres", "-d", database,
+                               "-v", "ON_ERROR_STOP=1", "-q", "-At", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
+
+    def stop(self):
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class HAProxy:
+    """Debian's HAProxy in the foreground, round robin over the instances, checking /readyz."""
+
+    def __init__(self, ports):
+        self.root = Path(tempfile.mkdtemp(prefix="passby-haproxy."))
+        self.port = free_port()
+        servers = "\n".join(f"    server i{index} 127.0.0.1:{port} check inter 500ms fall 2 rise 2" for index, port in enumerate(ports))
+        (self.root / "haproxy.cfg").write_text(f"""
+global
+    maxconn 1024
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch
+frontend passby
+    bind 127.0.0.1:{self.port}
+    default_backend instances
+backend instances
+    balance roundrobin
+    option httpchk GET /readyz
+{servers}
+""")
+        self.log = open(self.root / "haproxy.log", "w+")
+        self.process = subprocess.Popen(["haproxy", "-f", str(self.root / "haproxy.cfg"), "-db"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.via = Via(f"http://127.0.0.1:{self.port}")
+        # Ready once it answers and its checks have found every instance up.
+        for _ in range(200):
+            try:
+                if self.via.request("GET", "/healthz")[0] == 200:
+                    time.sleep(1.5)
+                    return
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.05)
+        raise SystemExit("haproxy did not start:\n" + (self.root / "haproxy.log").read_text())
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Via:
+    """Requests to one base URL (an instance or the load balancer), as `Passby` sends them."""
+    request = Passby.request
+    call = Passby.call
+
+    def __init__(self, base):
+        self.base = base
+
+
+def within(seconds, condition):
+    """Polls `condition` until it holds or `seconds` pass; returns how long it took, or None."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        if condition():
+            return time.monotonic() - began
+        time.sleep(0.05)
+    return None
+
+
+def published(instance):
+    return json.dumps(instance.call("GET", "/.well-known/passby-keys.json")[1], sort_keys=True)
+
+
+def main():
+    binary = sys.argv[1]
+    if not shutil.which("haproxy"):
+        report.check("haproxy is installed (scripts/bootstrap.sh installs it)", False)
+        sys.exit(report.summary("scaleout"))
+    database = PostgresServer(binary)
+    env = {"DATABASE_URL": database.url("postgres"), "PASSBY_APP_DATABASE_URL": database.url("passby_app"),
+           "PASSBY_KEK": secrets.token_hex(32), "PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": str(REQUESTER_LIMIT),
+           "PASSBY_LOOKUPS_PER_MINUTE_SUBJECT": "100000", "PASSBY_CONSENT_FAILURES_PER_HOUR": "100000"}
+    instances, balancer = [], None
+    try:
+        # The first instance migrates and stores the key material; the other two start together.
+        instances.append(Passby(binary, env=dict(env, PASSBY_INSTANCE="i0")))
+        for index in (1, 2):
+            instances.append(Passby(binary, env=dict(env, PASSBY_INSTANCE=f"i{index}"), start=False))
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda instance: instance.start(), instances[1:]))
+        balancer = HAProxy([instance.port for instance in instances])
+        run_checks(database, instances, balancer)
+    finally:
+        if balancer:
+            balancer.stop()
+        for instance in instances:
+            instance.stop()
+        database.stop()
+    sys.exit(report.summary("scaleout"))
+
+
+def run_checks(database, instances, balancer):
+    a, b, c = instances
+    lb = balancer.via
+    equal("each instance names itself on /readyz", ["i0", "i1", "i2"],
+          [re.search(r"^instance (\S+)$", x.request("GET", "/readyz")[2].decode(), re.M).group(1) for x in instances])
+    check("every instance publishes the same key set", published(a) == published(b) == published(c))
+    check("a code key and the ledger key are published", {"sig", "ledger"} <= {k["use"] for k in json.loads(published(a))["keys"]})
+    stranger = Passby(a.binary, env=dict(a.env, PASSBY_KEK=secrets.token_hex(32), PASSBY_INSTANCE="i9"), start=False)
+    try:
+        done = stranger.run("serve", "--port", str(free_port()))
+        check("an instance with another key-encryption key refuses to start, naming PASSBY_KEK and the entry",
+              done.returncode != 0 and "PASSBY_KEK" in done.stderr and "server-secret" in done.stderr, done.stderr[-300:])
+    finally:
+        stranger.stop()
+
+    elder = Person("王秀英", a.subjects["elder"])
+    guardian, passerby = PEOPLE["guardian"], PEOPLE["passerby"]
+    # The development provider's key is shared too: an assertion minted through one instance works on all.
+    as_guardian = dict(key=a.keys["demo-guardian"], assertion=b.assertion(guardian))
+    as_helper = dict(key=c.keys["demo-helper"], assertion=a.assertion(passerby))
+    status, _ = a.call("POST", "/v1/family-members", {"id_number": elder.id_number, "name": elder.name, "relationship": "parent"}, **as_guardian)
+    equal("a guardian registers the elder through instance 0", 202, status)
+    b.confirm_guardian(guardian, elder.id_number)
+    _, grant = c.call("POST", "/v1/consents", {"id_number": elder.id_number}, **as_guardian)
+    status, looked = b.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": grant["token"]}, **as_helper)
+    equal("a grant made through instance 2 serves a lookup through instance 1", 201, status)
+    staff = f"gate-{secrets.token_hex(3)}"
+    a.cli("staff", "add", "--username", staff, stdin="scale-out-password\n")
+    _, session = b.call("POST", "/v1/staff/sessions", {"username": staff, "password": "scale-out-password"})
+    verdicts = [x.call("POST", "/v1/verifications", {"code": looked.get("code", "")}, key=session.get("token"))[1].get("verdict")
+                for x in instances]
+    equal("the code verifies on every instance, with a staff session made on instance 1", ["valid"] * 3, verdicts)
+
+    # 50 lookups of one single-use token at once, round robin over the three.
+    _, single = a.call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 1}, **as_guardian)
+    with ThreadPoolExecutor(25) as pool:
+        answers = list(pool.map(lambda _: lb.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": single["token"]},
+                                                  **as_helper), range(50)))
+    statuses = [status for status, _ in answers]
+    equal("50 concurrent lookups of a single-use token over three instances: exactly one code", 1, statuses.count(201))
+    equal("the others are refused as used, none fails", {"consent-used"},
+          {body.get("reason") for status, body in answers if status != 201})
+
+    # A withdrawal through one instance stops the grant on the others at once.
+    _, shared = a.call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 100}, **as_guardian)
+    equal("a grant for many uses serves instance 2", 201,
+          c.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": shared["token"]}, **as_helper)[0])
+    equal("the guardian withdraws it through instance 1", 204, b.request("DELETE", f"/v1/consents/{shared['id']}", **as_guardian)[0])
+    equal("at once no instance issues a code on it", ["consent-withdrawn"] * 3,
+          [x.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": shared["token"]}, **as_helper)[1].get("reason")
+           for x in instances])
+
+    # A client revoked by the operator is refused by every instance within 2 s.
+    client = json.loads(a.cli("clients", "add", "--name", "scale-helper", "--role", "helper", "--json"))
+    body = {"id_number": elder.id_number, "consent_token": "0000-0000-0000-0000"}
+    # An assertion is bound to the first client that sends it, so this client gets one of its own.
+    fresh_assertion = b.assertion(passerby)
+    known = [x.call("POST", "/v1/lookups", body, key=client["key"], assertion=fresh_assertion)[0] for x in instances]
+    equal("the new helper key is known to every instance (its bogus token is refused, not its key)", [403] * 3, known)
+    a.cli("clients", "revoke", client["id"])
+    took = within(2, lambda: all(x.call("POST", "/v1/lookups", body, key=client["key"], assertion=fresh_assertion)[0] == 401
+                                 for x in instances))
+    check(f"a revoked client is refused by every instance within 2 s ({seconds(took)})", took is not None)
+
+    # A disabled staff account's session stops on every instance within 2 s.
+    c.cli("staff", "disable", staff)
+    took = within(2, lambda: all(x.request("POST", "/v1/verifications", {"code": "PB1:x"}, key=session.get("token"))[0] == 401
+                                 for x in instances))
+    check(f"a disabled staff account's session is refused by every instance within 2 s ({seconds(took)})", took is not None)
+
+    # A key rotated by the operator signs on every instance, and is published by all, within 5 s.
+    before = published(a)
+    rotated = a.cli("keys", "rotate", "--alg", "ES256").split()[0]
+    took = within(5, lambda: all(rotated in published(x) for x in instances) and published(a) == published(b) == published(c))
+    check(f"after keys rotate every instance publishes the same new set within 5 s ({seconds(took)})",
+          took is not None and published(a) != before)
+    _, fresh = a.call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 3}, **as_guardian)
+    kids = []
+    for x in instances:
+        _, answer = x.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": fresh["token"]}, **as_helper)
+        kids.append(base64url(decode(answer.get("code", ""))[1].get(4, b"")) if answer.get("code") else None)
+    equal("and every instance signs with it", [rotated] * 3, kids)
+
+    # The requester limit holds across instances: per instance it would let all 150 through.
+    other = PEOPLE["other_passerby"]
+    as_other = dict(key=a.keys["demo-helper"], assertion=a.assertion(other))
+    with ThreadPoolExecutor(6) as pool:
+        reasons = list(pool.map(lambda _: lb.call("POST", "/v1/lookups", body, **as_other)[1].get("reason"), range(REQUESTER_LIMIT + 50)))
+    equal(f"{REQUESTER_LIMIT + 50} lookups by one requester over three instances: {REQUESTER_LIMIT} pass the limit, 50 are rate-limited",
+          {"consent-invalid": REQUESTER_LIMIT, "rate-limited": 50},
+          {reason: reasons.count(reason) for reason in set(reasons)})
+
+    sigkill_under_load(database, instances, lb, elder, as_guardian)
+
+
+def sigkill_under_load(database, instances, lb, elder, as_guardian):
+    """Lookups through the load balancer while one instance is killed: every acknowledged code is
+    in the ledger, and the balancer goes on serving from the other two."""
+    requester = PEOPLE["adult"]
+    as_requester = dict(key=instances[0].keys["demo-helper"], assertion=instances[0].assertion(requester))
+    grants = [instances[0].call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 100}, **as_guardian)[1] for _ in range(2)]
+    acknowledged, failures, lock = [], [], threading.Lock()
+    killed = threading.Event()
+    after_kill = []
+
+    def worker(index):
+        for attempt in range(20):
+            grant = grants[(index + attempt) % 2]
+            status, answer = lookup(lb, elder.id_number, grant["token"], **as_requester)
+            with lock:
+                if status == 201:
+                    acknowledged.append(decode(answer["code"])[2][7].hex())
+                    if killed.is_set():
+                        after_kill.append(status)
+                else:
+                    failures.append((status, answer.get("reason")))
+
+    with ThreadPoolExecutor(4) as pool:
+        running = [pool.submit(worker, index) for index in range(4)]
+        within(10, lambda: len(acknowledged) >= 20)
+        instances[1].kill()
+        killed.set()
+        for future in running:
+            future.result()
+    in_ledger = set(database.psql("SELECT encode(code_cti, 'hex') FROM ledger WHERE kind = 'lookup-issued'").split())
+    check(f"a SIGKILL under load: every acknowledged lookup ({len(acknowledged)}) is in the ledger",
+          len(acknowledged) >= 20 and set(acknowledged) <= in_ledger, f"{len(set(acknowledged) - in_ledger)} missing")
+    check(f"the load balancer goes on serving after the kill ({len(after_kill)} codes after it)", len(after_kill) >= 10)
+    check(f"at most the requests in flight at the kill failed ({failures})", len(failures) <= 4 and all(s in (502, 503) for s, _ in failures))
+
+
+def seconds(took):
+    return "never" if took is None else f"{took:.2f} s"
+
+
+def base64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def lookup(via, id_number, token, **caller):
+    """A lookup; returns (status, the JSON answer or {} when the answer is not JSON, as a load
+    balancer's own 502 page is not)."""
+    status, _, content = via.request("POST", "/v1/lookups", {"id_number": id_number, "consent_token": token}, **caller)
+    try:
+        return status, json.loads(content)
+    except ValueError:
+        return status, {}
+
+
+if __name__ == "__main__":
+    main()
