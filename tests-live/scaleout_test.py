@@ -13,6 +13,7 @@ Usage: scaleout_test.py PATH/TO/passby
 
 import base64
 import json
+import os
 import re
 import secrets
 import shutil
@@ -39,7 +40,8 @@ class PostgresServer:
     """A throwaway PostgreSQL server on a Unix socket, run as the `postgres` user, trusting its
     private socket: the one database every instance shares."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, primary=None):
+        """A new primary, or with `primary` a streaming replica of it made by pg_basebackup."""
         self.bin = pg_bin(binary)
         self.root = Path(tempfile.mkdtemp(prefix="passby-scaleout-pg."))
         self.root.chmod(0o755)
@@ -48,10 +50,14 @@ class PostgresServer:
             directory.mkdir(mode=0o700)
             shutil.chown(directory, "postgres", "postgres")
         self.port = free_port()
-        self.as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+        if primary:
+            self.as_postgres("pg_basebackup", "-D", str(self.data), "-R", "-h", str(primary.socket), "-p", str(primary.port), "-U", "postgres")
+        else:
+            self.as_postgres("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
         self.as_postgres("pg_ctl", "-D", str(self.data), "-l", str(self.socket / "server.log"), "-w", "start", "-o",
                          f"-k {self.socket} -c listen_addresses='' -p {self.port} -c fsync=off -c max_connections=200")
-        self.psql("CREATE DATABASE passby", database="postgres")
+        if not primary:
+            self.psql("CREATE DATABASE passby", database="postgres")
 
     def as_postgres(self, tool, *args):
         subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / tool), *args], check=True, capture_output=True)
@@ -63,9 +69,12 @@ class PostgresServer:
         return subprocess.run([str(self.bin / "psql"), "-h", str(self.socket), "-p", str(self.port), "-U", "postgres", "-d", database,
                                "-v", "ON_ERROR_STOP=1", "-q", "-At", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
 
-    def stop(self):
+    def halt(self):
         subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
                        capture_output=True)
+
+    def stop(self):
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -144,7 +153,10 @@ def main():
         report.check("haproxy is installed (scripts/bootstrap.sh installs it)", False)
         sys.exit(report.summary("scaleout"))
     database = PostgresServer(binary)
-    env = {"DATABASE_URL": database.url("postgres"), "PASSBY_APP_DATABASE_URL": database.url("passby_app"),
+    # The schema first, so that the replica starts with it; the instances then migrate nothing.
+    subprocess.run([binary, "migrate"], env=dict(os.environ, DATABASE_URL=database.url("postgres")), check=True, capture_output=True)
+    replica = PostgresServer(binary, primary=database)
+    env = {"PASSBY_READ_DATABASE_URL": replica.url("passby_app"),"DATABASE_URL": database.url("postgres"), "PASSBY_APP_DATABASE_URL": database.url("passby_app"),
            "PASSBY_KEK": secrets.token_hex(32), "PASSBY_LOOKUPS_PER_MINUTE_REQUESTER": str(REQUESTER_LIMIT),
            "PASSBY_LOOKUPS_PER_MINUTE_SUBJECT": "100000", "PASSBY_CONSENT_FAILURES_PER_HOUR": "100000"}
     instances, balancer = [], None
@@ -156,17 +168,18 @@ def main():
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda instance: instance.start(), instances[1:]))
         balancer = HAProxy([instance.port for instance in instances])
-        run_checks(database, instances, balancer)
+        run_checks(database, replica, instances, balancer)
     finally:
         if balancer:
             balancer.stop()
         for instance in instances:
             instance.stop()
+        replica.stop()
         database.stop()
     sys.exit(report.summary("scaleout"))
 
 
-def run_checks(database, instances, balancer):
+def run_checks(database, replica, instances, balancer):
     a, b, c = instances
     lb = balancer.via
     equal("each instance names itself on /readyz", ["i0", "i1", "i2"],
@@ -258,7 +271,35 @@ def run_checks(database, instances, balancer):
           {"consent-invalid": REQUESTER_LIMIT, "rate-limited": 50},
           {reason: reasons.count(reason) for reason in set(reasons)})
 
+    reviewer_reads(database, replica, instances)
     sigkill_under_load(database, instances, lb, elder, as_guardian)
+
+
+def reviewer_reads(database, replica, instances):
+    """Reviewer queries come from the streaming replica while it keeps up, and from the primary
+    once it is gone."""
+    reviewer = json.loads(instances[0].cli("clients", "add", "--name", "scale-reviewer", "--role", "reviewer", "--json"))["key"]
+
+    def sources():
+        answers = [x.request("GET", "/v1/records?limit=5", key=reviewer) for x in instances]
+        return [(status, headers.get("Passby-Read-Source")) for status, headers, _ in answers]
+
+    took = within(5, lambda: sources() == [(200, "replica")] * 3)
+    check(f"reviewer queries come from the replica on every instance ({seconds(took)})", took is not None, sources())
+    instances[0].cli("ledger", "seal")
+    head_size = int(database.psql("SELECT max(size) FROM ledger_heads"))
+    replayed = within(5, lambda: replica.psql("SELECT coalesce(max(size), 0) FROM ledger_heads") == str(head_size))
+    status, headers, body = instances[1].request("GET", f"/v1/records?limit=1000&size={head_size}", key=reviewer)
+    check(f"the replica has replayed the newest head ({seconds(replayed)}), and a query bounded by it comes from the replica "
+          f"with {head_size} entries", (status, headers.get("Passby-Read-Source"), len(json.loads(body)["records"])) ==
+          (200, "replica", head_size), (status, headers.get("Passby-Read-Source")))
+    check("the answer says how stale it may be, within PASSBY_READ_MAX_LAG_SECONDS",
+          0 <= int(headers.get("Passby-Staleness-Seconds", "-1")) <= 5, headers.get("Passby-Staleness-Seconds"))
+    replica.halt()
+    # A read that races the outage waits up to PASSBY_DB_TIMEOUT_MS (5 s) before the primary
+    # answers it; the monitor takes the replica out of use within about 2.5 s.
+    took = within(12, lambda: sources() == [(200, "primary")] * 3)
+    check(f"with the replica down, reviewers read from the primary ({seconds(took)})", took is not None, sources())
 
 
 def sigkill_under_load(database, instances, lb, elder, as_guardian):

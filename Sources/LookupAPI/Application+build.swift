@@ -28,15 +28,23 @@ struct PassbyStores: Sendable {
     var database: any DatabaseProbe
     /// Rate-limit windows; PostgreSQL's are shared by every instance on the database.
     var rateLimits: any RateLimitCounter = InMemoryRateLimitCounter()
+    /// Where reviewers read the ledger; nil reads `ledgerTree` and `reviews`.
+    var reviewReads: ReviewReads?
+
+    /// Reviewer reads: a read replica's when there is one, else this primary's stores.
+    var reads: ReviewReads { reviewReads ?? ReviewReads(primary: .init(tree: ledgerTree, reviews: reviews)) }
 
     /// Every store in PostgreSQL through one pool, each call within `timeout`; the client cache
-    /// listens to revocation notices on a connection of its own.
-    static func postgres(_ client: PostgresClient, timeout: Duration, logger: Logger) -> (stores: PassbyStores, services: [any Service]) {
+    /// listens to revocation notices on a connection of its own. With `replica`, reviewers read
+    /// from that hot standby while it is at most `maxLag` seconds behind.
+    static func postgres(
+        _ client: PostgresClient, replica: PostgresClient? = nil, maxLag: Double = 5, timeout: Duration, logger: Logger
+    ) -> (stores: PassbyStores, services: [any Service]) {
         let database = TimedPostgres(client: client, timeout: timeout)
         let tree = PostgresLedgerTreeStore(client: database, logger: logger)
         let cache = APIClientCache()
         let rateLimits = PostgresRateLimitCounter(client: database, logger: logger)
-        let stores = PassbyStores(
+        var stores = PassbyStores(
             clients: CachedAPIClientRepository(base: PostgresAPIClientRepository(client: database, logger: logger), cache: cache),
             statuses: PostgresHealthStatusRepository(client: database, logger: logger),
             consents: PostgresConsentStore(client: database, logger: logger),
@@ -44,13 +52,17 @@ struct PassbyStores: Sendable {
             staff: PostgresStaffRepository(client: database, logger: logger),
             ledgerTree: tree, reviews: tree, database: PostgresProbe(database: database, logger: logger),
             rateLimits: rateLimits)
-        return (
-            stores,
-            [
-                client, APIClientRevocationListener(client: client, cache: cache, logger: logger),
-                RateWindowSweeper(counter: rateLimits, clock: SystemClock()),
-            ]
-        )
+        var services: [any Service] = [
+            client, APIClientRevocationListener(client: client, cache: cache, logger: logger),
+            RateWindowSweeper(counter: rateLimits, clock: SystemClock()),
+        ]
+        if let replica {
+            let standby = PostgresLedgerTreeStore(client: TimedPostgres(client: replica, timeout: timeout), logger: logger)
+            let reads = ReviewReads(primary: .init(tree: tree, reviews: tree), replica: .init(tree: standby, reviews: standby), maxLag: maxLag)
+            stores.reviewReads = reads
+            services += [replica, ReplicaLagMonitor(primary: client, replica: replica, reads: reads, logger: logger)]
+        }
+        return (stores, services)
     }
 }
 
@@ -78,10 +90,11 @@ struct PassbyComponents: Sendable {
 
     /// The production wiring: every store in PostgreSQL through one pool, and the ledger sealer.
     static func postgres(
-        _ client: PostgresClient, configuration: PassbyConfiguration, personalData: PersonalData, keys: LiveKeyRing,
-        ledgerKey: LedgerKey, assertions: AssertionVerifier, logger: Logger
+        _ client: PostgresClient, replica: PostgresClient? = nil, configuration: PassbyConfiguration, personalData: PersonalData,
+        keys: LiveKeyRing, ledgerKey: LedgerKey, assertions: AssertionVerifier, logger: Logger
     ) -> PassbyComponents {
-        let (stores, services) = PassbyStores.postgres(client, timeout: configuration.databaseTimeout, logger: logger)
+        let (stores, services) = PassbyStores.postgres(
+            client, replica: replica, maxLag: configuration.readMaxLagSeconds, timeout: configuration.databaseTimeout, logger: logger)
         return PassbyComponents(
             configuration: configuration, personalData: personalData, keys: keys, ledgerKey: ledgerKey, assertions: assertions,
             stores: stores,
@@ -133,7 +146,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     // Refusals and verifications need no transaction of their own: they are written in batches,
     // and each caller still returns only after its own record has committed.
     let ledger = LedgerBatchWriter(store: stores.consents)
-    let reviews = ReviewService(identities: identities, tree: stores.ledgerTree, reviews: stores.reviews, consents: stores.consents, clock: clock)
+    let reviews = ReviewService(identities: identities, reads: stores.reads, consents: stores.consents, clock: clock)
     let staffSessions = StaffSessionService(staff: stores.staff, configuration: settings, clock: clock, rateLimits: stores.rateLimits)
 
     let router = Router(context: PassbyRequestContext.self)

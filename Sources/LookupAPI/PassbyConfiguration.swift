@@ -77,6 +77,10 @@ struct PassbyConfiguration: Sendable {
     /// purges at start and daily. 0 turns the scheduled purge off (`passby ledger purge` remains).
     var retentionDays = 365
 
+    /// A read replica serves reviewers only while it was caught up at most this many seconds ago
+    /// (`PASSBY_READ_MAX_LAG_SECONDS`, 1 to 300).
+    var readMaxLagSeconds: Double = 5
+
     /// This instance's name in `/readyz` and `/metrics` (`PASSBY_INSTANCE`: 1 to 64 letters,
     /// digits and `.:_-`); `serve` makes it `<host name>:<port>` when unset.
     var instanceName = "passby"
@@ -158,6 +162,9 @@ struct PassbyConfiguration: Sendable {
         if let cost = try read("PASSBY_BCRYPT_COST", { UInt8($0).flatMap { (4...31).contains($0) ? $0 : nil } }) { configuration.bcryptCost = cost }
         if let seconds = try read("PASSBY_SEAL_SECONDS", positive) { configuration.sealInterval = .seconds(seconds) }
         configuration.metricsToken = try read("PASSBY_METRICS_TOKEN", { $0.count >= 32 && $0.utf8.allSatisfy { (33...126).contains($0) } ? $0 : nil })
+        if let seconds = try read("PASSBY_READ_MAX_LAG_SECONDS", { Int($0).flatMap { (1...300).contains($0) ? $0 : nil } }) {
+            configuration.readMaxLagSeconds = Double(seconds)
+        }
         if let name = try read("PASSBY_INSTANCE", { Self.isInstanceName($0) ? $0 : nil }) { configuration.instanceName = name }
         if let days = try read("PASSBY_RETENTION_DAYS", { Int($0).flatMap { (0...36_500).contains($0) ? $0 : nil } }) {
             configuration.retentionDays = days

@@ -62,9 +62,11 @@ struct Serve: AsyncParsableCommand {
             let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
             poolConfiguration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
             let postgres = PostgresClient(configuration: poolConfiguration, backgroundLogger: logger)
+            // Reviewers' reads, from a hot standby (PASSBY_READ_DATABASE_URL) while it keeps up.
+            let replica = try Self.readReplica(statementTimeout: milliseconds, logger: logger)
             let keys = LiveKeyRing(keys: secrets.codeKeys, maxCodeLifetime: configuration.maxCodeLifetime)
             var components = PassbyComponents.postgres(
-                postgres, configuration: configuration, personalData: PersonalData(secret: secrets.serverSecret), keys: keys,
+                postgres, replica: replica, configuration: configuration, personalData: PersonalData(secret: secrets.serverSecret), keys: keys,
                 ledgerKey: secrets.ledgerKey, assertions: assertions, logger: logger)
             components.receiptKey = secrets.receiptKey
             components.services.append(
@@ -122,5 +124,14 @@ struct Serve: AsyncParsableCommand {
         }
         try? await http.shutdown()
         try await database.close(logger: logger)
+    }
+
+    /// A pool on `PASSBY_READ_DATABASE_URL`, nil when it is unset.
+    static func readReplica(statementTimeout milliseconds: Int64, logger: Logger) throws -> PostgresClient? {
+        guard let url = ProcessInfo.processInfo.environment["PASSBY_READ_DATABASE_URL"], !url.isEmpty else { return nil }
+        var configuration = try DatabaseSettings.clientConfiguration(url: url)
+        configuration.options.maximumConnections = 8
+        configuration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 }

@@ -29,16 +29,21 @@ struct LedgerController {
     }
 
     @Sendable func head(request: Request, context: PassbyRequestContext) async throws -> Response {
-        try context.respond(TreeHeadBody(try await service.latestHead()), from: request)
+        let (head, source) = try await service.latestHead()
+        var response = try context.respond(TreeHeadBody(head), from: request)
+        source.headers(into: &response.headers)
+        return response
     }
 
     @Sendable func inclusion(request: Request, context: PassbyRequestContext) async throws -> Response {
         guard let seq = context.parameters.get("seq", as: Int64.self) else { throw Problem.notFound }
         let proof = try await service.inclusion(seq: seq, headSize: request.uri.queryParameters.get("size", as: Int.self))
-        return try context.respond(
+        var response = try context.respond(
             InclusionBody(
                 seq: proof.seq, leafIndex: proof.leafIndex, leafHash: TreeHeadBody.hex(proof.leafHash), treeSize: proof.head.size,
                 path: proof.path.map(TreeHeadBody.hex), head: TreeHeadBody(proof.head)), from: request)
+        proof.source.headers(into: &response.headers)
+        return response
     }
 
     @Sendable func consistency(request: Request, context: PassbyRequestContext) async throws -> Response {
@@ -47,8 +52,10 @@ struct LedgerController {
             throw Problem.malformedRequest("`from` and `to` must be head sizes with 1 ≤ from ≤ to")
         }
         let proof = try await service.consistency(from: from, to: to)
-        return try context.respond(
+        var response = try context.respond(
             ConsistencyBody(
                 from: TreeHeadBody(proof.from), to: TreeHeadBody(proof.to), path: proof.path.map(TreeHeadBody.hex)), from: request)
+        proof.source.headers(into: &response.headers)
+        return response
     }
 }

@@ -85,14 +85,15 @@ struct ReviewController {
                 }
                 try await writer.finish(nil)
             }
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/csv; charset=utf-8", .cacheControl: "no-store", Self.exportLimitHeader: "\(exportLimit)"],
-                body: body)
+            var headers: HTTPFields = [.contentType: "text/csv; charset=utf-8", .cacheControl: "no-store", Self.exportLimitHeader: "\(exportLimit)"]
+            bounded.source.headers(into: &headers)
+            return Response(status: .ok, headers: headers, body: body)
         }
         let page = try await service.entries(bounded, afterLeaf: query.afterLeaf, limit: limit)
         let records = page.map { Dictionary(uniqueKeysWithValues: zip(Self.columns, Self.values($0))) }
         let next = page.count == limit ? page.last.map { "\($0.leafIndex)" } : nil
-        return try context.respond(Page(records: records, nextCursor: next, headSize: bounded.headSize), from: request)
+        var response = try context.respond(Page(records: records, nextCursor: next, headSize: bounded.headSize), from: request)
+        bounded.source.headers(into: &response.headers)
+        return response
     }
 }

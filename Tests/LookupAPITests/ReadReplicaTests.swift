@@ -1,0 +1,67 @@
+import Consent
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import LookupAPI
+
+/// Reviewers' reads from a hot standby (issue 16): used while it was caught up at most
+/// `PASSBY_READ_MAX_LAG_SECONDS` ago, the answer saying where it came from and how stale it may
+/// be; the primary answers whenever the standby is stale, silent, or lacks what was asked.
+@Suite("Reviewer reads from a read replica", .timeLimit(.minutes(5)))
+struct ReadReplicaTests {
+    @Test("the standby is chosen only while it was caught up within the limit")
+    func choice() {
+        let tree = InMemoryLedgerTreeStore(ledger: InMemoryConsentStore())
+        let stores = ReviewReads.Stores(tree: tree, reviews: tree)
+        #expect(ReviewReads(primary: stores).choose(now: 100).source == .primary, "no standby")
+        let reads = ReviewReads(primary: stores, replica: stores, maxLag: 5)
+        #expect(reads.choose(now: 100).source == .primary, "not yet seen caught up")
+        reads.observe(caughtUpAt: 100)
+        #expect(reads.choose(now: 101.5).source == .replica(staleness: 1.5))
+        reads.observe(caughtUpAt: 90)
+        #expect(reads.choose(now: 101.5).source == .replica(staleness: 1.5), "an older observation does not move it back")
+        #expect(reads.choose(now: 105).source == .replica(staleness: 5))
+        #expect(reads.choose(now: 105.1).source == .primary, "too far behind")
+        reads.observe(caughtUpAt: nil)
+        #expect(reads.choose(now: 101).source == .primary, "a standby that does not answer is out of use")
+    }
+
+    @Test("reviewers read the standby's head, with headers that say so; a head it lacks comes from the primary")
+    func routes() async throws {
+        var components = try await TestApp.memory()
+        let ledger = try #require(components.stores.consents as? InMemoryConsentStore)
+        let standby = InMemoryLedgerTreeStore(ledger: ledger)
+        let reads = ReviewReads(
+            primary: .init(tree: components.stores.ledgerTree, reviews: components.stores.reviews), replica: .init(tree: standby, reviews: standby))
+        components.stores.reviewReads = reads
+        let reviewer = try await components.clients.create(name: "r", role: .reviewer)
+        try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
+        _ = try await LedgerSealer.seal(tree: standby, key: components.ledgerKey)
+        try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
+        _ = try await LedgerSealer.seal(tree: components.stores.ledgerTree, key: components.ledgerKey)
+        try await buildApplication(components).test(.router) { client in
+            func head() async throws -> (size: Int?, source: String?, staleness: String?) {
+                let answer = try await client.send(.get, "/v1/ledger/head", key: reviewer.key)
+                return (try json(answer.body)["size"] as? Int, answer.headers[ReadSource.sourceHeader], answer.headers[ReadSource.stalenessHeader])
+            }
+            #expect(try await head() == (2, "primary", "0"))
+            reads.observe(caughtUpAt: Date().timeIntervalSince1970)
+            let fromStandby = try await head()
+            #expect(fromStandby.size == 1 && fromStandby.source == "replica" && ["0", "1"].contains(fromStandby.staleness))
+            let records = try await client.send(.get, "/v1/records", key: reviewer.key)
+            let recordCount = (try json(records.body)["records"] as? [Any])?.count
+            #expect(records.headers[ReadSource.sourceHeader] == "replica" && recordCount == 1)
+            // The primary's newer head is not on the standby yet: the primary answers, and says so.
+            let bounded = try await client.send(.get, "/v1/records?size=2", key: reviewer.key)
+            let boundedCount = (try json(bounded.body)["records"] as? [Any])?.count
+            #expect(bounded.headers[ReadSource.sourceHeader] == "primary" && boundedCount == 2)
+            let proof = try await client.send(.get, "/v1/records/2/proof", key: reviewer.key)
+            #expect(proof.status == .ok && proof.headers[ReadSource.sourceHeader] == "primary")
+            reads.observe(caughtUpAt: nil)
+            #expect(try await head() == (2, "primary", "0"))
+        }
+    }
+}
