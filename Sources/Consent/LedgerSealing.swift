@@ -59,7 +59,7 @@ public struct LedgerKey: Sendable {
 }
 
 /// Storage for the tree and its heads.
-public protocol LedgerTreeStore: Sendable {
+public protocol LedgerTreeStore: LedgerAuditSource {
     /// Under an advisory lock (one sealer at a time across instances), appends the entries not
     /// yet in the tree and stores a signed head. Returns nil when nothing is new, or when another
     /// sealer holds the lock and `waitForLock` is false (the background sealer skips its turn; an
@@ -74,8 +74,4 @@ public protocol LedgerTreeStore: Sendable {
     func nodes(_ refs: Set<MerkleNodeRef>) async throws -> [MerkleNodeRef: MerkleTree.Hash]
     /// The leaf index of an entry, if sealed.
     func leafIndex(seq: Int64) async throws -> Int?
-    /// The raw rows `ledger verify` recomputes. A live ledger may grow meanwhile, so they are read
-    /// from the sealed to the raw (heads, tree, nodes, entries): each later read holds at least
-    /// what the earlier ones refer to.
-    func auditSnapshot() async throws -> LedgerAudit.Snapshot
 }

@@ -233,13 +233,14 @@ extension MerkleFrontier {
         var made = [(MerkleNodeRef(level: 0, index: index), leaf)]
         var carry = leaf
         var level = 0
-        var nodes = self.nodes
+        // As `append`, keeping each merged node; each hash is computed once.
         while (size >> level) & 1 == 1 {
             carry = MerkleTree.nodeHash(nodes.removeLast(), carry)
             level += 1
             made.append((MerkleNodeRef(level: level, index: index >> Int64(level)), carry))
         }
-        append(leaf)
+        nodes.append(carry)
+        size += 1
         return made
     }
 }

@@ -109,9 +109,9 @@ struct LedgerStorageTests {
             try await held.value
             let head = try #require(try await seal(), "the late entry is sealed by the next seal")
             #expect(head.size == 10_002)
-            let snapshot = try await store.auditSnapshot()
-            #expect(LedgerAudit.unsealed(snapshot) == [])
-            #expect(LedgerAudit.problems(snapshot, ledgerKey: key.key.publicKey) == [])
+            let report = try await LedgerAudit.verify(store, ledgerKey: key.key.publicKey, batchSize: 1000)
+            #expect(report.unsealed == [] && report.unsealedCount == 0)
+            #expect(report.problems == [] && report.leaves == 10_002)
         }
     }
 

@@ -40,9 +40,9 @@ struct LedgerTreeContractTests {
             #expect(try await stores.tree.heads().map(\.size) == [5, 7])
 
             let entries = try await stores.consents.ledger(after: 0, limit: 100)
-            let snapshot = try await stores.tree.auditSnapshot()
-            #expect(LedgerAudit.problems(snapshot, ledgerKey: Self.key.key.publicKey) == [])
-            let leaves = snapshot.entries.map(\.leafHash)
+            let report = try await LedgerAudit.verify(stores.tree, ledgerKey: Self.key.key.publicKey)
+            #expect(report.problems == [] && report.leaves == 7 && report.headsChecked == 2)
+            let leaves = try await stores.tree.sealedLeaves(0..<7).compactMap { $0.entry?.leafHash }
             for (position, entry) in entries.enumerated() {
                 let index = try #require(try await stores.tree.leafIndex(seq: entry.seq))
                 #expect(index == position)
@@ -53,10 +53,36 @@ struct LedgerTreeContractTests {
             }
             #expect(try await stores.tree.leafIndex(seq: 999) == nil)
 
-            #expect(LedgerAudit.unsealed(snapshot) == [])
+            #expect(report.unsealed == [])
             try await stores.consents.record(records(2))
             let later = try await stores.consents.ledger(after: 0, limit: 100).suffix(2).map(\.seq)
-            #expect(LedgerAudit.unsealed(try await stores.tree.auditSnapshot()) == Array(later), "the entries after the last seal are named")
+            let unsealed = try await LedgerAudit.verify(stores.tree, ledgerKey: Self.key.key.publicKey)
+            #expect(unsealed.unsealed == Array(later) && unsealed.problems == [], "the entries after the last seal are named")
+        }
+    }
+
+    @Test("ledger verify goes a batch at a time, and can start from a signed head", arguments: StoreKind.allCases)
+    func streamingVerify(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            for count in [4, 3, 3] {
+                try await stores.consents.record(records(count))
+                _ = try #require(try await seal(stores))
+            }
+            try await stores.consents.record(records(1))
+            var seen: [Int] = []
+            let whole = try await LedgerAudit.verify(stores.tree, ledgerKey: Self.key.key.publicKey, batchSize: 3) { seen.append($0.leaves) }
+            #expect(whole.problems == [] && whole.leaves == 10 && whole.headsChecked == 3 && whole.entriesChecked == 11)
+            #expect(seen == [3, 6, 9, 10], "progress after every batch")
+            #expect(whole.unsealedCount == 1 && whole.lastHeadSize == 10)
+            let later = try await LedgerAudit.verify(stores.tree, ledgerKey: Self.key.key.publicKey, from: 7, batchSize: 2)
+            #expect(later.problems == [] && later.startSize == 7 && later.leaves == 3 && later.headsChecked == 1 && later.lastHeadSize == 10)
+            await #expect(throws: LedgerAudit.UnknownHead.self) {
+                try await LedgerAudit.verify(stores.tree, ledgerKey: Self.key.key.publicKey, from: 5)
+            }
+            let otherKey = LedgerKey(key: try .init(rawRepresentation: Array(repeating: UInt8(0x55), count: 32)))
+            let forged = try await LedgerAudit.verify(stores.tree, ledgerKey: otherKey.key.publicKey, from: 7)
+            #expect(forged.problems == ["head 7: the signature does not verify, so verification cannot start from it"], "\(forged.problems)")
+            #expect(forged.leaves == 0)
         }
     }
 
@@ -67,9 +93,8 @@ struct LedgerTreeContractTests {
             _ = try #require(try await seal(stores))
             #expect(try await stores.consents.purge(before: Date().addingTimeInterval(60)).ledgerEntries == 3)
             _ = try #require(try await seal(stores))
-            let snapshot = try await stores.tree.auditSnapshot()
-            #expect(LedgerAudit.problems(snapshot, ledgerKey: Self.key.key.publicKey) == [])
-            #expect(snapshot.entries.prefix(3).allSatisfy { $0.personal == nil })
+            #expect(try await LedgerAudit.verify(stores.tree, ledgerKey: Self.key.key.publicKey).problems == [])
+            #expect(try await stores.tree.sealedLeaves(0..<3).allSatisfy { $0.entry != nil && $0.entry?.personal == nil })
         }
     }
 

@@ -145,13 +145,13 @@ struct RetentionContractTests {
                 LedgerRecord(kind: .lookupRefused, requesterKey: Self.requester, requesterMasked: "4403**********0514", result: "r"))
             try await stores.consents.record(
                 LedgerRecord(kind: .lookupRefused, requesterKey: Self.requester, requesterMasked: "4403**********0514", result: "r"))
-            let snapshot = try await stores.tree.auditSnapshot()
-            let salts = snapshot.entries.compactMap { $0.personal?.first { $0.0 == "salt" }?.1 }
+            let entries = try await stores.tree.unsealedEntries(after: 0, limit: 10)
+            let salts = entries.compactMap { $0.personal?.first { $0.0 == "salt" }?.1 }
             #expect(salts.count == 2 && Set(salts).count == 2 && salts.allSatisfy { $0.count == 32 }, "\(salts)")
-            #expect(snapshot.entries[0].personalDigest != snapshot.entries[1].personalDigest, "the same people, different digests")
+            #expect(entries[0].personalDigest != entries[1].personalDigest, "the same people, different digests")
             _ = try await stores.consents.purge(before: Date().addingTimeInterval(1))
-            let purged = try await stores.tree.auditSnapshot()
-            #expect(purged.entries.prefix(2).allSatisfy { $0.personal == nil })
+            let purged = try await stores.tree.unsealedEntries(after: 0, limit: 10)
+            #expect(purged.count >= 2 && purged.prefix(2).allSatisfy { $0.personal == nil }, "the purge's own entry may follow")
         }
     }
 }

@@ -101,6 +101,31 @@ struct LedgerSealTests {
         }
     }
 
+    @Test("verification starts from a head only when its stored frontier folds to its signed root")
+    func startingHead() async throws {
+        try await Scenario.run { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder)
+            let head = try #require(try await seal(scenario))
+            _ = try await scenario.lookup(People.elder.idNumber, token: grant.token)
+            _ = try #require(try await seal(scenario))
+            let store = PostgresLedgerTreeStore(client: scenario.postgres.timed, logger: Logger(label: "test"))
+            let key = scenario.components.ledgerKey.key.publicKey
+            let resumed = try await LedgerAudit.verify(store, ledgerKey: key, from: head.size)
+            #expect(resumed.problems == [] && resumed.startSize == head.size && resumed.leaves > 0)
+            // A superuser who rewrites the frontier, to hide what came after it.
+            let forged = ByteBuffer(bytes: Array(repeating: UInt8(7), count: 32))
+            try await scenario.postgres.query(
+                "UPDATE ledger_heads SET frontier = ARRAY[\(forged)] WHERE size = \(Int64(head.size))", logger: Logger(label: "test"))
+            let refused = try await LedgerAudit.verify(store, ledgerKey: key, from: head.size)
+            #expect(
+                refused.problems == ["head \(head.size): its stored frontier does not fold to its signed root, so verification cannot start from it"])
+            #expect(
+                try await LedgerAudit.verify(store, ledgerKey: key).problems == [
+                    "head \(head.size): its stored frontier does not match the sealed entries"
+                ])
+        }
+    }
+
     @Test("a purge erases personal fields but keeps leaves: proofs and ledger verify still pass")
     func purge() async throws {
         try await Scenario.run { scenario in

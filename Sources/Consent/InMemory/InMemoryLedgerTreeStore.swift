@@ -52,9 +52,21 @@ public actor InMemoryLedgerTreeStore: LedgerTreeStore, LedgerReviewStore {
 
     public func leafIndex(seq: Int64) async throws -> Int? { leafBySeq[seq] }
 
-    public func auditSnapshot() async throws -> LedgerAudit.Snapshot {
-        LedgerAudit.Snapshot(heads: storedHeads, treeOrder: order, nodes: storedNodes, entries: await ledger.auditEntries())
+    public func leafCount() async throws -> Int { order.count }
+
+    public func entryCount() async throws -> Int { await ledger.auditEntries().count }
+
+    public func sealedLeaves(_ range: Range<Int64>) async throws -> [SealedLeaf] {
+        let entries = await ledger.auditEntries()
+        let bySeq = Dictionary(entries.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
+        return order.filter { range.contains($0.index) }.map { SealedLeaf(index: $0.index, seq: $0.seq, entry: bySeq[$0.seq]) }
     }
+
+    public func unsealedEntries(after seq: Int64, limit: Int) async throws -> [LedgerAudit.EntryFields] {
+        Array(await ledger.auditEntries().filter { $0.seq > seq && leafBySeq[$0.seq] == nil }.prefix(limit))
+    }
+
+    public func heads(sizes: ClosedRange<Int>) async throws -> [TreeHead] { storedHeads.filter { sizes.contains($0.size) } }
 
     public func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] {
         let records = await ledger.storedRecords()
@@ -95,7 +107,6 @@ extension LedgerAudit {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, fraction)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 }
 
 extension LedgerAudit.EntryFields {

@@ -8,6 +8,8 @@ import PostgresNIO
 public struct PostgresLedgerTreeStore: LedgerTreeStore {
     let client: TimedPostgres
     let logger: Logger
+    /// The most entries one seal takes, so that one transaction stays short; `ledger seal` seals again until none is left.
+    public static let sealBatch = 100_000
     /// One sealer at a time across all instances ("seal").
     static let sealerLock = Int64(0x7365_616C)
 
@@ -57,7 +59,7 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                 """
                 SELECT l.seq, l.leaf_hash FROM ledger_unsealed u JOIN ledger l ON l.seq = u.seq
                 WHERE NOT EXISTS (SELECT 1 FROM ledger_tree t WHERE t.seq = u.seq)
-                ORDER BY u.seq LIMIT 100000
+                ORDER BY u.seq LIMIT \(Self.sealBatch)
                 """, logger: logger)
             var seqs: [Int64] = []
             var indices: [Int64] = []
@@ -130,58 +132,6 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
             return Int(index)
         }
         return nil
-    }
-
-    public func auditSnapshot() async throws -> LedgerAudit.Snapshot {
-        let heads = try await heads()
-        var order: [(index: Int64, seq: Int64)] = []
-        for try await (index, seq) in try await client.query("SELECT leaf_index, seq FROM ledger_tree ORDER BY leaf_index", logger: logger)
-            .decode((Int64, Int64).self)
-        {
-            order.append((index, seq))
-        }
-        var nodes: [MerkleNodeRef: MerkleTree.Hash] = [:]
-        for try await (level, index, hash) in try await client.query("SELECT level, idx, hash FROM ledger_nodes", logger: logger)
-            .decode((Int, Int64, ByteBuffer).self)
-        {
-            nodes[MerkleNodeRef(level: level, index: index)] = Array(buffer: hash)
-        }
-        // Times are formatted here, not through functions stored in the database, which an attacker could change.
-        let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
-        let rows = try await client.query(
-            """
-            SELECT seq, kind, to_char(at AT TIME ZONE 'UTC', \(unescaped: time)), coalesce(client_id::text, ''),
-                   coalesce(staff_id::text, ''), coalesce(encode(requester_key, 'hex'), ''), coalesce(requester_masked, ''),
-                   coalesce(encode(subject_key, 'hex'), ''), coalesce(subject_masked, ''), coalesce(grant_id::text, ''),
-                   coalesce(method, ''), coalesce(legal_basis, ''), result, coalesce(encode(code_cti, 'hex'), ''),
-                   coalesce(to_char(code_exp AT TIME ZONE 'UTC', \(unescaped: time)), ''), leaf_hash, personal_digest,
-                   purged_at IS NOT NULL, coalesce(encode(personal_salt, 'hex'), '')
-            FROM ledger ORDER BY seq
-            """, logger: logger)
-        var entries: [LedgerAudit.EntryFields] = []
-        for try await row in rows {
-            let columns = try row.makeRandomAccess()
-            func text(_ index: Int) throws -> String { try columns[index].decode(String.self) }
-            let seq = try columns[0].decode(Int64.self)
-            let digest = Array(buffer: try columns[16].decode(ByteBuffer.self))
-            let purged = try columns[17].decode(Bool.self)
-            // Entries from before the salt have none, and their digest was made without one.
-            let salt = try text(18)
-            let personal =
-                (salt.isEmpty ? [] : [("salt", salt)]) + [
-                    ("requester", try text(5)), ("requester_masked", try text(6)), ("subject", try text(7)), ("subject_masked", try text(8)),
-                ]
-            entries.append(
-                LedgerAudit.EntryFields(
-                    seq: seq,
-                    fields: [
-                        ("seq", "\(seq)"), ("kind", try text(1)), ("at", try text(2)), ("client", try text(3)), ("staff", try text(4)),
-                        ("personal", digest.map { String(format: "%02x", $0) }.joined()), ("grant", try text(9)), ("method", try text(10)),
-                        ("basis", try text(11)), ("result", try text(12)), ("cti", try text(13)), ("exp", try text(14)),
-                    ],
-                    personal: purged ? nil : personal, personalDigest: digest, leafHash: Array(buffer: try columns[15].decode(ByteBuffer.self))))
-        }
-        return LedgerAudit.Snapshot(heads: heads, treeOrder: order, nodes: nodes, entries: entries)
     }
 }
 
