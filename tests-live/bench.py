@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from live import PEOPLE, ROOT, Passby, pg_bin
+from live import PEOPLE, ROOT, HAProxy, Passby, pg_bin
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 
@@ -79,6 +79,7 @@ def main():
         passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
         figures["seal_large"] = seal_ms(passby)
         figures["ledger_size"] = int(passby.psql("SELECT count(*) FROM ledger"))
+        figures["verify_per_s"], figures["verify_peak_mb"] = ledger_verify(passby)
         passby.stop_process(signal.SIGINT)
 
         # Start-up: launch to a 200 from /readyz with an existing data directory (PostgreSQL
@@ -123,14 +124,61 @@ WITH made AS (
   FROM generate_series(1, 1000) i, (SELECT subject_key FROM subjects LIMIT 1) s
   RETURNING id, token_hash, subject_key)
 INSERT INTO bench_grants (id, token_hash, subject_key) SELECT id, token_hash, subject_key FROM made""")
-        pgbench = subprocess.run([str(pg_bin(passby.binary) / "pgbench"), "-h", str(passby.cluster), "-U", "postgres", "-n", "-M", "prepared",
-                                  "-c", "16", "-j", "2", "-T", str(DURATION), "-D", "grants=1000", "-f", str(ROOT / "bench/lookup.pgbench"),
-                                  "passby"], capture_output=True, text=True, check=True, env=passby.pg_env()).stdout
-        figures["tps"] = float(re.search(r"tps = ([\d.]+)", pgbench).group(1))
+        figures["tps"], _ = pgbench_run(passby, "lookup.pgbench", grants=1000)
+        figures["rate_tps"], figures["rate_latency_ms"] = pgbench_run(passby, "rate_limit.pgbench")
+        figures["instances"] = instances(passby, key, assertion, subject, needed)
     finally:
         passby.stop()
     micro_path = os.environ.get("BENCH_MICRO_JSON")
     print_results(figures, json.loads(Path(micro_path).read_text()) if micro_path else {}, ROOT / "bench/results.json")
+
+
+def pgbench_run(passby, script, **variables):
+    """TPS and average latency (ms) of one pgbench run of `script` (16 clients, prepared)."""
+    defined = [f"-D{name}={value}" for name, value in variables.items()]
+    text = subprocess.run([str(pg_bin(passby.binary) / "pgbench"), "-h", str(passby.cluster), "-U", "postgres", "-n", "-M", "prepared",
+                           "-c", "16", "-j", "2", "-T", str(DURATION), *defined, "-f", str(ROOT / "bench" / script), "passby"],
+                          capture_output=True, text=True, check=True, env=passby.pg_env()).stdout
+    return float(re.search(r"tps = ([\d.]+)", text).group(1)), float(re.search(r"latency average = ([\d.]+) ms", text).group(1))
+
+
+def ledger_verify(passby):
+    """`passby ledger verify` over the whole ledger: entries per second and peak resident memory (MB)."""
+    began = time.monotonic()
+    done = subprocess.run(["/usr/bin/time", "-v", passby.binary, "ledger", "verify", "--data-dir", str(passby.data)], capture_output=True,
+                          text=True, env=passby.env)
+    seconds = time.monotonic() - began
+    assert done.returncode == 0, done.stdout + done.stderr
+    entries = int(re.search(r"verifies: (\d+) sealed entries", done.stdout).group(1))
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    return entries / seconds, peak_kb / 1024
+
+
+def instances(passby, key, assertion, subject, needed):
+    """Lookups/s through HAProxy with one, two and three instances on this one database; the
+    others join the first's embedded cluster through DATABASE_URL, with its key-encryption key."""
+    superuser = (passby.cluster / "passby-superuser.secret").read_bytes().hex()
+    application = (passby.cluster / "passby-app.secret").read_bytes().hex()
+    url = f"@localhost:5432/passby?host={passby.cluster}&sslmode=disable"
+    env = {**{k: v for k, v in passby.env.items() if k.startswith("PASSBY_LOOKUPS")},
+           "DATABASE_URL": f"postgres://postgres:{superuser}{url}", "PASSBY_APP_DATABASE_URL": f"postgres://passby_app:{application}{url}",
+           "PASSBY_KEK_FILE": str(passby.data / "kek"), "PASSBY_SEAL_SECONDS": "1", "LOG_LEVEL": "warning"}
+    others = [Passby(passby.binary, env=env, demo=False) for _ in range(2)]
+    rates = {}
+    try:
+        for count in (1, 2, 3):
+            balancer = HAProxy([x.port for x in [passby, *others][:count]])
+            try:
+                tokens = passby.work / f"tokens-{count}.txt"
+                passby.cli("dev", "bench-seed", "--count", str(needed), "--tokens", str(tokens))
+                rates[count] = wrk(balancer.via.base, ROOT / "bench/lookup.lua", BENCH_TOKENS=str(tokens), BENCH_THREADS="2", BENCH_KEY=key,
+                                   BENCH_ASSERTION=assertion, BENCH_SUBJECT=subject)[0]
+            finally:
+                balancer.stop()
+    finally:
+        for other in others:
+            other.stop()
+    return rates
 
 
 def write_profile(profile):
@@ -164,6 +212,14 @@ def print_results(f, micro, path):
         ("seal 1,000 new entries, small ledger", f["seal_small"], "ms", ""),
         (f'seal 1,000 new entries, ledger of {f["ledger_size"]}', f["seal_large"], "ms", ""),
         ("  ratio (large ÷ small)", f["seal_large"] / f["seal_small"], "×", ""),
+        (f'ledger verify, ledger of {f["ledger_size"]}: entries/s', f["verify_per_s"], "", ""),
+        ("  peak resident memory", f["verify_peak_mb"], "MB", "≤ 256"),
+        ("rate-limit statements of a lookup (pgbench TPS)", f["rate_tps"], "", ""),
+        ("  latency at 16 clients", f"{f['rate_latency_ms']:.3f}", "ms", ""),
+        ("  ratio (rate-limit TPS ÷ lookup-SQL TPS)", f["rate_tps"] / f["tps"], "×", ""),
+        *[(f"lookups/s through HAProxy, {n} instance{'s' if n > 1 else ''}", rate, "", "") for n, rate in f["instances"].items()],
+        ("  ratio (3 instances ÷ 1)", f["instances"][3] / f["instances"][1], "×", ""),
+        ("  ratio (3 instances ÷ baseline TPS)", f["instances"][3] / f["tps"], "×", ""),
     ]
     print("=" * 80)
     print(f'{"measure":<46}{"value":>14}  {"target"}')
@@ -179,6 +235,9 @@ def print_results(f, micro, path):
         "peak_rss_mb": f["peak_rss_mb"], "startup_ms": f["startup_ms"],
         "lookups_per_s_sealer_off": f["lookups_off"], "sealer_ratio": f["lookups"] / f["lookups_off"],
         "seal_1000_small_ms": f["seal_small"], "seal_1000_large_ms": f["seal_large"], "ledger_size": f["ledger_size"],
+        "ledger_verify_per_s": f["verify_per_s"], "ledger_verify_peak_mb": f["verify_peak_mb"],
+        "rate_limit_tps": f["rate_tps"], "rate_limit_latency_ms": f["rate_latency_ms"],
+        "lookups_per_s_by_instances": {str(n): rate for n, rate in f["instances"].items()},
         "micro": micro,
     }
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -23,13 +23,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests-interop"))
 from check_codes import decode  # noqa: E402  the independent decoder
-from live import PEOPLE, Passby, Person, Report, free_port, pg_bin  # noqa: E402
+from live import PEOPLE, HAProxy, Passby, Person, Report, free_port, pg_bin  # noqa: E402
 
 report = Report()
 check, equal = report.check, report.equal
@@ -76,61 +75,6 @@ class PostgresServer:
     def stop(self):
         self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-class HAProxy:
-    """Debian's HAProxy in the foreground, round robin over the instances, checking /readyz."""
-
-    def __init__(self, ports):
-        self.root = Path(tempfile.mkdtemp(prefix="passby-haproxy."))
-        self.port = free_port()
-        servers = "\n".join(f"    server i{index} 127.0.0.1:{port} check inter 500ms fall 2 rise 2" for index, port in enumerate(ports))
-        (self.root / "haproxy.cfg").write_text(f"""
-global
-    maxconn 1024
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    retries 3
-    option redispatch
-frontend passby
-    bind 127.0.0.1:{self.port}
-    default_backend instances
-backend instances
-    balance roundrobin
-    option httpchk GET /readyz
-{servers}
-""")
-        self.log = open(self.root / "haproxy.log", "w+")
-        self.process = subprocess.Popen(["haproxy", "-f", str(self.root / "haproxy.cfg"), "-db"], stdout=self.log, stderr=subprocess.STDOUT)
-        self.via = Via(f"http://127.0.0.1:{self.port}")
-        # Ready once it answers and its checks have found every instance up.
-        for _ in range(200):
-            try:
-                if self.via.request("GET", "/healthz")[0] == 200:
-                    time.sleep(1.5)
-                    return
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.05)
-        raise SystemExit("haproxy did not start:\n" + (self.root / "haproxy.log").read_text())
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-class Via:
-    """Requests to one base URL (an instance or the load balancer), as `Passby` sends them."""
-    request = Passby.request
-    call = Passby.call
-
-    def __init__(self, base):
-        self.base = base
 
 
 def within(seconds, condition):
