@@ -143,7 +143,8 @@ def run_checks(database, replica, instances, balancer):
     # The development provider's key is shared too: an assertion minted through one instance works on all.
     as_guardian = dict(key=a.keys["demo-guardian"], assertion=b.assertion(guardian))
     as_helper = dict(key=c.keys["demo-helper"], assertion=a.assertion(passerby))
-    status, _ = a.call("POST", "/v1/family-members", {"id_number": elder.id_number, "name": elder.name, "relationship": "parent"}, **as_guardian)
+    status, registration = a.call("POST", "/v1/family-members", {"id_number": elder.id_number, "name": elder.name, "relationship": "parent"},
+                                  **as_guardian)
     equal("a guardian registers the elder through instance 0", 202, status)
     b.confirm_guardian(guardian, elder.id_number)
     _, grant = c.call("POST", "/v1/consents", {"id_number": elder.id_number}, **as_guardian)
@@ -217,6 +218,21 @@ def run_checks(database, replica, instances, balancer):
 
     reviewer_reads(database, replica, instances)
     sigkill_under_load(database, instances, lb, elder, as_guardian)
+
+    # A guardianship removed through one instance stops its grants on the others at once.
+    _, last = a.call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 10}, **as_guardian)
+    equal("a grant through the guardianship serves instance 0", 201,
+          a.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": last["token"]}, **as_helper)[0])
+    equal("the guardian removes the registration through instance 2", 204,
+          c.request("DELETE", f"/v1/family-members/{registration['id']}", **as_guardian)[0])
+    refusals = [x.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": last["token"]}, **as_helper) for x in (a, c)]
+    check("at once neither remaining instance issues a code on its grant", all(status == 403 for status, _ in refusals),
+          [(status, body.get("reason")) for status, body in refusals])
+
+    # Three sealers took turns under one advisory lock: the tree and its heads are one.
+    done = a.run("ledger", "verify")
+    check("the ledger three instances wrote and sealed verifies", done.returncode == 0 and "the ledger verifies" in done.stdout,
+          done.stdout[-500:] + done.stderr[-500:])
 
 
 def reviewer_reads(database, replica, instances):
