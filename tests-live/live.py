@@ -237,7 +237,9 @@ backend instances
             except (urllib.error.URLError, ConnectionError):
                 pass
             time.sleep(0.05)
-        raise SystemExit("haproxy did not start:\n" + (self.root / "haproxy.log").read_text())
+        log = (self.root / "haproxy.log").read_text()
+        self.stop()
+        raise SystemExit("haproxy did not start:\n" + log)
 
     def stop(self):
         self.process.terminate()
