@@ -15,8 +15,8 @@ struct SharedKeysTests {
     static let kek = KeyEncryptionKey(bytes: Array(repeating: 0x42, count: 32))
     let logger = Logger(label: "test")
 
-    /// Runs `body` with the owner's code keys and a pool as the service's role.
-    func withDatabase(_ body: (SharedCodeKeys, PostgresClient) async throws -> Void) async throws {
+    /// Runs `body` with the owner's code keys, a pool as the service's role, and the owner's pool.
+    func withDatabase(_ body: (SharedCodeKeys, PostgresClient, PostgresClient) async throws -> Void) async throws {
         let database = try await ThrowawayDatabase.create()
         let owner = PostgresClient(configuration: database, backgroundLogger: logger)
         let service = PostgresClient(configuration: try await database.asApplicationRole(), backgroundLogger: logger)
@@ -25,13 +25,14 @@ struct SharedKeysTests {
             group.addTask { await service.run() }
             defer { group.cancelAll() }
             try await body(
-                SharedCodeKeys(vault: KeyVault(store: PostgresKeyMaterialStore(client: owner.timed, logger: logger), kek: Self.kek)), service)
+                SharedCodeKeys(vault: KeyVault(store: PostgresKeyMaterialStore(client: owner.timed, logger: logger), kek: Self.kek)), service,
+                owner)
         }
     }
 
     @Test("an empty database imports an older key directory once; later directories are ignored")
     func importsOnce() async throws {
-        try await withDatabase { keys, _ in
+        try await withDatabase { keys, _, _ in
             let directory = KeyStore(directory: TestDirectory.path("keys"))
             let old = try directory.rotate(.es256)
             let imported = try await keys.ensureSigningKey(importing: directory)
@@ -45,7 +46,7 @@ struct SharedKeysTests {
 
     @Test("an empty database without key files gets one EdDSA key; rotate, retire and revoke change what signs")
     func lifecycle() async throws {
-        try await withDatabase { keys, _ in
+        try await withDatabase { keys, _, _ in
             let first = try #require(KeyLifecycle.active(try await keys.ensureSigningKey(importing: KeyStore(directory: TestDirectory.path("none")))))
             #expect(first.key.algorithm == .edDSA)
             let second = try await keys.rotate(.es256)
@@ -62,7 +63,7 @@ struct SharedKeysTests {
 
     @Test("a running instance follows a rotation on a notice, without waiting for its poll")
     func watcherFollows() async throws {
-        try await withDatabase { keys, service in
+        try await withDatabase { keys, service, owner in
             let initial = try await keys.ensureSigningKey(importing: KeyStore(directory: TestDirectory.path("none")))
             let ring = LiveKeyRing(keys: initial, maxCodeLifetime: PassbyConfiguration().maxCodeLifetime, refreshInterval: 0)
             // The instance reads through the service's role; its poll is far off, so only the notice can be in time.
@@ -71,7 +72,16 @@ struct SharedKeysTests {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await watcher.run() }
                 defer { group.cancelAll() }
-                try await Task.sleep(for: .milliseconds(500))  // subscribed
+                // Subscribed once the service's connection has sent its LISTEN.
+                let subscribed = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < subscribed {
+                    let rows = try await owner.query(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%passby_key_material%'", logger: logger)
+                    var listening: Int64 = 0
+                    for try await count in rows.decode(Int64.self) { listening = count }
+                    if listening > 0 { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 let rotated = try await keys.rotate(.es256)
                 let deadline = ContinuousClock.now + .seconds(2)
                 while ContinuousClock.now < deadline, ring.current.signing?.kid != rotated.key.kid { try await Task.sleep(for: .milliseconds(20)) }

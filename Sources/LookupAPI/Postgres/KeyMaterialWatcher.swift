@@ -34,6 +34,8 @@ struct KeyMaterialWatcher: Service {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.channel) { notices in
+                        // Subscribed: whatever changed while no one listened is read now.
+                        await reload()
                         for try await _ in notices { await reload() }
                     }
                 }
