@@ -15,11 +15,14 @@ public struct KeyEncryptionKey: Sendable {
     public enum KEKError: Error, CustomStringConvertible {
         case badValue(String)
         case unreadable(String)
+        case notGiven
 
         public var description: String {
             switch self {
             case .badValue(let source): "\(source) must be 64 hexadecimal characters (32 bytes)"
             case .unreadable(let path): "PASSBY_KEK_FILE (\(path)) cannot be read"
+            case .notGiven:
+                "with DATABASE_URL, set PASSBY_KEK or PASSBY_KEK_FILE: the key-encryption key every instance on that database shares"
             }
         }
     }
@@ -28,7 +31,11 @@ public struct KeyEncryptionKey: Sendable {
         key = SymmetricKey(data: bytes)
     }
 
-    public static func load(dataDirectory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Self {
+    /// The key from the environment, else `<data-dir>/kek`, which is made only when `mayCreate`
+    /// (the embedded database): an instance of a shared database must be given the shared key.
+    public static func load(
+        dataDirectory: URL, mayCreate: Bool = true, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Self {
         if let hex = environment["PASSBY_KEK"], !hex.isEmpty {
             guard let bytes = Hex.decode(hex), bytes.count == 32 else { throw KEKError.badValue("PASSBY_KEK") }
             return Self(bytes: bytes)
@@ -40,7 +47,9 @@ public struct KeyEncryptionKey: Sendable {
             else { throw KEKError.badValue("PASSBY_KEK_FILE (\(path))") }
             return Self(bytes: bytes)
         }
-        return Self(bytes: try SecretFile.loadOrCreateHex(at: dataDirectory.appendingPathComponent("kek"), length: 32))
+        let file = dataDirectory.appendingPathComponent("kek")
+        guard mayCreate || FileManager.default.fileExists(atPath: file.path) else { throw KEKError.notGiven }
+        return Self(bytes: try SecretFile.loadOrCreateHex(at: file, length: 32))
     }
 
     /// `plain` sealed for the entry `name`: nonce, ciphertext and tag. The name is authenticated,

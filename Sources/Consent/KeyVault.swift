@@ -10,6 +10,9 @@ public protocol KeyMaterialStore: Sendable {
     func insertIfAbsent(name: String, sealed: [UInt8]) async throws -> [UInt8]
     /// Stores `sealed` under `name`, replacing what was there.
     func put(name: String, sealed: [UInt8]) async throws
+    /// Whether the database already holds records (subjects or ledger entries) that keyed hashes
+    /// or signed heads were made for: then a missing secret must not be made anew.
+    func holdsRecords() async throws -> Bool
 }
 
 /// Key material shared by every instance on one database, sealed under the key-encryption key.
@@ -17,11 +20,19 @@ public struct KeyVault: Sendable {
     public enum VaultError: Error, CustomStringConvertible {
         /// An entry that this key-encryption key did not seal, or that was moved from another name.
         case cannotOpen(String)
+        /// A secret the database's records depend on is missing.
+        case missing(String)
 
         public var description: String {
             switch self {
             case .cannotOpen(let name):
                 "the database's key material \"\(name)\" does not open with this key-encryption key: every instance on one database needs the same PASSBY_KEK"
+            case .missing(let name):
+                """
+                the database holds records but no key material "\(name)": a new one would orphan them. Restore key_material \
+                (and the KEK) from the backup that goes with this database, or start once with the data directory that holds the \
+                old key file so that it is imported
+                """
             }
         }
     }
@@ -35,10 +46,16 @@ public struct KeyVault: Sendable {
     }
 
     /// The secret `name`. When the database has none yet, it stores the bytes `existing` gives
-    /// (a key file being imported), else `create`'s; whichever instance stores first wins.
-    public func secret(_ name: String, existing: () throws -> [UInt8]?, create: () -> [UInt8]) async throws -> [UInt8] {
+    /// (a key file being imported), else `create`'s; whichever instance stores first wins. With
+    /// `recordsDepend`, a new secret is made only for a database that holds no records yet: one
+    /// restored without its key material must not silently get another secret.
+    public func secret(
+        _ name: String, existing: () throws -> [UInt8]?, create: () -> [UInt8], recordsDepend: Bool = false
+    ) async throws -> [UInt8] {
         if let sealed = try await store.entries(prefix: name)[name] { return try open(sealed, name: name) }
-        let bytes = try existing() ?? create()
+        let imported = try existing()
+        if imported == nil, recordsDepend, try await store.holdsRecords() { throw VaultError.missing(name) }
+        let bytes = try imported ?? create()
         return try open(try await store.insertIfAbsent(name: name, sealed: kek.seal(bytes, name: name)), name: name)
     }
 

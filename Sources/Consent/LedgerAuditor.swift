@@ -53,7 +53,10 @@ public struct LedgerAuditor: Sendable {
 
     /// Starts from `head` instead of the empty tree; false (and a problem) if it cannot be trusted.
     public mutating func start(at head: TreeHead) -> Bool {
-        let start = MerkleFrontier(size: head.size, nodes: head.frontier)
+        guard let start = MerkleFrontier(validating: head.size, nodes: head.frontier) else {
+            problem("head \(head.size): its stored frontier is not one a tree of its size has, so verification cannot start from it")
+            return false
+        }
         guard LedgerKey.verify(head, with: ledgerKey) else {
             problem("head \(head.size): the signature does not verify, so verification cannot start from it")
             return false
@@ -146,6 +149,9 @@ public struct LedgerAuditor: Sendable {
         report.lastHeadSize = head.size
     }
 
+    /// A problem found outside the leaves themselves.
+    public mutating func note(_ text: String) { problem(text) }
+
     private mutating func problem(_ text: String) {
         if report.problems.count < LedgerAudit.listLimit { report.problems.append(text) }
         report.problemCount += 1
@@ -196,6 +202,7 @@ extension LedgerAudit {
             guard auditor.start(at: head) else { return auditor.finish() }
         }
         let total = try await source.leafCount()
+        if total < auditor.size { auditor.note("tree: \(total) leaves, fewer than head \(auditor.size) seals") }
         var next = Int64(auditor.size)
         while next < Int64(total) {
             let end = min(next + Int64(batchSize), Int64(total))
@@ -212,6 +219,10 @@ extension LedgerAudit {
         let later = try await source.heads(sizes: total + 1...Int.max)
         let grown = try await source.leafCount()
         auditor.expect(later.filter { $0.size > grown })
+        // A seal stores its leaves and its head together: leaves past the newest head mean a head was removed.
+        if total > auditor.report.startSize, (auditor.report.lastHeadSize ?? 0) < total, later.isEmpty {
+            auditor.note("tree: leaves \((auditor.report.lastHeadSize ?? 0) + 1) to \(total) are sealed by no head")
+        }
         // Every tree leaf names a distinct entry (`ledger_tree.seq` is unique), so the ledger holds
         // unsealed entries only when it holds more entries than the leaves whose entry it has.
         if try await source.entryCount() > total - auditor.report.missingEntries {

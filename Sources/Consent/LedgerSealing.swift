@@ -40,7 +40,7 @@ public struct LedgerKey: Sendable {
     public static func load(from vault: KeyVault, dataDirectory: URL) async throws -> LedgerKey {
         let raw = try await vault.secret(
             "ledger-key", existing: { try SecretFile.loadIfPresent(at: dataDirectory.appendingPathComponent("ledger.key"), length: 32) },
-            create: { Curve25519.Signing.PrivateKey().rawRepresentation.map { $0 } })
+            create: { Curve25519.Signing.PrivateKey().rawRepresentation.map { $0 } }, recordsDepend: true)
         return LedgerKey(key: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
     }
 

@@ -135,6 +135,13 @@ public struct MerkleFrontier: Sendable, Equatable {
         self.nodes = nodes
     }
 
+    /// A stored frontier, nil unless it has the shape a tree of `size` leaves has: one 32-byte
+    /// node per set bit of `size`. Appending to any other would trap or build a wrong tree.
+    public init?(validating size: Int, nodes: [MerkleTree.Hash]) {
+        guard size >= 0, nodes.count == size.nonzeroBitCount, nodes.allSatisfy({ $0.count == 32 }) else { return nil }
+        self.init(size: size, nodes: nodes)
+    }
+
     public mutating func append(_ leaf: MerkleTree.Hash) {
         var carry = leaf
         var level = 0

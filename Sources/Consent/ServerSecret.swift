@@ -34,7 +34,7 @@ public enum ServerSecret {
         let configured = try fromEnvironment(environment)
         let bytes = try await vault.secret(
             "server-secret", existing: { try configured ?? SecretFile.loadIfPresent(at: dataDirectory.appendingPathComponent("secret"), length: 32) },
-            create: { KeyVault.random(32) })
+            create: { KeyVault.random(32) }, recordsDepend: true)
         if let configured, configured != bytes { throw SecretError.differsFromDatabase }
         return SymmetricKey(data: bytes)
     }

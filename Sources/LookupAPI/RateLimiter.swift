@@ -12,8 +12,9 @@ struct RateLimited: Sendable, Equatable {
 /// Fixed-window rate-limit counters. Behind a load balancer every instance must count in one
 /// place (`PostgresRateLimitCounter`), or each would allow the whole limit again.
 protocol RateLimitCounter: Sendable {
-    /// Counts one hit on each key; nil when every key is within its limit per `window` seconds,
-    /// else the first key's refusal.
+    /// Counts one hit on each key in order, stopping at the first over its limit (later keys,
+    /// such as a whole client's, are not charged for a refused request); nil when every key is
+    /// within its limit per `window` seconds, else that key's refusal.
     func hit(_ keys: [(key: String, limit: Int)], window: Double, now: Double) async throws -> RateLimited?
 
     /// Whether `key` has had its `limit` this window, without counting a hit: for limits that
@@ -40,14 +41,15 @@ final class InMemoryRateLimitCounter: RateLimitCounter {
 
     func hit(_ keys: [(key: String, limit: Int)], window: Double, now: Double) async throws -> RateLimited? {
         windows.withLock { windows in
-            var refusal: RateLimited?
             for (key, limit) in keys {
                 var entry = Self.current(&windows, key, window: window, now: now)
                 entry.count += 1
                 windows[key] = entry
-                refusal = refusal ?? Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now, counted: true)
+                if let refusal = Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now, counted: true) {
+                    return refusal
+                }
             }
-            return refusal
+            return nil
         }
     }
 

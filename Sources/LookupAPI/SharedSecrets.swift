@@ -40,8 +40,12 @@ struct SharedSecrets: Sendable {
 }
 
 extension DataOptions {
-    /// The key-encryption key: `PASSBY_KEK`, `PASSBY_KEK_FILE`, or `<data-dir>/kek`.
-    func keyEncryptionKey() throws -> KeyEncryptionKey { try KeyEncryptionKey.load(dataDirectory: dataDirectory) }
+    /// The key-encryption key: `PASSBY_KEK`, `PASSBY_KEK_FILE`, or `<data-dir>/kek`, made there
+    /// only for the embedded database.
+    func keyEncryptionKey() throws -> KeyEncryptionKey {
+        let external = !(ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "").isEmpty
+        return try KeyEncryptionKey.load(dataDirectory: dataDirectory, mayCreate: !external)
+    }
 
     /// The database's key material, read and written through `database` (the owner's connection
     /// for an operator's command).

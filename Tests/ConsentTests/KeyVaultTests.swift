@@ -134,6 +134,28 @@ struct KeyVaultTests {
         #expect(imported == SymmetricKey(data: file))
     }
 
+    @Test("a database that holds records gets no new server secret or ledger key: only the old one, restored or imported")
+    func recordsDepend() async throws {
+        let directory = TestDirectory.path("restored")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let restored = KeyVault(store: InMemoryKeyMaterialStore(holdsRecords: true), kek: Self.kek)
+        await #expect(throws: KeyVault.VaultError.self) { try await ServerSecret.load(from: restored, dataDirectory: directory, environment: [:]) }
+        await #expect(throws: KeyVault.VaultError.self) { try await LedgerKey.load(from: restored, dataDirectory: directory) }
+        // A key a record does not depend on is made as before.
+        _ = try await restored.secret("receipt-key", existing: { nil }, create: { KeyVault.random(32) })
+        // The old file is imported.
+        try Data(Array(repeating: UInt8(0x22), count: 32)).write(to: directory.appendingPathComponent("secret"))
+        let imported = try await ServerSecret.load(from: restored, dataDirectory: directory, environment: [:])
+        #expect(imported == SymmetricKey(data: Array(repeating: UInt8(0x22), count: 32)))
+        // PostgreSQL says whether it holds records.
+        try await withStore(.postgres) { store, client in
+            let client = try #require(client)
+            #expect(try await store.holdsRecords() == false)
+            try await client.query("INSERT INTO ledger (kind, result) VALUES ('verification', 'valid')", logger: logger)
+            #expect(try await store.holdsRecords() == true)
+        }
+    }
+
     @Test("the key-encryption key: PASSBY_KEK, else PASSBY_KEK_FILE, else <data-dir>/kek made once with mode 0600")
     func keyEncryptionKey() throws {
         let directory = TestDirectory.path("kek")
@@ -155,6 +177,9 @@ struct KeyVaultTests {
                 sealed, name: "n") == nil)
         for bad in ["abcd", String(repeating: "g", count: 64), String(repeating: "0", count: 66)] {
             #expect(throws: KeyEncryptionKey.KEKError.self) { try KeyEncryptionKey.load(dataDirectory: directory, environment: ["PASSBY_KEK": bad]) }
+        }
+        #expect(throws: KeyEncryptionKey.KEKError.self, "a shared database's instance is never given a key of its own") {
+            try KeyEncryptionKey.load(dataDirectory: TestDirectory.path("fresh"), mayCreate: false, environment: [:])
         }
         #expect(throws: KeyEncryptionKey.KEKError.self) {
             try KeyEncryptionKey.load(dataDirectory: directory, environment: ["PASSBY_KEK_FILE": directory.appendingPathComponent("missing").path])

@@ -17,6 +17,22 @@ struct EmbeddedClusterTests {
         return url
     }
 
+    @Test("PostgreSQL is started without Passby's settings in its environment: no key-encryption key, secret or URL")
+    func cleanEnvironment() async throws {
+        setenv("PASSBY_TEST_CANARY", "kek-canary", 1)
+        setenv("OTHER_TEST_VARIABLE", "kept", 1)
+        let scratch = try scratch()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let cluster = try EmbeddedCluster(directory: scratch.appendingPathComponent("pg"), durable: false)
+        try await cluster.start()
+        let pid = try #require(
+            try String(contentsOf: scratch.appendingPathComponent("pg/postmaster.pid"), encoding: .utf8).split(separator: "\n").first)
+        let environment = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+        try await cluster.stop()
+        #expect(!environment.contains(Data("kek-canary".utf8)))
+        #expect(environment.contains(Data("OTHER_TEST_VARIABLE=kept".utf8)), "the rest of the environment is passed on")
+    }
+
     @Test("opening creates, starts and migrates the cluster; closing stops what it started")
     func openAndClose() async throws {
         let scratch = try scratch()

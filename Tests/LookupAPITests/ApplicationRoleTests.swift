@@ -29,12 +29,22 @@ struct ApplicationRoleTests {
             #expect(owner.reasons.contains("is a superuser"))
             #expect(owner.reasons.contains { $0.hasPrefix("owns the ledger") })
             #expect(owner.reasons.contains("may create API clients") && owner.reasons.contains("may create staff accounts"))
+            #expect(owner.reasons.contains("may change the key material every instance trusts"))
             await #expect(throws: ApplicationRole.TooPowerful.self) { try await ApplicationRole.check(on: connection, logger: logger) }
             try await connection.query("SET ROLE passby_app", logger: logger)
             let app = try await ApplicationRole.excessPowers(on: connection, logger: logger)
             #expect(app.role == "passby_app" && app.reasons == [], "\(app.reasons)")
             try await ApplicationRole.check(on: connection, logger: logger)
             try await connection.query("RESET ROLE", logger: logger)
+            // A role given a write on the key material could plant a key for every instance.
+            try await connection.query("CREATE ROLE passby_keys_writer IN ROLE passby_app", logger: logger)
+            try await connection.query("GRANT UPDATE ON key_material TO passby_keys_writer", logger: logger)
+            try await connection.query("SET ROLE passby_keys_writer", logger: logger)
+            let writer = try await ApplicationRole.excessPowers(on: connection, logger: logger)
+            #expect(writer.reasons == ["may change the key material every instance trusts"])
+            try await connection.query("RESET ROLE", logger: logger)
+            try await connection.query("DROP OWNED BY passby_keys_writer", logger: logger)
+            try await connection.query("DROP ROLE passby_keys_writer", logger: logger)
         }
     }
 

@@ -112,10 +112,12 @@ struct LedgerSealTests {
             let key = scenario.components.ledgerKey.key.publicKey
             let resumed = try await LedgerAudit.verify(store, ledgerKey: key, from: head.size)
             #expect(resumed.problems == [] && resumed.startSize == head.size && resumed.leaves > 0)
-            // A superuser who rewrites the frontier, to hide what came after it.
-            let forged = ByteBuffer(bytes: Array(repeating: UInt8(7), count: 32))
+            // A superuser who rewrites the frontier, to hide what came after it: nodes of the right
+            // shape that do not fold to the signed root, then a single node (the root itself, which
+            // always folds) where the size needs another shape.
+            let forged = [ByteBuffer](repeating: ByteBuffer(bytes: Array(repeating: UInt8(7), count: 32)), count: head.size.nonzeroBitCount)
             try await scenario.postgres.query(
-                "UPDATE ledger_heads SET frontier = ARRAY[\(forged)] WHERE size = \(Int64(head.size))", logger: Logger(label: "test"))
+                "UPDATE ledger_heads SET frontier = \(forged) WHERE size = \(Int64(head.size))", logger: Logger(label: "test"))
             let refused = try await LedgerAudit.verify(store, ledgerKey: key, from: head.size)
             #expect(
                 refused.problems == ["head \(head.size): its stored frontier does not fold to its signed root, so verification cannot start from it"])
@@ -123,6 +125,27 @@ struct LedgerSealTests {
                 try await LedgerAudit.verify(store, ledgerKey: key).problems == [
                     "head \(head.size): its stored frontier does not match the sealed entries"
                 ])
+            if head.size.nonzeroBitCount != 1 {
+                try await scenario.postgres.query(
+                    "UPDATE ledger_heads SET frontier = ARRAY[\(ByteBuffer(bytes: head.root))] WHERE size = \(Int64(head.size))",
+                    logger: Logger(label: "test"))
+                #expect(
+                    try await LedgerAudit.verify(store, ledgerKey: key, from: head.size).problems == [
+                        "head \(head.size): its stored frontier is not one a tree of its size has, so verification cannot start from it"
+                    ])
+            }
+            // A head removed: its leaves are sealed by no head.
+            let newest = try #require(try await store.latestHead())
+            try await scenario.postgres.query("DELETE FROM ledger_heads WHERE size = \(Int64(newest.size))", logger: Logger(label: "test"))
+            let headless = try await LedgerAudit.verify(store, ledgerKey: key)
+            #expect(headless.problems.contains("tree: leaves \(head.size + 1) to \(newest.size) are sealed by no head"), "\(headless.problems)")
+            // A start past the tree's end.
+            try await scenario.postgres.query("DELETE FROM ledger_tree WHERE leaf_index >= \(Int64(head.size - 1))", logger: Logger(label: "test"))
+            try await scenario.postgres.query(
+                "UPDATE ledger_heads SET frontier = \(head.frontier.map { ByteBuffer(bytes: $0) }) WHERE size = \(Int64(head.size))",
+                logger: Logger(label: "test"))
+            let short = try await LedgerAudit.verify(store, ledgerKey: key, from: head.size)
+            #expect(short.problems.contains("tree: \(head.size - 1) leaves, fewer than head \(head.size) seals"), "\(short.problems)")
         }
     }
 

@@ -238,12 +238,12 @@ struct ProviderSignInTests {
         }
     }
 
-    @Test("a code that is no RFC 6749 code (over 2,048 characters, or not printable ASCII) is 400 malformed-request, never exchanged")
+    @Test("a code that is no RFC 6749 code (over 2,048 characters, or not printable ASCII and space) is 400 malformed-request, never exchanged")
     func codeShape() async throws {
         let harness = try await Self.harness()
         try await buildApplication(harness.components).test(.router) { client in
             let begun = try await Self.begin(client)
-            for code in [String(repeating: "a", count: 2049), "%C2%98%C2%98", "a%20b", "a%00"] {
+            for code in [String(repeating: "a", count: 2049), "%C2%98%C2%98", "a%09b", "a%00", "a%7Fb"] {
                 try expectProblem(
                     try await Self.callback(client, state: begun.query["state"], cookie: begun.cookie, code: code), .badRequest, "malformed-request")
             }

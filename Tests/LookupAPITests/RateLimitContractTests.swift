@@ -62,17 +62,21 @@ struct RateLimitContractTests {
         }
     }
 
-    @Test("one call counts every key; the refusal is the first key's over its limit", arguments: Kind.allCases)
+    @Test("keys are counted in order, up to the first over its limit: a refused requester does not use up the client", arguments: Kind.allCases)
     func severalKeys(_ kind: Kind) async throws {
         try await withCounters(kind) { one, other in
             let now = 3_000_000.0
             expectVerdict(try await one.hit([("requester:a", 1), ("client:c", 5)], window: 60, now: now), nil)
             expectVerdict(try await other.hit([("requester:b", 1), ("client:c", 5)], window: 60, now: now), nil)
-            expectVerdict(try await one.hit([("requester:a", 1), ("client:c", 5)], window: 60, now: now), RateLimited(retryAfter: 60, first: true))
-            // The client's count went on: three so far, two more pass, the sixth is refused.
-            expectVerdict(try await other.hit([("requester:d", 9), ("client:c", 5)], window: 60, now: now), nil)
-            expectVerdict(try await one.hit([("requester:e", 9), ("client:c", 5)], window: 60, now: now), nil)
-            expectVerdict(try await other.hit([("requester:f", 9), ("client:c", 5)], window: 60, now: now), RateLimited(retryAfter: 60, first: true))
+            // Requester a is over: refused, and however often it tries, the client is not charged.
+            for _ in 0..<10 {
+                expectVerdict(try await one.hit([("requester:a", 1), ("client:c", 5)], window: 60, now: now)?.retryAfter, 60)
+            }
+            // So the client has three more before its sixth is refused.
+            for requester in ["d", "e", "f"] {
+                expectVerdict(try await other.hit([("requester:\(requester)", 9), ("client:c", 5)], window: 60, now: now), nil)
+            }
+            expectVerdict(try await one.hit([("requester:g", 9), ("client:c", 5)], window: 60, now: now), RateLimited(retryAfter: 60, first: true))
         }
     }
 
@@ -106,6 +110,10 @@ struct RateLimitContractTests {
             for try await key in rows.decode(String.self) { kept.append(key) }
             #expect(kept == ["new"])
         }
+    }
+
+    func expectVerdict(_ retryAfter: Int?, _ expected: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(retryAfter == expected, sourceLocation: sourceLocation)
     }
 
     /// One verdict, where `#expect` would have to expand a throwing call on an existential.

@@ -64,4 +64,35 @@ struct ReadReplicaTests {
             #expect(try await head() == (2, "primary", "0"))
         }
     }
+
+    /// A standby whose record pages fail (a recovery conflict, a dropped connection).
+    struct FailingReviews: LedgerReviewStore {
+        struct Conflict: Error {}
+        func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] {
+            throw Conflict()
+        }
+    }
+
+    @Test("a page the standby fails to give comes from the primary, bounded by the same head")
+    func pageFallback() async throws {
+        var components = try await TestApp.memory()
+        let ledger = try #require(components.stores.consents as? InMemoryConsentStore)
+        let standby = InMemoryLedgerTreeStore(ledger: ledger)
+        let reads = ReviewReads(
+            primary: .init(tree: components.stores.ledgerTree, reviews: components.stores.reviews),
+            replica: .init(tree: standby, reviews: FailingReviews()))
+        components.stores.reviewReads = reads
+        let reviewer = try await components.clients.create(name: "r", role: .reviewer)
+        try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
+        _ = try await LedgerSealer.seal(tree: standby, key: components.ledgerKey)
+        _ = try await LedgerSealer.seal(tree: components.stores.ledgerTree, key: components.ledgerKey)
+        try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
+        _ = try await LedgerSealer.seal(tree: components.stores.ledgerTree, key: components.ledgerKey)
+        reads.observe(caughtUpAt: Date().timeIntervalSince1970)
+        try await buildApplication(components).test(.router) { client in
+            let answer = try await client.send(.get, "/v1/records", key: reviewer.key)
+            let page = try json(answer.body)
+            #expect(answer.status == .ok && page["head_size"] as? Int == 1 && (page["records"] as? [Any])?.count == 1, "\(answer.body)")
+        }
+    }
 }

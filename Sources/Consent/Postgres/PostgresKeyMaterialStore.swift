@@ -24,14 +24,22 @@ public struct PostgresKeyMaterialStore: KeyMaterialStore {
     }
 
     public func insertIfAbsent(name: String, sealed: [UInt8]) async throws -> [UInt8] {
-        // DO UPDATE on a no-op returns the row that won, where DO NOTHING would return none.
-        let rows = try await client.query(
-            """
-            INSERT INTO key_material (name, sealed) VALUES (\(name), \(ByteBuffer(bytes: sealed)))
-            ON CONFLICT (name) DO UPDATE SET name = key_material.name RETURNING sealed
-            """, logger: logger)
-        for try await stored in rows.decode(ByteBuffer.self) { return Array(buffer: stored) }
+        // Inserted unless the name is taken; a fresh read then returns whichever row won.
+        try await client.query(
+            "INSERT INTO key_material (name, sealed) VALUES (\(name), \(ByteBuffer(bytes: sealed))) ON CONFLICT (name) DO NOTHING",
+            logger: logger)
+        for try await stored in try await client.query("SELECT sealed FROM key_material WHERE name = \(name)", logger: logger)
+            .decode(ByteBuffer.self)
+        {
+            return Array(buffer: stored)
+        }
         return sealed
+    }
+
+    public func holdsRecords() async throws -> Bool {
+        let rows = try await client.query("SELECT EXISTS (SELECT 1 FROM ledger) OR EXISTS (SELECT 1 FROM subjects)", logger: logger)
+        for try await held in rows.decode(Bool.self) { return held }
+        return false
     }
 
     public func put(name: String, sealed: [UInt8]) async throws {

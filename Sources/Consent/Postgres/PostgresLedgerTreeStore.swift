@@ -52,7 +52,12 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
                 connection.query(
                     "SELECT \(unescaped: Self.headColumns) FROM ledger_heads ORDER BY size DESC LIMIT 1", logger: logger)
             ).first
-            var frontier = latest.map { MerkleFrontier(size: $0.size, nodes: $0.frontier) } ?? MerkleFrontier()
+            var frontier = MerkleFrontier()
+            if let latest {
+                // A stored frontier of the wrong shape was tampered with: seal nothing on it.
+                guard let stored = MerkleFrontier(validating: latest.size, nodes: latest.frontier) else { throw DamagedFrontier(size: latest.size) }
+                frontier = stored
+            }
             let lastSeq = latest?.lastSeq ?? 0
             // The queue, not a range of numbers: an entry that commits late is still in it.
             let rows = try await connection.query(
@@ -168,4 +173,10 @@ extension PostgresLedgerTreeStore: LedgerReviewStore {
         }
         return result
     }
+}
+
+/// The newest head's stored frontier is not one a tree of its size can have: `ledger verify` names it.
+public struct DamagedFrontier: Error, CustomStringConvertible {
+    public let size: Int
+    public var description: String { "head \(size): its stored frontier is damaged; nothing is sealed on it (run passby ledger verify)" }
 }

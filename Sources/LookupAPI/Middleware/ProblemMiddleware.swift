@@ -68,9 +68,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return true
         case .server, .queryCancelled:
             // 57P01..57P05: shutdown, cannot connect now, idle session timeout; 08xxx: connection
-            // exceptions; 57014: a statement cancelled by `statement_timeout` (a database too slow).
+            // exceptions; 57014: a statement cancelled by `statement_timeout` (a database too slow);
+            // 40001, 40P01: a serialization failure or deadlock, which a standby also raises when it
+            // cancels a read that conflicts with recovery. Each is worth a retry, none is the caller's fault.
             let state = error.serverInfo?[.sqlState] ?? ""
-            return state.hasPrefix("57P") || state.hasPrefix("08") || state == "57014" || error.code == .queryCancelled
+            return state.hasPrefix("57P") || state.hasPrefix("08") || ["57014", "40001", "40P01"].contains(state)
+                || error.code == .queryCancelled
         default:
             return false
         }

@@ -3,8 +3,9 @@ import Logging
 import PostgresNIO
 
 /// What the role `passby serve` connects as may do. It must not be able to rewrite the ledger
-/// (own it, be a superuser, or hold UPDATE, DELETE or TRUNCATE on it) or mint credentials
-/// (INSERT into `api_clients` or `staff`): `serve` refuses to start on such a role.
+/// (own it, be a superuser, or hold UPDATE, DELETE or TRUNCATE on it), mint credentials
+/// (INSERT into `api_clients` or `staff`) or plant keys (write `key_material`): `serve` refuses
+/// to start on such a role.
 enum ApplicationRole {
     struct TooPowerful: Error, CustomStringConvertible {
         var role: String
@@ -28,15 +29,20 @@ enum ApplicationRole {
                    has_table_privilege('ledger', 'UPDATE') OR has_table_privilege('ledger', 'DELETE')
                        OR has_table_privilege('ledger', 'TRUNCATE'),
                    has_table_privilege('api_clients', 'INSERT'),
-                   has_table_privilege('staff', 'INSERT')
+                   has_table_privilege('staff', 'INSERT'),
+                   has_table_privilege('key_material', 'INSERT') OR has_table_privilege('key_material', 'UPDATE')
+                       OR has_table_privilege('key_material', 'DELETE')
             """, logger: logger)
-        for try await (role, superuser, owner, changes, clients, staff) in rows.decode((String, Bool, Bool, Bool, Bool, Bool).self) {
+        for try await (role, superuser, owner, changes, clients, staff, keys)
+            in rows.decode((String, Bool, Bool, Bool, Bool, Bool, Bool).self)
+        {
             var reasons: [String] = []
             if superuser { reasons.append("is a superuser") }
             if owner { reasons.append("owns the ledger (and can turn its triggers off)") }
             if changes { reasons.append("may change or delete ledger entries") }
             if clients { reasons.append("may create API clients") }
             if staff { reasons.append("may create staff accounts") }
+            if keys { reasons.append("may change the key material every instance trusts") }
             return (role, reasons)
         }
         return ("unknown", ["could not be inspected"])

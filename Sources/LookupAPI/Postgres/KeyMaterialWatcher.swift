@@ -46,10 +46,16 @@ struct KeyMaterialWatcher: Service {
         }
     }
 
-    /// A failed read keeps the keys in hand: they were good a moment ago.
+    /// A failed read keeps the keys in hand: they were good a moment ago. So does a read with no
+    /// key that may sign (rows deleted by hand): lookups would stop, and nothing good is lost by waiting.
     func reload() async {
         do {
-            ring.update(try await codeKeys.load())
+            let keys = try await codeKeys.load()
+            guard KeyLifecycle.active(keys) != nil else {
+                logger.warning("the database holds no code-signing key that may sign; keeping the keys in hand")
+                return
+            }
+            ring.update(keys)
         } catch {
             if !Task.isCancelled {
                 logger.warning("code-signing keys could not be reloaded", metadata: ["error.type": "\(String(describing: type(of: error)))"])

@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// Tells `ReviewReads` how far behind the hot standby is: every `interval` it reads the primary's
 /// WAL position, then asks the standby whether it has replayed that far. If so, the standby held
 /// everything the primary had at the moment of the first read. A standby that does not answer is
-/// out of use until it does; a "standby" that is not in recovery is a primary, and never behind.
+/// out of use until it does. A server that is not in recovery is never used: it may be a promoted
+/// or restored copy whose WAL positions mean nothing beside this primary's.
 struct ReplicaLagMonitor: Service {
     let primary: PostgresClient
     let replica: PostgresClient
@@ -46,7 +47,7 @@ struct ReplicaLagMonitor: Service {
 
     func replayed(_ position: String) async throws -> Bool {
         let rows = try await replica.query(
-            "SELECT NOT pg_is_in_recovery() OR coalesce(pg_last_wal_replay_lsn() >= \(position)::pg_lsn, false)", logger: logger)
+            "SELECT pg_is_in_recovery() AND coalesce(pg_last_wal_replay_lsn() >= \(position)::pg_lsn, false)", logger: logger)
         for try await caughtUp in rows.decode(Bool.self) { return caughtUp }
         return false
     }

@@ -130,7 +130,8 @@ struct LookupService: Sendable {
             throw Refusal.idempotencyKeyReused
         }
         if let refusal { throw Refusal.consent(refusal) }
-        _ = try await rateLimits.hit(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds)
+        // The use is taken and recorded: the code is owed. A count that fails now only loosens the limit.
+        _ = try? await rateLimits.hit(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds)
         return claims
     }
 

@@ -114,8 +114,8 @@ struct ProviderSignIn: Sendable {
         // (some providers drop it from error answers, against RFC 6749 4.1.2.1); a wrong state is not.
         if error != nil, state.map({ Self.equal($0, pending.state) }) ?? true { throw Refusal.signIn(.denied) }
         guard let state, Self.equal(state, pending.state) else { throw Refusal.signIn(.stateMismatch) }
-        // RFC 6749 codes are printable ASCII; openapi.yaml bounds them so a request head stays small.
-        guard let code, (1...2048).contains(code.utf8.count), code.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+        // RFC 6749 codes are VSCHAR (printable ASCII and space); openapi.yaml bounds them so a request head stays small.
+        guard let code, (1...2048).contains(code.utf8.count), code.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else {
             throw Refusal.malformedRequest("the callback carries no code")
         }
         let token: String

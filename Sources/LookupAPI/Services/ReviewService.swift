@@ -1,5 +1,6 @@
 import Consent
 import Foundation
+import Metrics
 
 /// Compliance reviewers: the sealed ledger's heads and proofs, and queries over its entries.
 /// Filters on ID numbers are hashed here and never logged; every query is itself recorded.
@@ -62,6 +63,8 @@ struct ReviewService: Sendable {
         do {
             return (try await body(stores), source)
         } catch {
+            // Counted: an operator sees how often the standby could not answer.
+            Counter(label: "passby_replica_fallbacks").increment()
             return (try await body(reads.primary), .primary)
         }
     }
@@ -137,10 +140,19 @@ struct ReviewService: Sendable {
         return Bounded(filter: filter, headSize: size, stores: stores, source: source)
     }
 
-    /// One page of a bounded answer, in leaf order.
+    /// One page of a bounded answer, in leaf order. A page the standby fails to give comes from
+    /// the primary, which holds the same head.
     func entries(_ bounded: Bounded, afterLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] {
-        try await bounded.stores.reviews.entries(
-            matching: bounded.filter, afterLeaf: afterLeaf, beforeLeaf: Int64(bounded.headSize), limit: limit)
+        let page = { (stores: ReviewReads.Stores) in
+            try await stores.reviews.entries(matching: bounded.filter, afterLeaf: afterLeaf, beforeLeaf: Int64(bounded.headSize), limit: limit)
+        }
+        guard bounded.source != .primary else { return try await page(bounded.stores) }
+        do {
+            return try await page(bounded.stores)
+        } catch {
+            Counter(label: "passby_replica_fallbacks").increment()
+            return try await page(reads.primary)
+        }
     }
 }
 
