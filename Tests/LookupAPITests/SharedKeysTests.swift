@@ -90,4 +90,18 @@ struct SharedKeysTests {
             }
         }
     }
+
+    @Test("a read that began before a newer one was applied is dropped, so keys never go back")
+    func readOrder() {
+        let order = ReadOrder()
+        var applied: [Int] = []
+        let slow = order.start()
+        let fast = order.start()
+        order.applyIfNewest(fast) { applied.append(fast) }
+        order.applyIfNewest(slow) { applied.append(slow) }
+        #expect(applied == [fast])
+        let later = order.start()
+        order.applyIfNewest(later) { applied.append(later) }
+        #expect(applied == [fast, later])
+    }
 }

@@ -2,6 +2,7 @@ import Display
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps this instance's code-signing keys those of the database: it reloads them at once on a
 /// `passby_key_material` notice (`sql/0017`), and every `pollInterval` whatever the notices do,
@@ -13,6 +14,9 @@ struct KeyMaterialWatcher: Service {
     let ring: LiveKeyRing
     var pollInterval: Duration = .seconds(2)
     let logger: Logger
+    /// Reads are numbered as they start; only a read newer than the last applied one is applied,
+    /// so a slow poll that began before a notice never puts back the keys the notice replaced.
+    private let reads = ReadOrder()
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -50,16 +54,38 @@ struct KeyMaterialWatcher: Service {
     /// key that may sign (rows deleted by hand): lookups would stop, and nothing good is lost by waiting.
     func reload() async {
         do {
+            let ticket = reads.start()
             let keys = try await codeKeys.load()
             guard KeyLifecycle.active(keys) != nil else {
                 logger.warning("the database holds no code-signing key that may sign; keeping the keys in hand")
                 return
             }
-            ring.update(keys)
+            reads.applyIfNewest(ticket) { ring.update(keys) }
         } catch {
             if !Task.isCancelled {
                 logger.warning("code-signing keys could not be reloaded", metadata: ["error.type": "\(String(describing: type(of: error)))"])
             }
+        }
+    }
+}
+
+/// Numbers reads as they start, and applies a read's result only if no newer read was applied.
+final class ReadOrder: Sendable {
+    private let state = Mutex<(started: Int, applied: Int)>((0, 0))
+
+    func start() -> Int {
+        state.withLock { state in
+            state.started += 1
+            return state.started
+        }
+    }
+
+    /// Runs `apply` (under the lock, so applications never overlap) unless a newer read came first.
+    func applyIfNewest(_ ticket: Int, _ apply: () -> Void) {
+        state.withLock { state in
+            guard ticket > state.applied else { return }
+            state.applied = ticket
+            apply()
         }
     }
 }
