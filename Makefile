@@ -87,6 +87,7 @@ test-smoke: venv
 ## Benchmarks in release mode; each prints ratios against a baseline measured in the same run.
 bench: bootstrap
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk || sudo apt-get install -y -qq wrk; }
+	@[ -x /usr/bin/time ] || { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq time || sudo apt-get install -y -qq time; }
 	$(SWIFT) build -c release --product passby-bench
 	$(SWIFT) build -c release --product passby
 	.build/release/passby-bench bench/micro.json
