@@ -29,36 +29,46 @@ struct ReadReplicaTests {
         #expect(reads.choose(now: 101).source == .primary, "a standby that does not answer is out of use")
     }
 
-    @Test("reviewers read the standby's head, with headers that say so; a head it lacks comes from the primary")
-    func routes() async throws {
+    /// An application whose reviewers may read `standby` (its record pages from `reviews`, the
+    /// standby itself by default) beside the primary's in-memory stores, over one ledger.
+    func withStandby(
+        reviews: (any LedgerReviewStore)? = nil
+    ) async throws -> (PassbyComponents, ledger: InMemoryConsentStore, standby: InMemoryLedgerTreeStore, reads: ReviewReads, reviewer: String) {
         var components = try await TestApp.memory()
         let ledger = try #require(components.stores.consents as? InMemoryConsentStore)
         let standby = InMemoryLedgerTreeStore(ledger: ledger)
         let reads = ReviewReads(
-            primary: .init(tree: components.stores.ledgerTree, reviews: components.stores.reviews), replica: .init(tree: standby, reviews: standby))
+            primary: .init(tree: components.stores.ledgerTree, reviews: components.stores.reviews),
+            replica: .init(tree: standby, reviews: reviews ?? standby))
         components.stores.reviewReads = reads
         let reviewer = try await components.clients.create(name: "r", role: .reviewer)
+        return (components, ledger, standby, reads, reviewer.key)
+    }
+
+    @Test("reviewers read the standby's head, with headers that say so; a head it lacks comes from the primary")
+    func routes() async throws {
+        let (components, ledger, standby, reads, reviewer) = try await withStandby()
         try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
         _ = try await LedgerSealer.seal(tree: standby, key: components.ledgerKey)
         try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
         _ = try await LedgerSealer.seal(tree: components.stores.ledgerTree, key: components.ledgerKey)
         try await buildApplication(components).test(.router) { client in
             func head() async throws -> (size: Int?, source: String?, staleness: String?) {
-                let answer = try await client.send(.get, "/v1/ledger/head", key: reviewer.key)
+                let answer = try await client.send(.get, "/v1/ledger/head", key: reviewer)
                 return (try json(answer.body)["size"] as? Int, answer.headers[ReadSource.sourceHeader], answer.headers[ReadSource.stalenessHeader])
             }
             #expect(try await head() == (2, "primary", "0"))
             reads.observe(caughtUpAt: Date().timeIntervalSince1970)
             let fromStandby = try await head()
             #expect(fromStandby.size == 1 && fromStandby.source == "replica" && ["0", "1"].contains(fromStandby.staleness))
-            let records = try await client.send(.get, "/v1/records", key: reviewer.key)
+            let records = try await client.send(.get, "/v1/records", key: reviewer)
             let recordCount = (try json(records.body)["records"] as? [Any])?.count
             #expect(records.headers[ReadSource.sourceHeader] == "replica" && recordCount == 1)
             // The primary's newer head is not on the standby yet: the primary answers, and says so.
-            let bounded = try await client.send(.get, "/v1/records?size=2", key: reviewer.key)
+            let bounded = try await client.send(.get, "/v1/records?size=2", key: reviewer)
             let boundedCount = (try json(bounded.body)["records"] as? [Any])?.count
             #expect(bounded.headers[ReadSource.sourceHeader] == "primary" && boundedCount == 2)
-            let proof = try await client.send(.get, "/v1/records/2/proof", key: reviewer.key)
+            let proof = try await client.send(.get, "/v1/records/2/proof", key: reviewer)
             #expect(proof.status == .ok && proof.headers[ReadSource.sourceHeader] == "primary")
             reads.observe(caughtUpAt: nil)
             #expect(try await head() == (2, "primary", "0"))
@@ -75,14 +85,7 @@ struct ReadReplicaTests {
 
     @Test("a page the standby fails to give comes from the primary, bounded by the same head")
     func pageFallback() async throws {
-        var components = try await TestApp.memory()
-        let ledger = try #require(components.stores.consents as? InMemoryConsentStore)
-        let standby = InMemoryLedgerTreeStore(ledger: ledger)
-        let reads = ReviewReads(
-            primary: .init(tree: components.stores.ledgerTree, reviews: components.stores.reviews),
-            replica: .init(tree: standby, reviews: FailingReviews()))
-        components.stores.reviewReads = reads
-        let reviewer = try await components.clients.create(name: "r", role: .reviewer)
+        let (components, ledger, standby, reads, reviewer) = try await withStandby(reviews: FailingReviews())
         try await ledger.record(LedgerRecord(kind: .verification, result: "valid"))
         _ = try await LedgerSealer.seal(tree: standby, key: components.ledgerKey)
         _ = try await LedgerSealer.seal(tree: components.stores.ledgerTree, key: components.ledgerKey)
@@ -90,7 +93,7 @@ struct ReadReplicaTests {
         _ = try await LedgerSealer.seal(tree: components.stores.ledgerTree, key: components.ledgerKey)
         reads.observe(caughtUpAt: Date().timeIntervalSince1970)
         try await buildApplication(components).test(.router) { client in
-            let answer = try await client.send(.get, "/v1/records", key: reviewer.key)
+            let answer = try await client.send(.get, "/v1/records", key: reviewer)
             let page = try json(answer.body)
             #expect(answer.status == .ok && page["head_size"] as? Int == 1 && (page["records"] as? [Any])?.count == 1, "\(answer.body)")
         }

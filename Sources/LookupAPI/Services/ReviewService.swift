@@ -84,7 +84,7 @@ struct ReviewService: Sendable {
     }
 
     func inclusion(seq: Int64, headSize: Int?) async throws -> InclusionProof {
-        let (proof, source) = try await read { stores in
+        let ((index, leaf, path, head), source) = try await read { stores in
             let tree = stores.tree
             let head = try await Self.head(size: headSize, in: tree)
             guard let index = try await tree.leafIndex(seq: seq), index < head.size else { throw Refusal.notSealed }
@@ -92,26 +92,22 @@ struct ReviewService: Sendable {
             let leafRef = MerkleNodeRef(level: 0, index: Int64(index))
             let nodes = try await tree.nodes(Set(elements.flatMap { $0 } + [leafRef]))
             guard let path = MerkleTree.resolve(elements, nodes: nodes), let leaf = nodes[leafRef] else { throw IncompleteTree() }
-            return InclusionProof(seq: seq, leafIndex: index, leafHash: leaf, path: path, head: head, source: .primary)
+            return (index, leaf, path, head)
         }
-        var sourced = proof
-        sourced.source = source
-        return sourced
+        return InclusionProof(seq: seq, leafIndex: index, leafHash: leaf, path: path, head: head, source: source)
     }
 
     func consistency(from: Int, to: Int) async throws -> ConsistencyProof {
         guard from >= 1, from <= to else { throw Refusal.malformedRequest("`from` and `to` must be head sizes with 1 ≤ from ≤ to") }
-        let (proof, source) = try await read { stores in
+        let ((old, new, path), source) = try await read { stores in
             let old = try await Self.head(size: from, in: stores.tree)
             let new = try await Self.head(size: to, in: stores.tree)
             let elements = MerkleTree.consistencyProofNodes(oldSize: old.size, newSize: new.size)
             let nodes = try await stores.tree.nodes(Set(elements.flatMap { $0 }))
             guard let path = MerkleTree.resolve(elements, nodes: nodes) else { throw IncompleteTree() }
-            return ConsistencyProof(from: old, to: new, path: path, source: .primary)
+            return (old, new, path)
         }
-        var sourced = proof
-        sourced.source = source
-        return sourced
+        return ConsistencyProof(from: old, to: new, path: path, source: source)
     }
 
     /// Checks a query, records it in the ledger, and says which filter and head bound its answer.
