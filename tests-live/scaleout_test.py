@@ -208,6 +208,23 @@ def run_checks(database, replica, instances, balancer):
         kids.append(base64url(decode(answer.get("code", ""))[1].get(4, b"")) if answer.get("code") else None)
     equal("and every instance signs with it", [rotated] * 3, kids)
 
+    # The server secret rotates under load-free traffic: announced, in force on every instance after
+    # its delay, and every stored hash moved to it, without one plain ID number.
+    _, before_rotation = b.call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 10}, **as_guardian)
+    rotated_secret = a.cli("secret", "rotate", "--delay", "10")
+    check("secret rotate announces v2 and moves every row to it", "v2 announced" in rotated_secret and "rows moved to v2" in rotated_secret,
+          rotated_secret)
+    check("no row is left under v1", re.search(r"^v1 .*rows: none$", rotated_secret, re.M) is not None, rotated_secret)
+    equal("a grant made before the rotation serves every instance after it", [201] * 3,
+          [x.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": before_rotation["token"]}, **as_helper)[0]
+           for x in instances])
+    _, after_rotation = c.call("POST", "/v1/consents", {"id_number": elder.id_number, "max_uses": 10}, **as_guardian)
+    equal("a grant made under v2 through instance 2 serves every instance (each holds v2)", [201] * 3,
+          [x.call("POST", "/v1/lookups", {"id_number": elder.id_number, "consent_token": after_rotation["token"]}, **as_helper)[0]
+           for x in instances])
+    status_after = a.cli("secret", "status")
+    check("secret status names v2 as current", re.search(r"^v2  current", status_after, re.M) is not None, status_after)
+
     # The requester limit holds across instances: per instance it would let all 150 through.
     other = PEOPLE["other_passerby"]
     as_other = dict(key=a.keys["demo-helper"], assertion=a.assertion(other))

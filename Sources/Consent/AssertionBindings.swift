@@ -31,11 +31,13 @@ public final class AssertionBindings: Sendable {
     /// Passes if `assertion` (already verified, expiring at `expiresAt`) was first sent by
     /// `clientID`, binding it now if nobody sent it before; else `assertion-other-client`.
     public func check(_ assertion: String, clientID: UUID, expiresAt: Int64, now: Int64) async throws -> AssertionRejection? {
-        let hash = personalData.assertionHash(assertion)
+        let hashes = personalData.assertionHashes(assertion)
+        let hash = hashes[0]
         if let bound = known.withLock({ $0[hash] }), bound.expiresAt > now {
             return bound.clientID == clientID ? nil : .otherClient
         }
-        let owner = try await store.bindAssertion(hash, to: clientID, until: Date(timeIntervalSince1970: TimeInterval(expiresAt)))
+        let owner = try await store.bindAssertion(
+            hashes, version: personalData.currentVersion, to: clientID, until: Date(timeIntervalSince1970: TimeInterval(expiresAt)))
         remember(hash, Binding(clientID: owner, expiresAt: expiresAt), now: now)
         try await purgeIfDue(now: now)
         return owner == clientID ? nil : .otherClient
@@ -63,11 +65,19 @@ public final class AssertionBindings: Sendable {
 
 /// Where assertion bindings are kept: `PostgresConsentStore` and its in-memory twin.
 public protocol AssertionBindingStore: Sendable {
-    /// Binds the assertion with this keyed hash to `clientID` unless it is bound already;
-    /// returns the client it is bound to (the first one to ask, also under concurrency).
-    func bindAssertion(_ hash: [UInt8], to clientID: UUID, until expiresAt: Date) async throws -> UUID
+    /// Binds the assertion with the keyed hash `hashes[0]` (made under `version`) to `clientID`
+    /// unless it is bound already under any of `hashes` (its hash under each version a lookup
+    /// tries); returns the client it is bound to (the first one to ask, also under concurrency).
+    func bindAssertion(_ hashes: [[UInt8]], version: Int16, to clientID: UUID, until expiresAt: Date) async throws -> UUID
     /// Deletes the bindings of assertions that expired before `cutoff`.
     func deleteAssertionBindings(expiredBefore cutoff: Date) async throws
+}
+
+extension AssertionBindingStore {
+    /// Binds under the only version there is (tests and tools).
+    public func bindAssertion(_ hash: [UInt8], to clientID: UUID, until expiresAt: Date) async throws -> UUID {
+        try await bindAssertion([hash], version: 1, to: clientID, until: expiresAt)
+    }
 }
 
 extension PersonalData {
@@ -75,7 +85,12 @@ extension PersonalData {
     /// It covers the signed part only, `header.payload`: base64url and ES256 both let one
     /// signature be written several ways that all verify, and each spelling must not bind anew.
     public func assertionHash(_ assertion: String) -> [UInt8] {
+        assertionHashes(assertion)[0]
+    }
+
+    /// The assertion's keyed hash under the current version first, then the others a lookup tries.
+    public func assertionHashes(_ assertion: String) -> [[UInt8]] {
         let signed = assertion.utf8.lastIndex(of: UInt8(ascii: ".")).map { assertion.utf8[..<$0] } ?? assertion.utf8[...]
-        return keyedHash(domain: "assertion", Array(signed))
+        return keyedHashCandidates(domain: "assertion", Array(signed))
     }
 }

@@ -76,12 +76,54 @@ public struct ConsentGrant: Sendable, Equatable {
     /// requester, no token at all: `invalid`, exactly as an unknown token, so that the answer never
     /// confirms whose ID number a token was given for. Only then does its state speak.
     public func refusal(subject: SubjectKey, requester: SubjectKey, at now: Date) -> ConsentRefusal? {
-        if failedTries >= Self.failedTryLimit || subject != subjectKey { return .invalid }
-        if let granteeKey, granteeKey != requester { return .invalid }
+        if failedTries >= Self.failedTryLimit || !subject.matches(subjectKey) { return .invalid }
+        if let granteeKey, !requester.matches(granteeKey) { return .invalid }
         if withdrawnAt != nil || !guardianshipActive { return .withdrawn }
         if now >= validUntil || now < validFrom { return .expired }
         if uses >= maxUses { return .used }
         return nil
+    }
+}
+
+/// A lookup's consent check with what the lookup reads next when the token fits: the grant, and
+/// the subject's stored record (nil when the store reads them apart, or the subject is unknown).
+public struct ConsentCheckReading: Sendable {
+    public var check: ConsentCheck
+    public var grant: ConsentGrant?
+    public var subject: SubjectRecord?
+
+    public init(check: ConsentCheck, grant: ConsentGrant? = nil, subject: SubjectRecord? = nil) {
+        self.check = check
+        self.grant = grant
+        self.subject = subject
+    }
+}
+
+extension ConsentStore {
+    /// `checkConsent`, then the grant it fits; a store that can do both in one statement does
+    /// (`PostgresConsentStore`, with the subject's record too: one round trip where there were three).
+    public func checkConsentReading(
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheckReading {
+        let check = try await checkConsent(
+            tokenHashes: tokenHashes, subject: subject, requester: requester, window: window, grantLimit: grantLimit,
+            requesterLimit: requesterLimit)
+        guard case .fits(let id) = check else { return ConsentCheckReading(check: check) }
+        return ConsentCheckReading(check: check, grant: try await grant(id: id))
+    }
+
+    /// The grant stored under `tokenHash`.
+    public func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? {
+        try await grant(tokenHashes: [tokenHash])
+    }
+
+    /// `checkConsent` for a token hash under the only version there is.
+    public func checkConsent(
+        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheck {
+        try await checkConsent(
+            tokenHashes: [tokenHash], subject: subject, requester: requester, window: window, grantLimit: grantLimit,
+            requesterLimit: requesterLimit)
     }
 }
 
@@ -124,15 +166,23 @@ public struct IdempotentAnswer: Sendable, Equatable {
 /// changes state writes its ledger record in the same transaction.
 public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindingStore {
     func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws
-    func grant(tokenHash: [UInt8]) async throws -> ConsentGrant?
+    /// The grant stored under one of `tokenHashes` (a token's hash under each version a lookup tries).
+    func grant(tokenHashes: [[UInt8]]) async throws -> ConsentGrant?
     func grant(id: UUID) async throws -> ConsentGrant?
     /// A lookup's consent check, decided and counted in one atomic step: whether the requester
-    /// is locked out this hour, else whether the token fits `subject` and `requester`; an unfit
-    /// token counts one failure for the requester (in the hour starting at `window`) and one on
-    /// its grant. Concurrent checks of one requester or one token each see the ones before.
+    /// is locked out this hour, else whether the token (stored under one of `tokenHashes`) fits
+    /// `subject` and `requester`; an unfit token counts one failure for the requester (in the hour
+    /// starting at `window`) and one on its grant. Concurrent checks of one requester or one token
+    /// each see the ones before. Keys match under any version they look up (`SubjectKey.matches`).
     func checkConsent(
-        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheck
+    /// `checkConsent`, and for a token that fits, the grant and the subject's record as they were
+    /// when the check began (the consuming statement decides again; these only name a refusal
+    /// and fill the code).
+    func checkConsentReading(
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheckReading
     /// Counts one failed consent try: on the grant, when the token named one, and for `requester`
     /// in the hour starting at `window` (an earlier hour's count starts again). Returns the
     /// requester's count after it. Atomic: concurrent tries each count.

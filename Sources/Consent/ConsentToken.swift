@@ -57,9 +57,21 @@ extension PersonalData {
         keyedHash(domain: "token", Array(token.canonical.utf8))
     }
 
+    /// The token's keyed hash under the current version first, then under the others a lookup
+    /// tries: a grant stored before a rotation is still found.
+    public func tokenHashes(_ token: ConsentToken) -> [[UInt8]] {
+        keyedHashCandidates(domain: "token", Array(token.canonical.utf8))
+    }
+
     /// A token derived from a request's identity, so that a retried request gets the same token
     /// without the token ever being stored.
     public func derivedToken(for parts: [String]) -> ConsentToken {
         ConsentToken(bytes: keyedHash(domain: "derived-token", Array(parts.joined(separator: "\u{0}").utf8)))
+    }
+
+    /// The derived token under the current version first, then under the others a lookup tries:
+    /// a request retried across a rotation finds the grant its first try made.
+    public func derivedTokens(for parts: [String]) -> [ConsentToken] {
+        keyedHashCandidates(domain: "derived-token", Array(parts.joined(separator: "\u{0}").utf8)).map(ConsentToken.init(bytes:))
     }
 }

@@ -3,16 +3,41 @@ import Foundation
 
 /// The one place that turns personal data into what may be stored or shown: keyed hashes
 /// (HMAC-SHA-256 under the server secret) for lookups, and masked forms for display.
+///
+/// The secret has versions (`ServerSecretRing`). A hash under version 1 is HMAC under its secret;
+/// a hash under a later version is HMAC under that version's secret of the hash under the version
+/// before it. So a stored hash moves to the next version without the plain ID number or name
+/// (`SecretRekeying`), and while rows are moved, lookups try the current version, then the previous.
 public struct PersonalData: Sendable {
-    private let secret: SymmetricKey
+    public let ring: ServerSecretRing
 
-    public init(secret: SymmetricKey) {
-        self.secret = secret
+    public init(ring: ServerSecretRing) {
+        self.ring = ring
     }
 
-    /// The subject key: HMAC-SHA-256 of the normalized 18-character number. 32 bytes.
+    /// One version, for tests and tools that need no rotation.
+    public init(secret: SymmetricKey) {
+        self.init(ring: ServerSecretRing([ServerSecretVersion(number: 1, key: secret, activatesAt: 0)]))
+    }
+
+    /// The version new hashes are made with.
+    public var currentVersion: Int16 { ring.snapshot().current.number }
+
+    /// The subject key: HMAC-SHA-256 of the normalized 18-character number (under version 1;
+    /// see the type's comment for later versions). 32 bytes. It finds rows stored under the
+    /// previous version too (`SubjectKey.lookupBytes`).
     public func subjectKey(_ id: IdentityNumber) -> SubjectKey {
-        SubjectKey(bytes: Array(HMAC<SHA256>.authenticationCode(for: Array(id.normalized.utf8), using: secret)))
+        let snapshot = ring.snapshot()
+        let first = firstSubjectKey(id, snapshot)
+        return SubjectKey(bytes: snapshot.current(first), version: snapshot.current.number, lookupBytes: snapshot.candidates(first))
+    }
+
+    /// The subject key that finds the person's rows under every version held, for records that
+    /// are never moved to a newer version (the append-only ledger).
+    public func subjectKeyUnderEveryVersion(_ id: IdentityNumber) -> SubjectKey {
+        let snapshot = ring.snapshot()
+        let first = firstSubjectKey(id, snapshot)
+        return SubjectKey(bytes: snapshot.current(first), version: snapshot.current.number, lookupBytes: snapshot.chain(first).reversed())
     }
 
     /// A keyed hash of a name after whitespace normalization, so that a declared name can be
@@ -21,15 +46,42 @@ public struct PersonalData: Sendable {
         keyedHash(domain: "name", Array(Self.normalizeName(name).utf8))
     }
 
-    /// 32 bytes derived from the server secret for `purpose`, for secrets that must be the same
-    /// on every start without being stored (such as the key of Passby's own web client).
-    public func derivedSecret(for purpose: String) -> [UInt8] {
-        keyedHash(domain: "derived:" + purpose, [])
+    /// The name's keyed hash under `version` (a subject's record says which one it holds); nil
+    /// for a version this instance does not hold.
+    public func nameHash(_ name: String, version: Int16) -> [UInt8]? {
+        ring.snapshot().hash(keyedHashUnderFirst(domain: "name", Array(Self.normalizeName(name).utf8)), under: version)
     }
 
-    /// HMAC-SHA-256 of `bytes` under the secret, separated by `domain` from every other use.
+    /// 32 bytes derived from the first version of the server secret for `purpose`, for public
+    /// values that must stay the same on every start and across rotations without being stored
+    /// (the key of Passby's own web client, which every visitor of `/helper` receives anyway).
+    public func derivedSecret(for purpose: String) -> [UInt8] {
+        keyedHashUnderFirst(domain: "derived:" + purpose, [])
+    }
+
+    /// 32 bytes derived for `purpose` from the current version first, then from the others a
+    /// lookup tries: a key that seals with the first and opens with any (a rotation does not
+    /// spoil what was sealed just before it, and a leaked earlier version seals nothing new).
+    public func derivedSecrets(for purpose: String) -> [[UInt8]] {
+        keyedHashCandidates(domain: "derived:" + purpose, [])
+    }
+
+    /// HMAC-SHA-256 of `bytes` under the current version, separated by `domain` from every other use.
     func keyedHash(domain: String, _ bytes: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(domain.utf8) + [0] + bytes, using: secret))
+        ring.snapshot().current(keyedHashUnderFirst(domain: domain, bytes))
+    }
+
+    /// The keyed hash as a lookup tries it: current version first, then the previous one.
+    func keyedHashCandidates(domain: String, _ bytes: [UInt8]) -> [[UInt8]] {
+        ring.snapshot().candidates(keyedHashUnderFirst(domain: domain, bytes))
+    }
+
+    private func keyedHashUnderFirst(domain: String, _ bytes: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(domain.utf8) + [0] + bytes, using: ring.snapshot().first.key))
+    }
+
+    private func firstSubjectKey(_ id: IdentityNumber, _ snapshot: ServerSecretRing.Snapshot) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(id.normalized.utf8), using: snapshot.first.key))
     }
 
     /// Trims, collapses runs of white space (including the ideographic space) into one space, and
@@ -68,11 +120,39 @@ public struct PersonalData: Sendable {
     }
 }
 
-/// The keyed hash that stands for a subject everywhere in storage.
+/// The keyed hash that stands for a person everywhere in storage.
+///
+/// Equality is the bytes. A key made from an ID number also knows the server-secret version it
+/// was made under, and the same person's hashes under the other versions a lookup tries
+/// (`lookupBytes`): a row stored under the previous version is still found, and `matches` says
+/// whether a stored key is this person's.
 public struct SubjectKey: Sendable, Hashable, CustomStringConvertible {
     public let bytes: [UInt8]
+    /// The version `bytes` was made under: what a row written with this key records.
+    public let version: Int16
+    /// `bytes` first, then the person's hash under each other version a lookup tries.
+    public let lookupBytes: [[UInt8]]
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    /// A key as stored, or under the only version there is.
+    public init(bytes: [UInt8]) {
+        self.init(bytes: bytes, version: 1, lookupBytes: [bytes])
+    }
+
+    /// A key made now, under `version`, that also finds the same person's rows under `lookupBytes`.
+    public init(bytes: [UInt8], version: Int16, lookupBytes: [[UInt8]]) {
+        self.bytes = bytes
+        self.version = version
+        self.lookupBytes = [bytes] + lookupBytes.filter { $0 != bytes }
+    }
+
+    /// Whether `stored` is this person's key under one of the versions a lookup tries.
+    public func matches(_ stored: SubjectKey?) -> Bool {
+        guard let stored else { return false }
+        return lookupBytes.contains(stored.bytes)
+    }
+
+    public static func == (lhs: SubjectKey, rhs: SubjectKey) -> Bool { lhs.bytes == rhs.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     /// Hex, for logs: it reveals nothing without the server secret.
     public var description: String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -9,7 +9,8 @@ import Logging
 /// instances on one database must share. An empty database gets them from older files in the
 /// data directory (imported once) or new; after that the database's are the ones in force.
 struct SharedSecrets: Sendable {
-    var serverSecret: SymmetricKey
+    /// Version 1 and every rotation since.
+    var serverSecret: [ServerSecretVersion]
     var ledgerKey: LedgerKey
     var receiptKey: SigningKey
     var codeKeys: [ManagedKey]
@@ -19,7 +20,7 @@ struct SharedSecrets: Sendable {
     static func load(vault: KeyVault, data: DataOptions, development: Bool) async throws -> SharedSecrets {
         let directory = data.dataDirectory
         return SharedSecrets(
-            serverSecret: try await ServerSecret.load(from: vault, dataDirectory: directory),
+            serverSecret: try await ServerSecret.versions(from: vault, dataDirectory: directory),
             ledgerKey: try await LedgerKey.load(from: vault, dataDirectory: directory),
             receiptKey: try await receiptKey(from: vault, dataDirectory: directory),
             codeKeys: try await SharedCodeKeys(vault: vault).ensureSigningKey(importing: data.keyStore),

@@ -134,6 +134,26 @@ struct KeyVaultTests {
         #expect(imported == SymmetricKey(data: file))
     }
 
+    @Test("a new server-secret version is stored sealed, announced ahead of its time, and read back by every instance")
+    func serverSecretVersions() async throws {
+        let directory = TestDirectory.path("versions")
+        let store = InMemoryKeyMaterialStore()
+        let vault = KeyVault(store: store, kek: Self.kek)
+        let versions = try await ServerSecret.versions(from: vault, dataDirectory: directory, environment: [:])
+        #expect(versions.map(\.number) == [1])
+        try await ServerSecret.addVersion(to: vault, after: versions, now: 1_000, delay: 15)
+        let ring = ServerSecretRing(versions, clock: { 1_010 })
+        let read = try await ServerSecret.versions(from: vault, after: ring)
+        #expect(read.map(\.number) == [1, 2] && read[1].activatesAt == 1_015)
+        #expect(ring.update(read))
+        #expect(ring.snapshot().current.number == 1, "announced, not yet in force")
+        #expect(ServerSecretRing(read, clock: { 1_015 }).snapshot().current.number == 2)
+        // Another KEK cannot open it, and a version moved to another name does not open either.
+        let sealed = try #require(try await store.entries(prefix: "server-secret:v2")["server-secret:v2"])
+        try await store.put(name: "server-secret:v3", sealed: sealed)
+        await #expect(throws: KeyVault.VaultError.self) { try await ServerSecret.versions(from: vault, after: ring) }
+    }
+
     @Test("a database that holds records gets no new server secret or ledger key: only the old one, restored or imported")
     func recordsDepend() async throws {
         let directory = TestDirectory.path("restored")

@@ -45,4 +45,32 @@ struct PersonalDataTests {
     func maskID() {
         #expect(PersonalData.maskIdentityNumber("11010519491231002X") == "1101**********002X")
     }
+
+    @Test("a hash under version 2 is HMAC under its secret of the hash under version 1, for keys, names and tokens alike")
+    func versionChain() throws {
+        let first = SymmetricKey(data: Array(repeating: UInt8(7), count: 32))
+        let second = SymmetricKey(data: Array(repeating: UInt8(8), count: 32))
+        let ring = ServerSecretRing([ServerSecretVersion(number: 1, key: first, activatesAt: 0)])
+        let data = PersonalData(ring: ring)
+        let id = try IdentityNumber(parsing: "11010519491231002X", today: today)
+        let before = data.subjectKey(id)
+        let name = data.nameHash("王秀英")
+        let token = ConsentToken.random()
+        let tokenBefore = data.tokenHash(token)
+
+        #expect(!ring.update([ServerSecretVersion(number: 3, key: second, activatesAt: 0)]), "a gap is refused")
+        #expect(
+            ring.update([ServerSecretVersion(number: 1, key: first, activatesAt: 0), ServerSecretVersion(number: 2, key: second, activatesAt: 0)]))
+        #expect(!ring.update([ServerSecretVersion(number: 1, key: first, activatesAt: 0)]), "a version is never taken back")
+
+        let after = data.subjectKey(id)
+        #expect(after.version == 2 && data.currentVersion == 2)
+        #expect(after.bytes == Array(HMAC<SHA256>.authenticationCode(for: before.bytes, using: second)))
+        #expect(after.lookupBytes == [after.bytes, before.bytes])
+        #expect(after.matches(before) && after != before)
+        #expect(data.nameHash("王秀英") == Array(HMAC<SHA256>.authenticationCode(for: name, using: second)))
+        #expect(data.nameHash("王秀英", version: 1) == name && data.nameHash("王秀英", version: 3) == nil)
+        #expect(data.tokenHashes(token) == [data.tokenHash(token), tokenBefore])
+        #expect(data.subjectKeyUnderEveryVersion(id).lookupBytes == [after.bytes, before.bytes])
+    }
 }

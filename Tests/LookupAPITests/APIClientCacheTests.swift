@@ -9,7 +9,7 @@ import Testing
 
 @Suite("API client keys: the cache and its revocation notices", .timeLimit(.minutes(5)))
 struct APIClientCacheTests {
-    @Test("a key revoked in SQL by another process stops working once the notice arrives, within a second")
+    @Test("a key revoked in SQL by another process stops working once the notice arrives, within the 2 s every instance promises")
     func revocationByAnotherProcess() async throws {
         let (components, owner) = try await TestApp.postgres()
         let cache = try #require(((components.clients as? OperatorClientWrites)?.service as? CachedAPIClientRepository)?.cache)
@@ -31,7 +31,8 @@ struct APIClientCacheTests {
                 if status == .ok { try await Task.sleep(for: .milliseconds(5)) }
             }
             #expect(status == .unauthorized)
-            #expect(revokedAt.duration(to: clock.now) < .seconds(1))
+            // The promise (README) is 2 s; a notice takes milliseconds, so this fails only if it is lost.
+            #expect(revokedAt.duration(to: clock.now) < .seconds(2))
         }
     }
 

@@ -69,13 +69,14 @@ struct Scenario {
     /// The background sealer is held off for the test's whole life: tests seal when they mean to,
     /// so a head they read is never moved under them.
     static func run(
-        configuration: PassbyConfiguration = .init(), clock: (any PassbyClock)? = nil, _ body: @Sendable (Scenario) async throws -> Void
+        configuration: PassbyConfiguration = .init(), clock: (any PassbyClock)? = nil, personalData: PersonalData = TestApp.personalData,
+        _ body: @Sendable (Scenario) async throws -> Void
     ) async throws {
         var configuration = configuration
         configuration.sealInterval = .seconds(86_400)
         // bcrypt at the production cost would take whole cores from the tests beside it.
         configuration.bcryptCost = 4
-        let (made, postgres) = try await TestApp.postgres(configuration: configuration)
+        let (made, postgres) = try await TestApp.postgres(configuration: configuration, personalData: personalData)
         var components = made
         if let clock { components.clock = clock }
         try await buildApplication(components).test(.router) { [components] client in

@@ -91,6 +91,24 @@ struct SharedKeysTests {
         }
     }
 
+    @Test("a running instance reads a new server-secret version through the service's role, with the code keys")
+    func watcherReadsSecretVersions() async throws {
+        try await withDatabase { keys, service, owner in
+            let initial = try await keys.ensureSigningKey(importing: KeyStore(directory: TestDirectory.path("none")))
+            let ownerVault = KeyVault(store: PostgresKeyMaterialStore(client: owner.timed, logger: logger), kek: Self.kek)
+            let versions = try await ServerSecret.versions(from: ownerVault, dataDirectory: TestDirectory.path("data"), environment: [:])
+            let secret = ServerSecretRing(versions)
+            let reader = SharedCodeKeys(vault: KeyVault(store: PostgresKeyMaterialStore(client: service.timed, logger: logger), kek: Self.kek))
+            let watcher = KeyMaterialWatcher(
+                client: service, codeKeys: reader, ring: LiveKeyRing(keys: initial, maxCodeLifetime: 60, refreshInterval: 0),
+                serverSecret: secret, logger: logger)
+            try await ServerSecret.addVersion(to: ownerVault, after: versions, now: Int64(Date().timeIntervalSince1970), delay: 15)
+            await watcher.reload()
+            #expect(secret.snapshot().versions.map(\.number) == [1, 2])
+            #expect(secret.snapshot().current.number == 1, "in force only after its delay")
+        }
+    }
+
     @Test("a read that began before a newer one was applied is dropped, so keys never go back")
     func readOrder() {
         let order = ReadOrder()

@@ -64,7 +64,9 @@ enum TestApp {
 
     /// The application connects as `passby_app`, as `passby serve` does; the second client is the
     /// database owner's, for tests that inspect every table or play a superuser tampering with it.
-    static func postgres(configuration: PassbyConfiguration = .init()) async throws -> (PassbyComponents, PostgresClient) {
+    static func postgres(
+        configuration: PassbyConfiguration = .init(), personalData: PersonalData = TestApp.personalData
+    ) async throws -> (PassbyComponents, PostgresClient) {
         let database = try await ThrowawayDatabase.create()
         let application = try await database.asApplicationRole()
         let client = PostgresClient(configuration: application, backgroundLogger: Logger(label: "test"))

@@ -5,14 +5,14 @@ extension InMemoryConsentStore {
     var activeGuardianships: [Guardianship] { guardianshipRows.filter { !$0.removed }.map(\.guardianship) }
 
     func otherConfirmedGuardians(of subject: SubjectKey, besides guardian: SubjectKey) -> Int {
-        activeGuardianships.filter { $0.subjectKey == subject && $0.guardianKey != guardian && $0.isConfirmed }.count
+        activeGuardianships.filter { subject.matches($0.subjectKey) && !guardian.matches($0.guardianKey) && $0.isConfirmed }.count
     }
 
     public func addGuardianship(
         _ guardianship: Guardianship, quotas: GuardianQuotas, ledger: LedgerRecord
     ) async throws -> Result<Guardianship, GuardianshipRefusal> {
-        let mine = activeGuardianships.filter { $0.guardianKey == guardianship.guardianKey }
-        if mine.contains(where: { $0.subjectKey == guardianship.subjectKey }) { return .failure(.alreadyRegistered) }
+        let mine = activeGuardianships.filter { guardianship.guardianKey.matches($0.guardianKey) }
+        if mine.contains(where: { guardianship.subjectKey.matches($0.subjectKey) }) { return .failure(.alreadyRegistered) }
         if mine.count >= quotas.familyMembersPerGuardian { return .failure(.guardianQuota) }
         if guardianship.isConfirmed,
             otherConfirmedGuardians(of: guardianship.subjectKey, besides: guardianship.guardianKey) >= quotas.guardiansPerSubject
@@ -31,7 +31,8 @@ extension InMemoryConsentStore {
         _ guardianship: Guardianship, by confirmation: GuardianshipConfirmation, quotas: GuardianQuotas, ledger: LedgerRecord
     ) async throws -> Result<Guardianship, GuardianshipRefusal> {
         let index = guardianshipRows.firstIndex {
-            !$0.removed && $0.guardianship.guardianKey == guardianship.guardianKey && $0.guardianship.subjectKey == guardianship.subjectKey
+            !$0.removed && guardianship.guardianKey.matches($0.guardianship.guardianKey)
+                && guardianship.subjectKey.matches($0.guardianship.subjectKey)
         }
         if let index, guardianshipRows[index].guardianship.isConfirmed { return .success(guardianshipRows[index].guardianship) }
         if otherConfirmedGuardians(of: guardianship.subjectKey, besides: guardianship.guardianKey) >= quotas.guardiansPerSubject {
@@ -53,11 +54,11 @@ extension InMemoryConsentStore {
     }
 
     public func guardianships(of guardian: SubjectKey) async throws -> [Guardianship] {
-        activeGuardianships.filter { $0.guardianKey == guardian }
+        activeGuardianships.filter { guardian.matches($0.guardianKey) }
     }
 
     public func guardianships(ofSubject subject: SubjectKey) async throws -> [Guardianship] {
-        activeGuardianships.filter { $0.subjectKey == subject }
+        activeGuardianships.filter { subject.matches($0.subjectKey) }
     }
 
     public func guardianship(id: UUID) async throws -> Guardianship? {
@@ -65,7 +66,7 @@ extension InMemoryConsentStore {
     }
 
     public func confirmedGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? {
-        activeGuardianships.first { $0.guardianKey == guardian && $0.subjectKey == subject && $0.isConfirmed }
+        activeGuardianships.first { guardian.matches($0.guardianKey) && subject.matches($0.subjectKey) && $0.isConfirmed }
     }
 
     public func markCodeSaved(guardianshipID: UUID) async throws {

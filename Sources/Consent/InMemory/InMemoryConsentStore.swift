@@ -78,8 +78,8 @@ public actor InMemoryConsentStore: ConsentStore {
         return grant
     }
 
-    public func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? {
-        grantRows.values.first { $0.tokenHash == tokenHash }.map(current)
+    public func grant(tokenHashes: [[UInt8]]) async throws -> ConsentGrant? {
+        grantRows.values.first { tokenHashes.contains($0.tokenHash) }.map(current)
     }
 
     public func grant(id: UUID) async throws -> ConsentGrant? {
@@ -92,18 +92,18 @@ public actor InMemoryConsentStore: ConsentStore {
             grant.withdrawnAt == nil && grant.uses < grant.maxUses && grant.validUntil > now && grant.failedTries < ConsentGrant.failedTryLimit
                 ? 1 : 0
         }
-        let mine = grantRows.values.filter { $0.grant.subjectKey == subject }.map(current)
+        let mine = grantRows.values.filter { subject.matches($0.grant.subjectKey) }.map(current)
         return Array(
             mine.sorted { (acts($0), $0.validFrom, $0.id.uuidString) > (acts($1), $1.validFrom, $1.id.uuidString) }.prefix(max(0, limit)))
     }
 
     public func checkConsent(
-        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheck {
         let failures = consentFailures[requester].flatMap { $0.window == window ? $0.failures : nil } ?? 0
         if failures >= requesterLimit { return .requesterLocked }
-        let grant = grantRows.values.first { $0.tokenHash == tokenHash }?.grant
-        if let grant, grant.subjectKey == subject, grant.failedTries < grantLimit, grant.granteeKey.map({ $0 == requester }) ?? true {
+        let grant = grantRows.values.first { tokenHashes.contains($0.tokenHash) }?.grant
+        if let grant, subject.matches(grant.subjectKey), grant.failedTries < grantLimit, grant.granteeKey.map(requester.matches) ?? true {
             return .fits(grantID: grant.id)
         }
         return .unfit(grantID: grant?.id, requesterFailures: try await countConsentFailure(requester: requester, window: window, grantID: grant?.id))
@@ -127,7 +127,7 @@ public actor InMemoryConsentStore: ConsentStore {
     }
 
     public func attestedGrants(by requester: SubjectKey, since: Date) async throws -> Int {
-        grantRows.values.filter { $0.grant.method == .attestedVerbal && $0.grant.grantorKey == requester && $0.createdAt >= since }.count
+        grantRows.values.filter { $0.grant.method == .attestedVerbal && requester.matches($0.grant.grantorKey) && $0.createdAt >= since }.count
     }
 
     // MARK: Lookups
@@ -151,9 +151,9 @@ public actor InMemoryConsentStore: ConsentStore {
 
     // MARK: Assertion bindings
 
-    public func bindAssertion(_ hash: [UInt8], to clientID: UUID, until expiresAt: Date) async throws -> UUID {
-        if let bound = assertionBindings[hash] { return bound.clientID }
-        assertionBindings[hash] = (clientID, expiresAt)
+    public func bindAssertion(_ hashes: [[UInt8]], version: Int16, to clientID: UUID, until expiresAt: Date) async throws -> UUID {
+        if let bound = hashes.lazy.compactMap({ self.assertionBindings[$0] }).first { return bound.clientID }
+        assertionBindings[hashes[0]] = (clientID, expiresAt)
         return clientID
     }
 

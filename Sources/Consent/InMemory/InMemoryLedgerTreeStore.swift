@@ -75,8 +75,8 @@ public actor InMemoryLedgerTreeStore: LedgerTreeStore, LedgerReviewStore {
             guard result.count < limit else { break }
             let stored = records[Int(seq) - 1]
             let record = stored.record
-            if let key = filter.subjectKey, record.subjectKey != key { continue }
-            if let key = filter.requesterKey, record.requesterKey != key { continue }
+            if let key = filter.subjectKey, !key.matches(record.subjectKey) { continue }
+            if let key = filter.requesterKey, !key.matches(record.requesterKey) { continue }
             if let kind = filter.kind, record.kind.rawValue != kind { continue }
             if let outcome = filter.result, record.result != outcome { continue }
             if let client = filter.clientID, record.clientID != client { continue }

@@ -34,7 +34,8 @@ public actor InMemoryOfflineCodeStore: OfflineCodeStore {
         let built = try claims(next, id)
         let code = OfflineCodeRecord(
             id: id, subjectKey: subject, generation: next, claims: built.claims, issuedAt: built.issuedAt, expiresAt: built.expiresAt)
-        generations[subject] = Generation(reference: current?.reference ?? subjectReference, number: next)
+        // A new generation carries the reference its code was built with (the secret may have moved on).
+        generations[subject] = Generation(reference: subjectReference, number: next)
         codes[id] = code
         try await ledger.record([record])
         return OfflineIssueOutcome(code: code, isNew: true)

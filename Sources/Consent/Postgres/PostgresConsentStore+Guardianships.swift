@@ -47,7 +47,8 @@ extension PostgresConsentStore {
         let rows = try await connection.query(
             """
             SELECT count(*)::int FROM guardianships
-            WHERE removed_at IS NULL AND confirmed_at IS NOT NULL AND subject_key = \(Self.bytes(subject)) AND guardian_key <> \(Self.bytes(guardian))
+            WHERE removed_at IS NULL AND confirmed_at IS NOT NULL AND subject_key = ANY(\(Self.lookup(subject)))
+              AND guardian_key <> ALL(\(Self.lookup(guardian)))
             """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
@@ -58,8 +59,8 @@ extension PostgresConsentStore {
     ) async throws -> Result<Guardianship, GuardianshipRefusal> {
         try await client.withTransaction(logger: logger) { connection in
             try await lockPair(guardianship, on: connection)
-            let mine = try await guardianships(where: "g.guardian_key = \(Self.bytes(guardianship.guardianKey))", on: connection)
-            if mine.contains(where: { $0.subjectKey == guardianship.subjectKey }) { return .failure(.alreadyRegistered) }
+            let mine = try await guardianships(where: "g.guardian_key = ANY(\(Self.lookup(guardianship.guardianKey)))", on: connection)
+            if mine.contains(where: { guardianship.subjectKey.matches($0.subjectKey) }) { return .failure(.alreadyRegistered) }
             if mine.count >= quotas.familyMembersPerGuardian { return .failure(.guardianQuota) }
             if guardianship.isConfirmed,
                 try await otherConfirmedGuardians(of: guardianship.subjectKey, besides: guardianship.guardianKey, on: connection)
@@ -70,11 +71,12 @@ extension PostgresConsentStore {
             let rows = try await connection.query(
                 """
                 INSERT INTO guardianships (id, guardian_key, guardian_masked_id, subject_key, subject_masked_id, subject_masked_name,
-                                           relationship, confirmed_by, confirmed_at)
+                                           relationship, confirmed_by, confirmed_at, secret_version)
                 VALUES (\(guardianship.id), \(Self.bytes(guardianship.guardianKey)), \(guardianship.guardianMaskedID),
                         \(Self.bytes(guardianship.subjectKey)), \(guardianship.subjectMaskedID), \(guardianship.subjectMaskedName),
                         \(guardianship.relationship), \(guardianship.confirmation?.rawValue),
-                        CASE WHEN \(guardianship.confirmation?.rawValue)::text IS NULL THEN NULL ELSE now() END)
+                        CASE WHEN \(guardianship.confirmation?.rawValue)::text IS NULL THEN NULL ELSE now() END,
+                        \(guardianship.guardianKey.version))
                 RETURNING created_at, confirmed_at
                 """, logger: logger)
             var stored = guardianship
@@ -93,7 +95,8 @@ extension PostgresConsentStore {
         try await client.withTransaction(logger: logger) { connection in
             try await lockPair(guardianship, on: connection)
             let existing = try await guardianships(
-                where: "g.guardian_key = \(Self.bytes(guardianship.guardianKey)) AND g.subject_key = \(Self.bytes(guardianship.subjectKey))",
+                where:
+                    "g.guardian_key = ANY(\(Self.lookup(guardianship.guardianKey))) AND g.subject_key = ANY(\(Self.lookup(guardianship.subjectKey)))",
                 on: connection
             ).first
             if let existing, existing.isConfirmed { return .success(existing) }
@@ -114,10 +117,10 @@ extension PostgresConsentStore {
                 let rows = try await connection.query(
                     """
                     INSERT INTO guardianships (id, guardian_key, guardian_masked_id, subject_key, subject_masked_id, subject_masked_name,
-                                               relationship, confirmed_by, confirmed_at)
+                                               relationship, confirmed_by, confirmed_at, secret_version)
                     VALUES (\(guardianship.id), \(Self.bytes(guardianship.guardianKey)), \(guardianship.guardianMaskedID),
                             \(Self.bytes(guardianship.subjectKey)), \(guardianship.subjectMaskedID), \(guardianship.subjectMaskedName),
-                            \(guardianship.relationship), \(confirmation.rawValue), now())
+                            \(guardianship.relationship), \(confirmation.rawValue), now(), \(guardianship.guardianKey.version))
                     RETURNING created_at, confirmed_at
                     """, logger: logger)
                 for try await (createdAt, at) in rows.decode((Date, Date).self) {
@@ -132,11 +135,11 @@ extension PostgresConsentStore {
     }
 
     public func guardianships(of guardian: SubjectKey) async throws -> [Guardianship] {
-        try await guardianships(where: "g.guardian_key = \(Self.bytes(guardian))")
+        try await guardianships(where: "g.guardian_key = ANY(\(Self.lookup(guardian)))")
     }
 
     public func guardianships(ofSubject subject: SubjectKey) async throws -> [Guardianship] {
-        try await guardianships(where: "g.subject_key = \(Self.bytes(subject))")
+        try await guardianships(where: "g.subject_key = ANY(\(Self.lookup(subject)))")
     }
 
     public func guardianship(id: UUID) async throws -> Guardianship? {
@@ -145,7 +148,8 @@ extension PostgresConsentStore {
 
     public func confirmedGuardianship(guardian: SubjectKey, subject: SubjectKey) async throws -> Guardianship? {
         try await guardianships(
-            where: "g.guardian_key = \(Self.bytes(guardian)) AND g.subject_key = \(Self.bytes(subject)) AND g.confirmed_at IS NOT NULL"
+            where:
+                "g.guardian_key = ANY(\(Self.lookup(guardian))) AND g.subject_key = ANY(\(Self.lookup(subject))) AND g.confirmed_at IS NOT NULL"
         ).first
     }
 

@@ -16,6 +16,9 @@ public struct PostgresConsentStore: ConsentStore {
 
     static func bytes(_ key: SubjectKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
     static func bytes(_ key: SubjectKey?) -> ByteBuffer? { key.map { ByteBuffer(bytes: $0.bytes) } }
+    /// The key's hash under every version a lookup by it tries, for `= ANY(…)`.
+    static func lookup(_ key: SubjectKey) -> [ByteBuffer] { key.lookupBytes.map { ByteBuffer(bytes: $0) } }
+    static func buffers(_ hashes: [[UInt8]]) -> [ByteBuffer] { hashes.map { ByteBuffer(bytes: $0) } }
 
     /// An advisory-lock number for a key: its first 8 bytes.
     static func lockNumber(_ key: SubjectKey) -> Int64 {
@@ -73,15 +76,26 @@ public struct PostgresConsentStore: ConsentStore {
 
     // MARK: Grants
 
+    /// The subject's key as stored now, locked against a move (`secret rekey`, a gateway push)
+    /// until the transaction ends: what a row that refers to the subject must hold.
+    static func storedSubjectKey(_ key: SubjectKey, on connection: PostgresConnection, logger: Logger) async throws -> ByteBuffer {
+        let rows = try await connection.query(
+            "SELECT subject_key FROM subjects WHERE subject_key = ANY(\(lookup(key))) FOR KEY SHARE", logger: logger)
+        for try await stored in rows.decode(ByteBuffer.self) { return stored }
+        return bytes(key)
+    }
+
     public func createGrant(_ grant: ConsentGrant, tokenHash: [UInt8], statement: String?, ledger: LedgerRecord) async throws {
         try await client.withTransaction(logger: logger) { connection in
+            let subject = try await Self.storedSubjectKey(grant.subjectKey, on: connection, logger: logger)
             try await connection.query(
                 """
                 INSERT INTO consent_grants (id, token_hash, subject_key, grantor_key, grantor_relation, guardianship_id, grantee_key,
-                                            legal_basis, method, statement, valid_from, valid_until, max_uses)
-                VALUES (\(grant.id), \(ByteBuffer(bytes: tokenHash)), \(Self.bytes(grant.subjectKey)), \(Self.bytes(grant.grantorKey)),
+                                            legal_basis, method, statement, valid_from, valid_until, max_uses, secret_version)
+                VALUES (\(grant.id), \(ByteBuffer(bytes: tokenHash)), \(subject), \(Self.bytes(grant.grantorKey)),
                         \(grant.relation.rawValue), \(grant.guardianshipID), \(Self.bytes(grant.granteeKey)), \(grant.legalBasis.rawValue),
-                        \(grant.method.rawValue), \(statement), \(grant.validFrom), \(grant.validUntil), \(grant.maxUses))
+                        \(grant.method.rawValue), \(statement), \(grant.validFrom), \(grant.validUntil), \(grant.maxUses),
+                        \(grant.grantorKey.version))
                 """, logger: logger)
             try await Self.insert(ledger, on: connection, logger: logger)
         }
@@ -105,8 +119,22 @@ public struct PostgresConsentStore: ConsentStore {
 
     /// The grant in a row whose first columns are `grantColumns`; nil for a value this build does not know.
     static func grant(from row: PostgresRow) throws -> ConsentGrant? {
-        let (id, subject, grantor, relation, guardianshipID, grantee, basis, method, from, until, maxUses, uses, withdrawn, tries, active) =
-            try row.decode((UUID, ByteBuffer, ByteBuffer, String, UUID?, ByteBuffer?, String, String, Date, Date, Int, Int, Date?, Int, Bool).self)
+        try grant(from: row.makeRandomAccess(), at: 0)
+    }
+
+    /// The grant in `grantColumns` starting at column `offset`; nil when they are NULL (no grant
+    /// joined) or hold a value this build does not know.
+    static func grant(from row: PostgresRandomAccessRow, at offset: Int) throws -> ConsentGrant? {
+        func cell<T: PostgresDecodable>(_ index: Int, _ type: T.Type) throws -> T { try row[offset + index].decode(T.self) }
+        guard let id = try cell(0, UUID?.self) else { return nil }
+        let (subject, grantor, relation, guardianshipID, grantee) =
+            (
+                try cell(1, ByteBuffer.self), try cell(2, ByteBuffer.self), try cell(3, String.self), try cell(4, UUID?.self),
+                try cell(5, ByteBuffer?.self)
+            )
+        let (basis, method, from, until, maxUses) =
+            (try cell(6, String.self), try cell(7, String.self), try cell(8, Date.self), try cell(9, Date.self), try cell(10, Int.self))
+        let (uses, withdrawn, tries, active) = (try cell(11, Int.self), try cell(12, Date?.self), try cell(13, Int.self), try cell(14, Bool.self))
         guard let relation = GrantorRelation(rawValue: relation), let basis = LegalBasis(rawValue: basis),
             let method = GrantMethod(rawValue: method)
         else { return nil }
@@ -125,17 +153,18 @@ public struct PostgresConsentStore: ConsentStore {
         return result
     }
 
-    public func grant(tokenHash: [UInt8]) async throws -> ConsentGrant? {
-        try await Self.grants(client.query(Self.grantQuery("g.token_hash = \(ByteBuffer(bytes: tokenHash))"), logger: logger)).first
+    public func grant(tokenHashes: [[UInt8]]) async throws -> ConsentGrant? {
+        try await Self.grants(client.query(Self.grantQuery("g.token_hash = ANY(\(Self.buffers(tokenHashes)))"), logger: logger)).first
     }
 
     public func checkConsent(
-        tokenHash: [UInt8], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheck {
         let rows = try await client.query(
             """
             SELECT outcome, grant_id, requester_failures FROM consent_check(
-              \(ByteBuffer(bytes: tokenHash)), \(Self.bytes(subject)), \(Self.bytes(requester)), \(window), \(grantLimit)::integer, \(requesterLimit)::integer)
+              \(Self.buffers(tokenHashes)), \(Self.lookup(subject)), \(Self.lookup(requester)), \(window), \(grantLimit)::integer,
+              \(requesterLimit)::integer, \(requester.version)::smallint)
             """, logger: logger)
         for try await (outcome, grantID, failures) in rows.decode((String, UUID?, Int).self) {
             switch (outcome, grantID) {
@@ -147,17 +176,68 @@ public struct PostgresConsentStore: ConsentStore {
         return .unfit(grantID: nil, requesterFailures: 0)
     }
 
+    public func checkConsentReading(
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
+    ) async throws -> ConsentCheckReading {
+        // One statement: the check, then the grant it fits and its subject, joined to its result.
+        var query: PostgresQuery = """
+            SELECT c.outcome, c.grant_id, c.requester_failures,
+                   s.subject_key, s.masked_id, s.name_hash, s.masked_name, s.status, s.status_as_of, s.secret_version,
+            """
+        query.sql += " \(Self.grantColumns)"
+        query.sql += """
+
+            FROM consent_check($1, $2, $3, $4, $5::integer, $6::integer, $7::smallint) c
+            LEFT JOIN consent_grants g ON c.outcome = 'fits' AND g.id = c.grant_id
+            LEFT JOIN subjects s ON s.subject_key = g.subject_key
+            """
+        try query.binds.append(Self.buffers(tokenHashes))
+        try query.binds.append(Self.lookup(subject))
+        try query.binds.append(Self.lookup(requester))
+        try query.binds.append(window)
+        try query.binds.append(grantLimit)
+        try query.binds.append(requesterLimit)
+        try query.binds.append(requester.version)
+        for try await row in try await client.query(query, logger: logger) {
+            let (outcome, grantID, failures) = try row.decode((String, UUID?, Int).self)
+            let check: ConsentCheck
+            switch (outcome, grantID) {
+            case ("requester-locked", _): check = .requesterLocked
+            case ("fits", let id?): check = .fits(grantID: id)
+            default: return ConsentCheckReading(check: .unfit(grantID: grantID, requesterFailures: failures))
+            }
+            let cells = row.makeRandomAccess()
+            let grant = try Self.grant(from: cells, at: 10)
+            var record: SubjectRecord?
+            if let key = try cells[3].decode(ByteBuffer?.self), let maskedID = try cells[4].decode(String?.self),
+                let nameHash = try cells[5].decode(ByteBuffer?.self), let maskedName = try cells[6].decode(String?.self),
+                let status = try cells[7].decode(String?.self), let asOf = try cells[8].decode(Date?.self),
+                let version = try cells[9].decode(Int16?.self)
+            {
+                record = SubjectRecord(
+                    subjectKey: SubjectKey(bytes: Array(buffer: key), version: version, lookupBytes: subject.lookupBytes), maskedID: maskedID,
+                    nameHash: Array(buffer: nameHash), maskedName: maskedName, status: StatusColour(rawValue: status) ?? .red, asOf: asOf,
+                    secretVersion: version)
+            }
+            return ConsentCheckReading(check: check, grant: grant, subject: record)
+        }
+        return ConsentCheckReading(check: .unfit(grantID: nil, requesterFailures: 0))
+    }
+
     public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {
         let rows = try await client.query(
             """
             WITH token AS (
               UPDATE consent_grants SET failed_tries = failed_tries + 1 WHERE id = \(grantID)
             )
-            INSERT INTO consent_failures AS f (requester_key, window_start, failures) VALUES (\(Self.bytes(requester)), \(window), 1)
+            INSERT INTO consent_failures AS f (requester_key, window_start, failures, secret_version)
+            VALUES (\(Self.bytes(requester)), \(window), 1, \(requester.version))
             ON CONFLICT (requester_key) DO UPDATE
               SET failures = CASE WHEN f.window_start = EXCLUDED.window_start THEN f.failures + 1 ELSE 1 END,
                   window_start = EXCLUDED.window_start
-            RETURNING f.failures
+            RETURNING f.failures + (SELECT coalesce(sum(x.failures), 0)::int FROM consent_failures x
+                                    WHERE x.requester_key = ANY(\(Self.buffers(Array(requester.lookupBytes.dropFirst()))))
+                                      AND x.window_start = \(window))
             """, logger: logger)
         for try await failures in rows.decode(Int.self) { return failures }
         return 1
@@ -168,7 +248,7 @@ public struct PostgresConsentStore: ConsentStore {
     }
 
     public func grants(ofSubject subject: SubjectKey, limit: Int) async throws -> [ConsentGrant] {
-        var query = Self.grantQuery("g.subject_key = \(ByteBuffer(bytes: subject.bytes))")
+        var query = Self.grantQuery("g.subject_key = ANY(\(Self.lookup(subject)))")
         // Grants that still act come first, so many ended ones never push a live one off the list.
         query.sql += """
              ORDER BY (g.withdrawn_at IS NULL AND g.uses < g.max_uses AND g.valid_until > now() AND g.failed_tries < \(ConsentGrant.failedTryLimit)) DESC,
@@ -193,7 +273,7 @@ public struct PostgresConsentStore: ConsentStore {
         let rows = try await client.query(
             """
             SELECT count(*)::int FROM consent_grants
-            WHERE method = 'attested-verbal' AND grantor_key = \(Self.bytes(requester)) AND created_at >= \(since)
+            WHERE method = 'attested-verbal' AND grantor_key = ANY(\(Self.lookup(requester))) AND created_at >= \(since)
             """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
@@ -216,12 +296,12 @@ public struct PostgresConsentStore: ConsentStore {
                 """
                 WITH used AS (
                   UPDATE consent_grants g SET uses = g.uses + 1
-                  WHERE g.id = \(grantID) AND g.subject_key = \(Self.bytes(subject)) AND g.withdrawn_at IS NULL
+                  WHERE g.id = \(grantID) AND g.subject_key = ANY(\(Self.lookup(subject))) AND g.withdrawn_at IS NULL
                     AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL
                                                  AND x.confirmed_at IS NOT NULL))
                     AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
                     AND g.failed_tries < \(ConsentGrant.failedTryLimit)
-                    AND (g.grantee_key IS NULL OR g.grantee_key = \(Self.bytes(requester)))
+                    AND (g.grantee_key IS NULL OR g.grantee_key = ANY(\(Self.lookup(requester))))
                   RETURNING g.id
                 ), recorded AS (
                   INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
@@ -252,16 +332,25 @@ public struct PostgresConsentStore: ConsentStore {
 
     // MARK: Assertion bindings
 
-    public func bindAssertion(_ hash: [UInt8], to clientID: UUID, until expiresAt: Date) async throws -> UUID {
+    public func bindAssertion(_ hashes: [[UInt8]], version: Int16, to clientID: UUID, until expiresAt: Date) async throws -> UUID {
+        let hash = hashes[0]
+        // Bound under another version (before a rotation, and not yet moved): that binding holds.
+        if hashes.count > 1 {
+            let earlier = try await client.query(
+                "SELECT client_id FROM assertion_bindings WHERE assertion_hash = ANY(\(Self.buffers(Array(hashes.dropFirst()))))",
+                logger: logger)
+            for try await owner in earlier.decode(UUID.self) { return owner }
+        }
         let inserted = try await client.query(
             """
-            INSERT INTO assertion_bindings (assertion_hash, client_id, expires_at) VALUES (\(ByteBuffer(bytes: hash)), \(clientID), \(expiresAt))
+            INSERT INTO assertion_bindings (assertion_hash, client_id, expires_at, secret_version)
+            VALUES (\(ByteBuffer(bytes: hash)), \(clientID), \(expiresAt), \(version))
             ON CONFLICT (assertion_hash) DO NOTHING RETURNING client_id
             """, logger: logger)
         for try await owner in inserted.decode(UUID.self) { return owner }
         // Bound already, perhaps by a statement that committed while this one waited: read it anew.
         let rows = try await client.query(
-            "SELECT client_id FROM assertion_bindings WHERE assertion_hash = \(ByteBuffer(bytes: hash))", logger: logger)
+            "SELECT client_id FROM assertion_bindings WHERE assertion_hash = ANY(\(Self.buffers(hashes)))", logger: logger)
         for try await owner in rows.decode(UUID.self) { return owner }
         // Deleted between the two statements: it had expired, so nobody owns it.
         return clientID

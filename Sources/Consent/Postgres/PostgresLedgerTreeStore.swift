@@ -142,8 +142,9 @@ public struct PostgresLedgerTreeStore: LedgerTreeStore {
 
 extension PostgresLedgerTreeStore: LedgerReviewStore {
     public func entries(matching filter: LedgerFilter, afterLeaf: Int64, beforeLeaf: Int64, limit: Int) async throws -> [ReviewedEntry] {
-        let subject = filter.subjectKey.map { ByteBuffer(bytes: $0.bytes) }
-        let requester = filter.requesterKey.map { ByteBuffer(bytes: $0.bytes) }
+        // Entries keep the server-secret version they were written under: a key tries each.
+        let subject = filter.subjectKey.map { $0.lookupBytes.map { ByteBuffer(bytes: $0) } }
+        let requester = filter.requesterKey.map { $0.lookupBytes.map { ByteBuffer(bytes: $0) } }
         let time = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
         let rows = try await client.query(
             """
@@ -153,8 +154,8 @@ extension PostgresLedgerTreeStore: LedgerReviewStore {
                    coalesce(encode(l.code_cti, 'hex'), ''), coalesce(to_char(l.code_exp AT TIME ZONE 'UTC', \(unescaped: time)), '')
             FROM ledger_tree t JOIN ledger l ON l.seq = t.seq
             WHERE t.leaf_index > \(afterLeaf) AND t.leaf_index < \(beforeLeaf)
-              AND (\(subject)::bytea IS NULL OR l.subject_key = \(subject))
-              AND (\(requester)::bytea IS NULL OR l.requester_key = \(requester))
+              AND (\(subject)::bytea[] IS NULL OR l.subject_key = ANY(\(subject)))
+              AND (\(requester)::bytea[] IS NULL OR l.requester_key = ANY(\(requester)))
               AND (\(filter.kind)::text IS NULL OR l.kind = \(filter.kind))
               AND (\(filter.result)::text IS NULL OR l.result = \(filter.result))
               AND (\(filter.clientID)::uuid IS NULL OR l.client_id = \(filter.clientID))

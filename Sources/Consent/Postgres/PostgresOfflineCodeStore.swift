@@ -18,8 +18,8 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
         subject: SubjectKey, subjectReference: [UInt8], mode: OfflineIssue, at now: Date, ledger: LedgerRecord, guardianship: UUID?,
         claims: @escaping @Sendable (Int64, UUID) throws -> (claims: [UInt8], issuedAt: Date, expiresAt: Date)
     ) async throws -> OfflineIssueOutcome {
-        let key = ByteBuffer(bytes: subject.bytes)
         return try await client.withTransaction(logger: logger) { connection in
+            let key = try await PostgresConsentStore.storedSubjectKey(subject, on: connection, logger: logger)
             // The registration first, then the generation: the order a removal takes them in.
             if let guardianship {
                 let standing = try await connection.query(
@@ -50,7 +50,8 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
             let bumped = try await connection.query(
                 """
                 INSERT INTO subject_generations (subject_key, subject_ref, generation) VALUES (\(key), \(ByteBuffer(bytes: subjectReference)), 1)
-                ON CONFLICT (subject_key) DO UPDATE SET generation = subject_generations.generation + 1, updated_at = now()
+                ON CONFLICT (subject_key) DO UPDATE
+                  SET generation = subject_generations.generation + 1, subject_ref = EXCLUDED.subject_ref, updated_at = now()
                 RETURNING generation
                 """, logger: logger)
             var next: Int64 = 1
@@ -76,7 +77,7 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
             let rows = try await connection.query(
                 """
                 UPDATE subject_generations SET generation = generation + 1, updated_at = now()
-                WHERE subject_key = \(ByteBuffer(bytes: subject.bytes)) RETURNING generation
+                WHERE subject_key = ANY(\(PostgresConsentStore.lookup(subject))) RETURNING generation
                 """, logger: logger)
             var generation: Int64?
             for try await value in rows.decode(Int64.self) { generation = value }
@@ -105,7 +106,7 @@ public struct PostgresOfflineCodeStore: OfflineCodeStore {
                 """
                 SELECT c.id, c.subject_key, c.generation, c.claims, c.issued_at, c.expires_at
                 FROM offline_codes c JOIN subject_generations g ON g.subject_key = c.subject_key AND g.generation = c.generation
-                WHERE c.subject_key = \(ByteBuffer(bytes: subject.bytes))
+                WHERE c.subject_key = ANY(\(PostgresConsentStore.lookup(subject)))
                 """, logger: logger)
         ).first
     }

@@ -20,7 +20,8 @@ struct BenchSeed: AsyncParsableCommand {
         let count = count
         let made = try await withDatabase(data, logger: logger) { postgres in
             let personalData = PersonalData(
-                secret: try await ServerSecret.load(from: data.vault(postgres, logger: logger), dataDirectory: data.dataDirectory))
+                ring: ServerSecretRing(try await ServerSecret.versions(from: data.vault(postgres, logger: logger), dataDirectory: data.dataDirectory))
+            )
             let key = personalData.subjectKey(subject)
             _ = try await PostgresHealthStatusRepository(client: postgres, logger: logger).upsert([
                 HealthStatusUpdate(id: subject, name: "王秀英", status: .green, asOf: Date(), personalData: personalData)

@@ -12,7 +12,8 @@ struct Passby: AsyncParsableCommand {
         commandName: "passby",
         abstract: "Show the health code of a person without a smartphone, with their consent.",
         subcommands: [
-            Serve.self, Migrate.self, Clients.self, StaffCommands.self, Keys.self, LedgerCommands.self, IDCommands.self, Conformance.self,
+            Serve.self, Migrate.self, Clients.self, StaffCommands.self, Keys.self, SecretCommands.self, LedgerCommands.self, IDCommands.self,
+            Conformance.self,
             Dev.self,
         ])
 }

@@ -65,8 +65,9 @@ struct Serve: AsyncParsableCommand {
             // Reviewers' reads, from a hot standby (PASSBY_READ_DATABASE_URL) while it keeps up.
             let replica = try Self.readReplica(statementTimeout: milliseconds, logger: logger)
             let keys = LiveKeyRing(keys: secrets.codeKeys, maxCodeLifetime: configuration.maxCodeLifetime)
+            let serverSecret = ServerSecretRing(secrets.serverSecret)
             var components = PassbyComponents.postgres(
-                postgres, replica: replica, configuration: configuration, personalData: PersonalData(secret: secrets.serverSecret), keys: keys,
+                postgres, replica: replica, configuration: configuration, personalData: PersonalData(ring: serverSecret), keys: keys,
                 ledgerKey: secrets.ledgerKey, assertions: assertions, logger: logger)
             components.receiptKey = secrets.receiptKey
             components.services.append(
@@ -74,7 +75,7 @@ struct Serve: AsyncParsableCommand {
                     client: postgres,
                     codeKeys: SharedCodeKeys(
                         vault: try data.vault(TimedPostgres(client: postgres, timeout: configuration.databaseTimeout), logger: logger)),
-                    ring: keys, logger: logger))
+                    ring: keys, serverSecret: serverSecret, logger: logger))
             do {
                 components.webFiles = try WebFiles.bundled()
             } catch {

@@ -1,17 +1,21 @@
+import Consent
 import Display
 import Logging
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Keeps this instance's code-signing keys those of the database: it reloads them at once on a
-/// `passby_key_material` notice (`sql/0017`), and every `pollInterval` whatever the notices do,
-/// so that a rotation on any instance signs here within seconds even after a lost notice.
+/// Keeps this instance's code-signing keys and server-secret versions those of the database: it
+/// reloads them at once on a `passby_key_material` notice (`sql/0017`), and every `pollInterval`
+/// whatever the notices do, so that a rotation on any instance is used here within seconds even
+/// after a lost notice.
 struct KeyMaterialWatcher: Service {
     static let channel = "passby_key_material"
     let client: PostgresClient
     let codeKeys: SharedCodeKeys
     let ring: LiveKeyRing
+    /// Nil where the server secret is not the database's (tests with a fixed secret).
+    var serverSecret: ServerSecretRing? = nil
     var pollInterval: Duration = .seconds(2)
     let logger: Logger
     /// Reads are numbered as they start; only a read newer than the last applied one is applied,
@@ -56,14 +60,21 @@ struct KeyMaterialWatcher: Service {
         do {
             let ticket = reads.start()
             let keys = try await codeKeys.load()
+            // A new server-secret version is announced ahead of its time, so every instance holds
+            // it before any hash is made with it; versions are only ever added.
+            var versions: [ServerSecretVersion]?
+            if let serverSecret { versions = try await ServerSecret.versions(from: codeKeys.vault, after: serverSecret) }
             guard KeyLifecycle.active(keys) != nil else {
                 logger.warning("the database holds no code-signing key that may sign; keeping the keys in hand")
                 return
             }
-            reads.applyIfNewest(ticket) { ring.update(keys) }
+            reads.applyIfNewest(ticket) {
+                ring.update(keys)
+                if let versions { serverSecret?.update(versions) }
+            }
         } catch {
             if !Task.isCancelled {
-                logger.warning("code-signing keys could not be reloaded", metadata: ["error.type": "\(String(describing: type(of: error)))"])
+                logger.warning("key material could not be reloaded", metadata: ["error.type": "\(String(describing: type(of: error)))"])
             }
         }
     }

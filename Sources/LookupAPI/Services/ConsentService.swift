@@ -93,6 +93,8 @@ struct ConsentService: Sendable {
         }
         // Only now, for someone allowed to grant for this person, does Passby say whether it knows them.
         let record = try await identities.subject(subjectKey)
+        // The grant holds the subject's key as stored (it refers to the subject's row).
+        let storedSubjectKey = record.subjectKey
 
         // With an Idempotency-Key the grant's id and token are derived from it and the day, so a
         // retry finds the same grant and shows the same token, which is never stored. A key holds
@@ -102,11 +104,14 @@ struct ConsentService: Sendable {
         var grantID: UUID
         if let key = request.idempotencyKey {
             let day = Int64(now.timeIntervalSince1970.rounded(.down)) / 86_400
-            (grantID, token) = idempotentGrant(client: caller.clientID, key: key, bodyDigest: request.bodyDigest, day: day)
-            for candidate in [day, day - 1] {
-                let (id, derived) = idempotentGrant(client: caller.clientID, key: key, bodyDigest: request.bodyDigest, day: candidate)
+            let made = [day, day - 1].flatMap { idempotentGrants(client: caller.clientID, key: key, bodyDigest: request.bodyDigest, day: $0) }
+            (grantID, token) = made[0]
+            // A retry finds the grant its first try made, on that day or the next, under the
+            // server-secret version then in force.
+            for (id, derived) in made {
                 guard let existing = try await consents.grant(id: id) else { continue }
-                guard existing.subjectKey == subjectKey, try await consents.grant(tokenHash: personalData.tokenHash(derived))?.id == id else {
+                guard subjectKey.matches(existing.subjectKey), try await consents.grant(tokenHashes: personalData.tokenHashes(derived))?.id == id
+                else {
                     throw Refusal.idempotencyKeyReused
                 }
                 return IssuedGrant(grant: existing, token: derived, maskedID: record.maskedID, isNew: false)
@@ -116,18 +121,20 @@ struct ConsentService: Sendable {
             grantID = UUID()
         }
         let grant = ConsentGrant(
-            id: grantID, subjectKey: subjectKey, grantorKey: grantorKey, relation: relation, guardianshipID: guardianshipID,
+            id: grantID, subjectKey: storedSubjectKey, grantorKey: grantorKey, relation: relation, guardianshipID: guardianshipID,
             granteeKey: grantee.map(identities.key), legalBasis: .consent, method: method,
             validFrom: now, validUntil: now.addingTimeInterval(TimeInterval(validSeconds)), maxUses: maxUses)
         try await store(grant, token: token, statement: nil, grantor: person, subjectMasked: record.maskedID, clientID: caller.clientID)
         return IssuedGrant(grant: grant, token: token, maskedID: record.maskedID, isNew: true)
     }
 
-    /// The id and token of the grant an Idempotency-Key makes on `day` (days since 1970, UTC).
-    func idempotentGrant(client: UUID, key: String, bodyDigest: [UInt8], day: Int64) -> (UUID, ConsentToken) {
+    /// The id and token of the grant an Idempotency-Key makes on `day` (days since 1970, UTC):
+    /// under the current server-secret version first, then under the others a lookup tries.
+    func idempotentGrants(client: UUID, key: String, bodyDigest: [UInt8], day: Int64) -> [(UUID, ConsentToken)] {
         let client = client.uuidString
-        let token = personalData.derivedToken(for: ["consent", client, key, Data(bodyDigest).base64EncodedString(), "\(day)"])
-        return (Self.uuid(from: personalData.derivedToken(for: ["consent-id", client, key, "\(day)"])), token)
+        let tokens = personalData.derivedTokens(for: ["consent", client, key, Data(bodyDigest).base64EncodedString(), "\(day)"])
+        let ids = personalData.derivedTokens(for: ["consent-id", client, key, "\(day)"]).map(Self.uuid(from:))
+        return Array(zip(ids, tokens))
     }
 
     /// A passer-by's attestation that an elderly person consented out loud: for that requester
@@ -173,7 +180,7 @@ struct ConsentService: Sendable {
             throw Refusal.unknownSubject
         }
         let grant = ConsentGrant(
-            id: UUID(), subjectKey: subjectKey, grantorKey: requesterKey, relation: .attested, guardianshipID: nil,
+            id: UUID(), subjectKey: record.subjectKey, grantorKey: requesterKey, relation: .attested, guardianshipID: nil,
             granteeKey: requesterKey, legalBasis: legalBasis, method: .attestedVerbal, validFrom: now,
             validUntil: now.addingTimeInterval(ConsentRules.attestedValidity), maxUses: 1)
         let token = ConsentToken.random()
@@ -216,7 +223,7 @@ struct ConsentService: Sendable {
 
     /// The grant, if this person made it; `notFound` for someone else's, so ids reveal nothing.
     private func grantOfGrantor(_ id: UUID, person: VerifiedPerson) async throws -> ConsentGrant {
-        guard let grant = try await consents.grant(id: id), grant.grantorKey == identities.key(person.id) else { throw Refusal.notFound }
+        guard let grant = try await consents.grant(id: id), identities.key(person.id).matches(grant.grantorKey) else { throw Refusal.notFound }
         return grant
     }
 

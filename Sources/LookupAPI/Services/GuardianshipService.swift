@@ -34,8 +34,12 @@ struct GuardianshipService: Sendable {
             guard subject != guardian.id else { throw Refusal.selfRegistration }
             _ = try identities.eligibleGroup(of: subject, at: now)
             let confirmation: GuardianshipConfirmation? = guardian.dependents.contains(subject) ? .assertion : nil
+            // A known subject's registrations hold its key as stored, and follow it when it moves
+            // to a newer server-secret version; the answer is the same either way.
+            let known = try await identities.statuses.record(for: identities.key(subject))
             let guardianship = Guardianship(
-                id: UUID(), guardianKey: identities.key(guardian.id), guardianMaskedID: guardian.id.masked, subjectKey: identities.key(subject),
+                id: UUID(), guardianKey: identities.key(guardian.id), guardianMaskedID: guardian.id.masked,
+                subjectKey: known?.subjectKey ?? identities.key(subject),
                 subjectMaskedID: subject.masked, subjectMaskedName: PersonalData.maskName(normalized), relationship: relationship, createdAt: now,
                 confirmation: confirmation)
             var added = record
@@ -61,7 +65,7 @@ struct GuardianshipService: Sendable {
     /// names: what a confirmed guardian may see. Anything else is `notFound`.
     func guardians(ofRegistration id: UUID, assertion: String?, clientID: UUID) async throws -> [Guardianship] {
         let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now())
-        guard let own = try await consents.guardianship(id: id), own.guardianKey == identities.key(guardian.id), own.isConfirmed else {
+        guard let own = try await consents.guardianship(id: id), identities.key(guardian.id).matches(own.guardianKey), own.isConfirmed else {
             throw Refusal.notFound
         }
         return try await consents.guardianships(ofSubject: own.subjectKey)
@@ -74,7 +78,7 @@ struct GuardianshipService: Sendable {
             let guardian = try await identities.person(assertion: assertion, client: clientID, at: clock.now(), noting: &record)
             let key = identities.key(guardian.id)
             guard let target = try await consents.guardianship(id: id) else { throw Refusal.notFound }
-            var allowed = target.guardianKey == key
+            var allowed = key.matches(target.guardianKey)
             if !allowed { allowed = try await consents.confirmedGuardianship(guardian: key, subject: target.subjectKey) != nil }
             guard allowed else { throw Refusal.notFound }
             try await remove(target, record: record)
@@ -97,7 +101,8 @@ struct GuardianshipService: Sendable {
             _ = try identities.eligibleGroup(of: subject, at: now)
             let known = try await identities.statuses.record(for: identities.key(subject))
             let template = Guardianship(
-                id: UUID(), guardianKey: identities.key(guardian), guardianMaskedID: guardian.masked, subjectKey: identities.key(subject),
+                id: UUID(), guardianKey: identities.key(guardian), guardianMaskedID: guardian.masked,
+                subjectKey: known?.subjectKey ?? identities.key(subject),
                 subjectMaskedID: subject.masked, subjectMaskedName: known?.maskedName ?? "", relationship: relationship, createdAt: now)
             return try await confirm(template, by: .gateway, record: record)
         }
@@ -110,13 +115,13 @@ struct GuardianshipService: Sendable {
 
     /// The person at a terminal confirms a registration naming them.
     func confirmAtTerminal(id: UUID, subject: TerminalCheckIn.Subject, record: LedgerRecord) async throws -> Guardianship {
-        guard let target = try await consents.guardianship(id: id), target.subjectKey == subject.key else { throw Refusal.notFound }
+        guard let target = try await consents.guardianship(id: id), subject.key.matches(target.subjectKey) else { throw Refusal.notFound }
         return try await confirm(target, by: .terminal, record: record)
     }
 
     /// The person at a terminal removes a registration naming them.
     func removeAtTerminal(id: UUID, subject: TerminalCheckIn.Subject, record: LedgerRecord) async throws {
-        guard let target = try await consents.guardianship(id: id), target.subjectKey == subject.key else { throw Refusal.notFound }
+        guard let target = try await consents.guardianship(id: id), subject.key.matches(target.subjectKey) else { throw Refusal.notFound }
         try await remove(target, record: record)
     }
 

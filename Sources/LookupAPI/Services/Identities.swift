@@ -69,9 +69,15 @@ struct Identities: Sendable {
         return group
     }
 
+    /// The person's key under the current server-secret version, which also finds their rows
+    /// under the previous one.
     func key(_ id: IdentityNumber) -> SubjectKey { personalData.subjectKey(id) }
 
-    /// The subject's stored record, or `Refusal.unknownSubject`.
+    /// The person's key as a ledger filter tries it: under every version (entries are never moved).
+    func keyUnderEveryVersion(_ id: IdentityNumber) -> SubjectKey { personalData.subjectKeyUnderEveryVersion(id) }
+
+    /// The subject's stored record, or `Refusal.unknownSubject`. Its `subjectKey` is the key as
+    /// stored, which rows that refer to the subject (grants, offline codes) must hold.
     func subject(_ key: SubjectKey) async throws -> SubjectRecord {
         guard let record = try await statuses.record(for: key) else { throw Refusal.unknownSubject }
         return record

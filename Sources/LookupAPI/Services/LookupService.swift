@@ -73,8 +73,12 @@ struct LookupService: Sendable {
         let person = try await identities.person(assertion: request.assertion, client: request.clientID, at: now, noting: &attempt.record)
         let requesterKey = identities.key(person.id)
 
-        let requestHash = Array(SHA256.hash(data: request.bodyDigest + requesterKey.bytes))
-        if let key = request.idempotencyKey, let stored = try await storedAnswer(client: request.clientID, key: key, hash: requestHash, now: now) {
+        // Under each server-secret version a lookup tries, so that a retry across a rotation is known.
+        let requestHashes = requesterKey.lookupBytes.map { Array(SHA256.hash(data: request.bodyDigest + $0)) }
+        let requestHash = requestHashes[0]
+        if let key = request.idempotencyKey,
+            let stored = try await storedAnswer(client: request.clientID, key: key, hashes: requestHashes, now: now)
+        {
             return stored
         }
 
@@ -95,14 +99,17 @@ struct LookupService: Sendable {
             attempt.recorded = limited.first
             throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         }
-        let grant = try await usableGrant(request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
+        let (grant, storedSubject) = try await usableGrant(
+            request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
         // The subject's limit counts codes issued, not tries, and is looked at only for a token that
         // fits: bogus lookups can neither block a person nor learn how often they were looked up.
         let subjectLimit = "subject:\(subjectKey)"
         if let limited = try await rateLimits.exhausted(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, window: 60, now: nowSeconds) {
             throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         }
-        let status = try await identities.subject(subjectKey)
+        // Read with the check when the store could; else now.
+        var status: SubjectRecord
+        if let storedSubject { status = storedSubject } else { status = try await identities.subject(grant.subjectKey) }
 
         let issuedAt = now.unixSeconds
         let claims = CodeClaims(
@@ -123,7 +130,7 @@ struct LookupService: Sendable {
         } catch is IdempotencyKeyTaken {
             // A concurrent retry with the same key committed first: answer as it did.
             if let key = request.idempotencyKey,
-                let stored = try await storedAnswer(client: request.clientID, key: key, hash: requestHash, now: now)
+                let stored = try await storedAnswer(client: request.clientID, key: key, hashes: requestHashes, now: now)
             {
                 return stored
             }
@@ -141,36 +148,40 @@ struct LookupService: Sendable {
     /// `consent-invalid`, all alike, counted for the requester and on the grant.
     private func usableGrant(
         _ text: String, subject: SubjectKey, requester: SubjectKey, now: Date, attempt: inout Attempt
-    ) async throws -> ConsentGrant {
+    ) async throws -> (ConsentGrant, SubjectRecord?) {
         let hour = ClockHour(now)
         // A text that is no token at all is checked as an unknown token (an empty hash matches none): it counts the same.
-        let tokenHash = ConsentToken(parsing: text).map(identities.personalData.tokenHash) ?? []
-        let check = try await consents.checkConsent(
-            tokenHash: tokenHash, subject: subject, requester: requester, window: hour.start,
+        let tokenHashes = ConsentToken(parsing: text).map(identities.personalData.tokenHashes) ?? [[]]
+        let reading = try await consents.checkConsentReading(
+            tokenHashes: tokenHashes, subject: subject, requester: requester, window: hour.start,
             grantLimit: ConsentGrant.failedTryLimit, requesterLimit: configuration.consentFailuresPerHour)
-        switch check {
+        switch reading.check {
         case .requesterLocked:
             throw Refusal.consentAttemptsExceeded(retryAfter: hour.secondsLeft)
         case .unfit(let grantID, _):
             attempt.record.grantID = grantID
             throw Refusal.consent(.invalid)
         case .fits(let grantID):
-            guard let grant = try await consents.grant(id: grantID) else { throw Refusal.consent(.invalid) }
+            // A grant made while the check ran may be missing from its reading: read it now.
+            var read = reading.grant
+            if read == nil { read = try await consents.grant(id: grantID) }
+            guard let grant = read else { throw Refusal.consent(.invalid) }
             attempt.record.grantID = grant.id
             attempt.record.method = grant.method
             attempt.record.legalBasis = grant.legalBasis
             if let refusal = grant.refusal(subject: subject, requester: requester, at: now) { throw Refusal.consent(refusal) }
-            return grant
+            return (grant, reading.subject)
         }
     }
 
-    /// The claims stored for an earlier request with this key; `idempotencyKeyReused` if its body differed.
-    private func storedAnswer(client: UUID, key: String, hash: [UInt8], now: Date) async throws -> CodeClaims? {
+    /// The claims stored for an earlier request with this key; `idempotencyKeyReused` if its body
+    /// (or requester) differed. `hashes` is the request's hash under each version a lookup tries.
+    private func storedAnswer(client: UUID, key: String, hashes: [[UInt8]], now: Date) async throws -> CodeClaims? {
         guard
             let stored = try await consents.idempotentAnswer(
                 clientID: client, key: key, notBefore: now.addingTimeInterval(-Self.idempotencyWindow))
         else { return nil }
-        guard stored.requestHash == hash else { throw Refusal.idempotencyKeyReused }
+        guard hashes.contains(stored.requestHash) else { throw Refusal.idempotencyKeyReused }
         guard let item = try? CBORDecoder.decode(stored.claims), let claims = CodeClaims(cbor: item) else { return nil }
         return claims
     }

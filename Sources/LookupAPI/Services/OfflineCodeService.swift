@@ -74,7 +74,8 @@ struct OfflineCodeService: Sendable {
             guard let guardianship = try await consents.confirmedGuardianship(guardian: identities.key(guardian.id), subject: key) else {
                 throw Refusal.notAGuardian
             }
-            let subject = Subject(key: key, group: group, record: try await identities.subject(key), actor: guardian)
+            let record = try await identities.subject(key)
+            let subject = Subject(key: record.subjectKey, group: group, record: record, actor: guardian)
             // Noted first: if the guardianship is removed later, the card this guardian holds must fail.
             try await consents.markCodeSaved(guardianshipID: guardianship.id)
             return try await issue(subject, mode: mode, clientID: clientID, now: now, guardianship: guardianship.id)

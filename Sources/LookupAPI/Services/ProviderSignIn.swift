@@ -58,13 +58,16 @@ struct ProviderSignIn: Sendable {
     let provider: WebSignInProvider
     let identities: Identities
     let clock: any PassbyClock
-    private let sealingKey: SymmetricKey
 
     init(provider: WebSignInProvider, identities: Identities, clock: any PassbyClock) {
         self.provider = provider
         self.identities = identities
         self.clock = clock
-        self.sealingKey = SymmetricKey(data: identities.personalData.derivedSecret(for: "web-sign-in-cookie"))
+    }
+
+    /// Under the server secret's current version first: a cookie sealed just before a rotation still opens.
+    private var sealingKeys: [SymmetricKey] {
+        identities.personalData.derivedSecrets(for: "web-sign-in-cookie").map { SymmetricKey(data: $0) }
     }
 
     /// A sign-in that has begun: where to send the browser, and the sealed cookie to set.
@@ -134,13 +137,13 @@ struct ProviderSignIn: Sendable {
     func seal(_ pending: PendingSignIn) -> String {
         // Encoding four plain fields cannot fail; sealing with a 256-bit key cannot either.
         let plain = (try? JSONEncoder().encode(pending)) ?? Data()
-        let box = try? AES.GCM.seal(plain, using: sealingKey, authenticating: Array(Self.cookieName.utf8))
+        let box = try? AES.GCM.seal(plain, using: sealingKeys[0], authenticating: Array(Self.cookieName.utf8))
         return Base64URL.encode(box?.combined ?? Data())
     }
 
     func open(_ cookie: String) -> PendingSignIn? {
         guard cookie.utf8.count <= 1024, let bytes = Base64URL.decode(cookie), let box = try? AES.GCM.SealedBox(combined: bytes),
-            let plain = try? AES.GCM.open(box, using: sealingKey, authenticating: Array(Self.cookieName.utf8))
+            let plain = sealingKeys.lazy.compactMap({ try? AES.GCM.open(box, using: $0, authenticating: Array(Self.cookieName.utf8)) }).first
         else { return nil }
         return try? JSONDecoder().decode(PendingSignIn.self, from: plain)
     }

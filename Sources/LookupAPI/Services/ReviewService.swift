@@ -115,10 +115,11 @@ struct ReviewService: Sendable {
         let now = clock.now()
         var filter = LedgerFilter(kind: query.kind, result: query.result, clientID: query.clientID, from: query.from, to: query.to)
         if let number = query.subjectIdNumber {
-            filter.subjectKey = identities.key(try identities.identityNumber(number, field: "subject_id_number", at: now))
+            filter.subjectKey = identities.keyUnderEveryVersion(try identities.identityNumber(number, field: "subject_id_number", at: now))
         }
         if let number = query.requesterIdNumber {
-            filter.requesterKey = identities.key(try identities.identityNumber(number, field: "requester_id_number", at: now))
+            filter.requesterKey = identities.keyUnderEveryVersion(
+                try identities.identityNumber(number, field: "requester_id_number", at: now))
         }
         // Bounded by a signed head, so that the same filter and `size` give the same answer; every
         // page is read where that head is.

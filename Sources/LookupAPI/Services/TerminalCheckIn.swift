@@ -43,7 +43,10 @@ struct TerminalCheckIn: Sendable {
         let group = try identities.eligibleGroup(of: id, at: now)
         guard group == .elder else { throw Refusal.selfServiceElderlyOnly }
         let record = try await identities.subject(key)
-        if let cardName, record.nameHash != identities.personalData.nameHash(cardName) { throw Refusal.unknownSubject }
-        return Subject(key: key, group: group, record: record, actor: actor)
+        if let cardName, record.nameHash != identities.personalData.nameHash(cardName, version: record.secretVersion) {
+            throw Refusal.unknownSubject
+        }
+        // The key as stored: rows that refer to the subject must hold it.
+        return Subject(key: record.subjectKey, group: group, record: record, actor: actor)
     }
 }

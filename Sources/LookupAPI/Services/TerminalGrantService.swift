@@ -30,7 +30,7 @@ struct TerminalGrantService: Sendable {
     /// The person withdraws a grant made in their name. Another person's grant answers as an
     /// unknown one does.
     func withdraw(grantID: UUID, subject: TerminalCheckIn.Subject, record: LedgerRecord) async throws {
-        guard let grant = try await consents.grant(id: grantID), grant.subjectKey == subject.key else { throw Refusal.notFound }
+        guard let grant = try await consents.grant(id: grantID), subject.key.matches(grant.subjectKey) else { throw Refusal.notFound }
         var withdrawn = record
         withdrawn.kind = .grantWithdrawn
         withdrawn.grantID = grant.id
