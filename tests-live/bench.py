@@ -22,6 +22,41 @@ from live import PEOPLE, ROOT, HAProxy, Passby, pg_bin
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 
 
+def cpu_seconds(pids):
+    """User plus system CPU time of these processes so far, in seconds (from /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(passby):
+    """The embedded cluster's postmaster and every process it started (backends, walwriter, …)."""
+    postmaster = int((passby.cluster / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return [postmaster, *children]
+
+
+def with_cpu(passby, run):
+    """Runs `run` (a wrk call) and adds the CPU milliseconds per request that passby and
+    PostgreSQL spent over it, user plus system, read from /proc before and after."""
+    pg_before, passby_before = cpu_seconds(postgres_pids(passby)), cpu_seconds([passby.process.pid])
+    result = run()
+    pg_after, passby_after = cpu_seconds(postgres_pids(passby)), cpu_seconds([passby.process.pid])
+    requests = result[0] * DURATION + result[3]
+    return (*result, (passby_after - passby_before) * 1000 / requests, (pg_after - pg_before) * 1000 / requests)
+
+
 def wrk(url, script=None, **env):
     """One wrk run of 32 connections; returns (requests/s of 2xx, p50 ms, p99 ms, non-2xx)."""
     command = ["wrk", "-t2", "-c32", f"-d{DURATION}s", "--latency", *(["-s", str(script)] if script else []), url]
@@ -97,7 +132,8 @@ def main():
             Path(profile).mkdir(parents=True, exist_ok=True)
             recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(passby.process.pid), "-o", f"{profile}/perf.data",
                                          "--", "sleep", str(DURATION)], stderr=open(f"{profile}/perf.log", "w"))
-        figures["lookups"], figures["p50"], figures["p99"], figures["refused"] = lookups("on")
+        (figures["lookups"], figures["p50"], figures["p99"], figures["refused"], figures["lookup_cpu_ms"],
+         figures["lookup_pg_cpu_ms"]) = with_cpu(passby, lambda: lookups("on"))
         if profile:
             recorder.wait()
             write_profile(Path(profile))
@@ -108,8 +144,8 @@ def main():
         done = subprocess.run([passby.binary, "dev", "code", "--data-dir", str(passby.data), "--count", "500"], capture_output=True,
                               text=True, check=True, env=dict(passby.env, PASSBY_DISPLAY_TTL_SECONDS="60"))
         codes.write_text(done.stdout)
-        figures["verifications"], figures["vp50"], figures["vp99"], _ = wrk(
-            passby.base, ROOT / "bench/verify.lua", BENCH_CODES=str(codes), BENCH_KEY=checkpoint)
+        figures["verifications"], figures["vp50"], figures["vp99"], _, figures["verification_cpu_ms"], _ = with_cpu(
+            passby, lambda: wrk(passby.base, ROOT / "bench/verify.lua", BENCH_CODES=str(codes), BENCH_KEY=checkpoint))
         figures["bare"], _, _, _ = wrk(passby.base + "/healthz")
         status = Path(f"/proc/{passby.process.pid}/status").read_text()
         figures["peak_rss_mb"] = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
@@ -200,11 +236,15 @@ def print_results(f, micro, path):
     rows = [  # (label, value, unit, target)
         ("lookups/s (POST /v1/lookups, SVG, 32 conn.)", f["lookups"], "", ""),
         ("  p50 / p99 latency", f'{f["p50"]:.2f} / {f["p99"]:.2f}', "ms", "p99 ≤ 50"),
+        ("  passby CPU per lookup (user + system)", f'{f["lookup_cpu_ms"]:.3f}', "ms", "≤ 0.8"),
+        ("  PostgreSQL CPU per lookup", f'{f["lookup_pg_cpu_ms"]:.3f}', "ms", "≤ 0.5"),
+        ("  display code length / QR version at M", f'{micro.get("code_length", 0):.0f} / {micro.get("qr_version", 0):.0f}', "", "QR ≤ 8"),
         ("  refused (should be 0)", f["refused"], "", ""),
         ("baseline TPS (same SQL, pgbench, 16 clients)", f["tps"], "", ""),
         ("lookup ratio (lookups/s ÷ baseline TPS)", f["lookups"] / f["tps"], "×", "≥ 0.35"),
         ("verifications/s (display codes, 32 conn.)", f["verifications"], "", ""),
         ("  p50 / p99 latency", f'{f["vp50"]:.2f} / {f["vp99"]:.2f}', "ms", ""),
+        ("  passby CPU per verification", f'{f["verification_cpu_ms"]:.3f}', "ms", "≤ 0.25"),
         ("bare route req/s (GET /healthz, 32 conn.)", f["bare"], "", ""),
         ("framework ratio (verifications ÷ bare)", f["verifications"] / f["bare"], "×", "≥ 0.25"),
         ("code-build ratio (build ÷ sign + QR)", micro.get("code_build_ratio", float("nan")), "×", "≤ 1.5"),
@@ -232,6 +272,8 @@ def print_results(f, micro, path):
     results = {
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "lookups_per_s": f["lookups"], "lookup_p50_ms": f["p50"], "lookup_p99_ms": f["p99"], "lookups_refused": f["refused"],
+        "lookup_passby_cpu_ms": f["lookup_cpu_ms"], "lookup_postgres_cpu_ms": f["lookup_pg_cpu_ms"],
+        "verification_passby_cpu_ms": f["verification_cpu_ms"],
         "baseline_tps": f["tps"], "lookup_ratio": f["lookups"] / f["tps"],
         "verifications_per_s": f["verifications"], "verification_p50_ms": f["vp50"], "verification_p99_ms": f["vp99"],
         "bare_route_per_s": f["bare"], "framework_ratio": f["verifications"] / f["bare"],

@@ -285,39 +285,23 @@ public struct PostgresConsentStore: ConsentStore {
         grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
         idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
     ) async throws -> ConsentRefusal? {
-        // One statement, so one round trip and one implicit transaction. The UPDATE's row lock
-        // serialises lookups on one grant: a second one waits, then re-checks `uses < max_uses`
-        // against the committed row. The ledger and idempotency rows are written only for the
-        // row it updated, so a refusal writes nothing here.
+        // One statement (`consume_grant`, sql/0020), so one round trip and one transaction. Its
+        // UPDATE's row lock serialises lookups on one grant: a second one waits, then re-checks
+        // `uses < max_uses` against the committed row. The ledger and idempotency rows are written
+        // only when it took the use, so a refusal writes nothing here.
         let record = ledger
         var taken = 0
         do {
             let rows = try await client.query(
                 """
-                WITH used AS (
-                  UPDATE consent_grants g SET uses = g.uses + 1
-                  WHERE g.id = \(grantID) AND g.subject_key = ANY(\(Self.lookup(subject))) AND g.withdrawn_at IS NULL
-                    AND (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL
-                                                 AND x.confirmed_at IS NOT NULL))
-                    AND g.valid_from <= \(now) AND g.valid_until > \(now) AND g.uses < g.max_uses
-                    AND g.failed_tries < \(ConsentGrant.failedTryLimit)
-                    AND (g.grantee_key IS NULL OR g.grantee_key = ANY(\(Self.lookup(requester))))
-                  RETURNING g.id
-                ), recorded AS (
-                  INSERT INTO ledger (kind, client_id, staff_id, requester_key, requester_masked, subject_key, subject_masked, grant_id,
-                                      method, legal_basis, result, code_cti, code_exp)
-                  SELECT \(record.kind.rawValue), \(record.clientID), \(record.staffID), \(Self.bytes(record.requesterKey)),
-                         \(record.requesterMasked), \(Self.bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID),
-                         \(record.method?.rawValue), \(record.legalBasis?.rawValue), \(record.result),
-                         \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry)
-                  FROM used
-                ), answered AS (
-                  INSERT INTO idempotent_lookups (client_id, key, request_hash, claims)
-                  SELECT \(idempotency?.clientID), \(idempotency?.key), \(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) }),
-                         \(idempotency.map { ByteBuffer(bytes: $0.answer.claims) })
-                  FROM used WHERE \(idempotency != nil)
-                )
-                SELECT count(*)::int FROM used
+                SELECT consume_grant(
+                  \(grantID), \(Self.lookup(subject)), \(Self.lookup(requester)), \(now), \(ConsentGrant.failedTryLimit)::integer,
+                  \(record.kind.rawValue), \(record.clientID), \(record.staffID), \(Self.bytes(record.requesterKey)),
+                  \(record.requesterMasked), \(Self.bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID),
+                  \(record.method?.rawValue), \(record.legalBasis?.rawValue), \(record.result),
+                  \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry),
+                  \(idempotency?.clientID), \(idempotency?.key), \(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) }),
+                  \(idempotency.map { ByteBuffer(bytes: $0.answer.claims) }))
                 """, logger: logger)
             for try await count in rows.decode(Int.self) { taken = count }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
