@@ -59,9 +59,24 @@ $$;
 
 -- The consent check writes nothing for a token that fits. Each try of one requester, and each
 -- try of one token, is still serialised (issue 13, finding 3): by transaction-scoped advisory
--- locks on their hashes, taken in that order, where an upserted zero-count row and a row lock on
--- the grant did it before and cost a heap write and a WAL flush on every lookup. The count and
--- the grant are read after the locks, so each try sees every one that finished before it.
+-- locks on their hashes, where an upserted zero-count row and a row lock on the grant did it
+-- before and cost a heap write and a WAL flush on every lookup. The hashes under every version a
+-- lookup tries are locked, requesters first, each list in one order: two instances that hold
+-- different current versions during a rotation still meet on a common lock. The count and the
+-- grant are read after the locks, so each try sees every one that finished before it.
+CREATE FUNCTION consent_lock(p_class integer, p_hashes bytea[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_key integer;
+BEGIN
+    IF coalesce(cardinality(p_hashes), 0) = 0 THEN
+        RAISE EXCEPTION 'consent_lock: no hash to lock' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR v_key IN SELECT DISTINCT hashtext(encode(h, 'hex')) FROM unnest(p_hashes) h WHERE octet_length(h) > 0 ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(p_class, v_key);
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION consent_check(p_tokens bytea[], p_subjects bytea[], p_requesters bytea[], p_window timestamptz,
                                          p_grant_limit integer, p_requester_limit integer, p_version smallint)
 RETURNS TABLE (outcome text, grant_id uuid, requester_failures integer)
@@ -71,8 +86,12 @@ DECLARE
     candidate consent_grants%ROWTYPE;
     has_grant boolean;
 BEGIN
-    PERFORM pg_advisory_xact_lock(1163412803, hashtext(encode(p_requesters[1], 'hex')));
-    PERFORM pg_advisory_xact_lock(1163412804, hashtext(encode(p_tokens[1], 'hex')));
+    PERFORM consent_lock(1163412803, p_requesters);
+    -- Text that is no token arrives as an empty hash: it names no grant, so it takes no token lock
+    -- (one shared lock would let such tries queue every requester behind each other).
+    IF EXISTS (SELECT 1 FROM unnest(p_tokens) h WHERE octet_length(h) > 0) THEN
+        PERFORM consent_lock(1163412804, p_tokens);
+    END IF;
     SELECT coalesce(sum(f.failures), 0) INTO v_failures FROM consent_failures f
     WHERE f.requester_key = ANY (p_requesters) AND f.window_start = p_window;
     IF v_failures >= p_requester_limit THEN
@@ -86,15 +105,30 @@ BEGIN
         RETURN QUERY SELECT 'fits'::text, candidate.id, v_failures;
         RETURN;
     END IF;
+    v_failures := consent_failure_counted(p_requesters, p_window, p_version, candidate.id);
+    RETURN QUERY SELECT 'unfit'::text, candidate.id, v_failures;
+END
+$$;
+
+-- Counts one failed consent try for the requester (under the first hash) and on the grant, if
+-- any, and returns the requester's count this hour under every hash. Called by consent_check,
+-- and alone (an attested grant for someone unknown), under the same requester locks.
+CREATE FUNCTION consent_failure_counted(p_requesters bytea[], p_window timestamptz, p_version smallint, p_grant uuid)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    v_failures integer;
+BEGIN
+    PERFORM consent_lock(1163412803, p_requesters);
     INSERT INTO consent_failures AS f (requester_key, window_start, failures, secret_version)
     VALUES (p_requesters[1], p_window, 1, p_version)
     ON CONFLICT (requester_key) DO UPDATE
         SET failures = CASE WHEN f.window_start = EXCLUDED.window_start THEN f.failures + 1 ELSE 1 END,
             window_start = EXCLUDED.window_start;
-    v_failures := v_failures + 1;
-    IF has_grant THEN
-        UPDATE consent_grants SET failed_tries = failed_tries + 1 WHERE id = candidate.id;
+    IF p_grant IS NOT NULL THEN
+        UPDATE consent_grants SET failed_tries = failed_tries + 1 WHERE id = p_grant;
     END IF;
-    RETURN QUERY SELECT 'unfit'::text, candidate.id, v_failures;
+    SELECT coalesce(sum(f.failures), 0) INTO v_failures FROM consent_failures f
+    WHERE f.requester_key = ANY (p_requesters) AND f.window_start = p_window;
+    RETURN v_failures;
 END
 $$;

@@ -22,8 +22,9 @@ from live import PEOPLE, ROOT, HAProxy, Passby, pg_bin
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 
 
-def cpu_seconds(pids):
-    """User plus system CPU time of these processes so far, in seconds (from /proc/PID/stat)."""
+def cpu_seconds(pids, reaped=()):
+    """User plus system CPU time of these processes so far, in seconds (from /proc/PID/stat),
+    with, for those in `reaped`, the time of their children that have exited."""
     total = 0
     for pid in pids:
         try:
@@ -31,6 +32,8 @@ def cpu_seconds(pids):
         except (FileNotFoundError, ProcessLookupError):
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        if pid in reaped:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime: backends that exited
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -50,9 +53,13 @@ def postgres_pids(passby):
 def with_cpu(passby, run):
     """Runs `run` (a wrk call) and adds the CPU milliseconds per request that passby and
     PostgreSQL spent over it, user plus system, read from /proc before and after."""
-    pg_before, passby_before = cpu_seconds(postgres_pids(passby)), cpu_seconds([passby.process.pid])
+    def postgres():
+        pids = postgres_pids(passby)
+        return cpu_seconds(pids, reaped=pids[:1])
+
+    pg_before, passby_before = postgres(), cpu_seconds([passby.process.pid])
     result = run()
-    pg_after, passby_after = cpu_seconds(postgres_pids(passby)), cpu_seconds([passby.process.pid])
+    pg_after, passby_after = postgres(), cpu_seconds([passby.process.pid])
     requests = result[0] * DURATION + result[3]
     return (*result, (passby_after - passby_before) * 1000 / requests, (pg_after - pg_before) * 1000 / requests)
 

@@ -225,20 +225,10 @@ public struct PostgresConsentStore: ConsentStore {
     }
 
     public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {
+        // Under the same requester locks as the consent check (`consent_failure_counted`, sql/0020).
         let rows = try await client.query(
-            """
-            WITH token AS (
-              UPDATE consent_grants SET failed_tries = failed_tries + 1 WHERE id = \(grantID)
-            )
-            INSERT INTO consent_failures AS f (requester_key, window_start, failures, secret_version)
-            VALUES (\(Self.bytes(requester)), \(window), 1, \(requester.version))
-            ON CONFLICT (requester_key) DO UPDATE
-              SET failures = CASE WHEN f.window_start = EXCLUDED.window_start THEN f.failures + 1 ELSE 1 END,
-                  window_start = EXCLUDED.window_start
-            RETURNING f.failures + (SELECT coalesce(sum(x.failures), 0)::int FROM consent_failures x
-                                    WHERE x.requester_key = ANY(\(Self.buffers(Array(requester.lookupBytes.dropFirst()))))
-                                      AND x.window_start = \(window))
-            """, logger: logger)
+            "SELECT consent_failure_counted(\(Self.lookup(requester)), \(window), \(requester.version)::smallint, \(grantID))",
+            logger: logger)
         for try await failures in rows.decode(Int.self) { return failures }
         return 1
     }
