@@ -51,15 +51,14 @@ public struct SecretRekeying: Sendable {
         return nil
     }
 
-    /// Moves rows up to `target`, one version at a time, reporting each batch; returns the rows moved.
-    public func run(to target: Int16, progress: @Sendable (Int16, Int) -> Void = { _, _ in }) async throws -> Int {
+    /// Moves rows up to `target`, one version at a time; returns the rows moved.
+    public func run(to target: Int16) async throws -> Int {
         var moved = 0
         for version in versions where version.number > 1 && version.number <= target {
             let key = version.key
             while true {
                 let count = try await store.moveBatch(from: version.number - 1, limit: batchSize) { ServerSecretRing.step($0, under: key) }
                 moved += count
-                progress(version.number, count)
                 if count == 0 { break }
             }
         }

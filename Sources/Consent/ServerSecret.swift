@@ -157,7 +157,7 @@ public enum ServerSecret {
     }
 
     /// The versions in the database, given version 1: what a running instance reloads.
-    public static func laterVersions(from vault: KeyVault, first: SymmetricKey) async throws -> [ServerSecretVersion] {
+    static func laterVersions(from vault: KeyVault, first: SymmetricKey) async throws -> [ServerSecretVersion] {
         var versions = [ServerSecretVersion(number: 1, key: first, activatesAt: 0)]
         for (name, payload) in try await vault.opened(prefix: "server-secret:v") {
             guard let number = Int16(name.dropFirst("server-secret:v".count)), number > 1, payload.count == 40 else {

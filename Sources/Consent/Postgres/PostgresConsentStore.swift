@@ -108,7 +108,6 @@ public struct PostgresConsentStore: ConsentStore {
         (g.guardianship_id IS NULL OR EXISTS (SELECT 1 FROM guardianships x WHERE x.id = g.guardianship_id AND x.removed_at IS NULL
                                                  AND x.confirmed_at IS NOT NULL))
         """
-    static let grantColumnCount = 15
 
     static func grantQuery(_ condition: PostgresQuery, forUpdate: Bool = false) -> PostgresQuery {
         var query = PostgresQuery(unsafeSQL: "SELECT \(grantColumns) FROM consent_grants g WHERE " + condition.sql)
