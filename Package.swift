@@ -139,7 +139,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DisplayTests", dependencies: ["Display", "PassbyTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DisplayTests",
+            dependencies: [
+                "Display", "PassbyTestSupport", .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ], swiftSettings: swiftSettings),
         .testTarget(
             name: "LookupAPITests",
             dependencies: [

@@ -18,6 +18,8 @@ function init(args)
     ["Passby-Assertion"] = os.getenv("BENCH_ASSERTION"),
     ["Content-Type"] = "application/json",
   }
+  -- BENCH_ACCEPT picks the rendering (image/png, text/plain); SVG without it.
+  if os.getenv("BENCH_ACCEPT") then headers["Accept"] = os.getenv("BENCH_ACCEPT") end
   subject = os.getenv("BENCH_SUBJECT")
 end
 

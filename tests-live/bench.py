@@ -5,7 +5,10 @@ connections), then runs the same SQL with pgbench on the same database, and prin
 
 Usage: bench.py PATH/TO/release/passby
 Environment: BENCH_SECONDS (10), BENCH_TOKENS_COUNT, BENCH_LEDGER_SIZE (1,000,000),
-BENCH_MICRO_JSON (the micro-benchmarks' results, shown beside), BENCH_PROFILE=DIR (a perf profile).
+BENCH_MICRO_JSON (the micro-benchmarks' results, shown beside), BENCH_PROFILE=DIR (a perf profile),
+BENCH_QUICK=1 (only the lookups with the sealer on, verifications and the pgbench baseline, for
+trying a change; nothing is written to bench/results.json), with BENCH_STATEMENTS=1 (the lookups'
+statements from pg_stat_statements: calls and time).
 """
 
 import json
@@ -20,6 +23,7 @@ from pathlib import Path
 from live import PEOPLE, ROOT, HAProxy, Passby, pg_bin
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+QUICK = os.environ.get("BENCH_QUICK") == "1"
 
 
 def cpu_seconds(pids, reaped=()):
@@ -50,18 +54,34 @@ def postgres_pids(passby):
     return [postmaster, *children]
 
 
+def postgres_cpu(passby):
+    """The embedded cluster's CPU seconds so far, backends that exited included."""
+    pids = postgres_pids(passby)
+    return cpu_seconds(pids, reaped=pids[:1])
+
+
+def context_switches(pid):
+    """Context switches (voluntary and not) of every thread of a process so far."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            total += sum(int(n) for n in re.findall(r"ctxt_switches:\s+(\d+)", status.read_text()))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def with_cpu(passby, run):
     """Runs `run` (a wrk call) and adds the CPU milliseconds per request that passby and
-    PostgreSQL spent over it, user plus system, read from /proc before and after."""
-    def postgres():
-        pids = postgres_pids(passby)
-        return cpu_seconds(pids, reaped=pids[:1])
-
-    pg_before, passby_before = postgres(), cpu_seconds([passby.process.pid])
+    PostgreSQL spent over it, user plus system, read from /proc before and after, and passby's
+    context switches per request."""
+    pid = passby.process.pid
+    pg_before, passby_before, switches_before = postgres_cpu(passby), cpu_seconds([pid]), context_switches(pid)
     result = run()
-    pg_after, passby_after = postgres(), cpu_seconds([passby.process.pid])
+    pg_after, passby_after, switches_after = postgres_cpu(passby), cpu_seconds([pid]), context_switches(pid)
     requests = result[0] * DURATION + result[3]
-    return (*result, (passby_after - passby_before) * 1000 / requests, (pg_after - pg_before) * 1000 / requests)
+    return (*result, (passby_after - passby_before) * 1000 / requests, (pg_after - pg_before) * 1000 / requests,
+            (switches_after - switches_before) / requests)
 
 
 def wrk(url, script=None, **env):
@@ -97,42 +117,54 @@ def main():
         passby.start(PASSBY_SEAL_SECONDS="86400")
         key = json.loads(passby.cli("clients", "add", "--name", "bench", "--role", "helper", "--json"))["key"]
         needed = int(os.environ.get("BENCH_TOKENS_COUNT", DURATION * 3000))
-        tokens = {phase: passby.work / f"tokens-{phase}.txt" for phase in ("off", "on")}
+        tokens = {phase: passby.work / f"tokens-{phase}.txt" for phase in ("off", "on", "png")}
         subject = passby.cli("dev", "bench-seed", "--count", str(needed), "--tokens", str(tokens["off"])).strip()
         passby.cli("dev", "bench-seed", "--count", str(needed), "--tokens", str(tokens["on"]))
+        passby.cli("dev", "bench-seed", "--count", str(needed), "--tokens", str(tokens["png"]))
         passerby = PEOPLE["passerby"]
         assertion = passby.cli("dev", "assertion", "--name", passerby.name, "--id", passerby.id_number).strip()
 
-        def lookups(phase):  # wrk's two threads take alternate lines, so no token is used twice
+        def lookups(phase, **accept):  # wrk's two threads take alternate lines, so no token is used twice
             return wrk(passby.base, ROOT / "bench/lookup.lua", BENCH_TOKENS=str(tokens[phase]), BENCH_THREADS="2", BENCH_KEY=key,
-                       BENCH_ASSERTION=assertion, BENCH_SUBJECT=subject)
+                       BENCH_ASSERTION=assertion, BENCH_SUBJECT=subject, **accept)
 
-        figures["lookups_off"] = lookups("off")[0]
-
-        # Sealing cost: 1,000 new entries on a small ledger, then on a ledger of a million.
-        seal_ms(passby)
-        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
-        figures["seal_small"] = seal_ms(passby)
-        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' "
-                    f"FROM generate_series(1, {int(os.environ.get('BENCH_LEDGER_SIZE', '1000000'))})")
-        while seal_ms(passby) is not None:
-            pass
-        passby.psql("ANALYZE")  # as autovacuum would after a bulk load, so that plans reflect a million rows
-        passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
-        figures["seal_large"] = seal_ms(passby)
-        figures["ledger_size"] = int(passby.psql("SELECT count(*) FROM ledger"))
-        figures["verify_per_s"], figures["verify_peak_mb"] = ledger_verify(passby)
-        passby.stop_process(signal.SIGINT)
-
-        # Start-up: launch to a 200 from /readyz with an existing data directory (PostgreSQL
-        # included); the median of three. The last start stays up, sealing every second.
-        startups = []
-        for attempt in range(3):
+        statements = QUICK and os.environ.get("BENCH_STATEMENTS") == "1"
+        if QUICK:
+            if statements:
+                passby.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
             passby.stop_process(signal.SIGINT)
-            began = time.monotonic()
             passby.start(PASSBY_SEAL_SECONDS="1")
-            startups.append((time.monotonic() - began) * 1000)
-        figures["startup_ms"] = sorted(startups)[1]
+            while seal_ms(passby) is not None:  # the seeds' ledger entries, sealed before the run as in a full one
+                pass
+            if statements:
+                passby.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
+        else:
+            figures["lookups_off"] = lookups("off")[0]
+
+            # Sealing cost: 1,000 new entries on a small ledger, then on a ledger of a million.
+            seal_ms(passby)
+            passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
+            figures["seal_small"] = seal_ms(passby)
+            passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' "
+                        f"FROM generate_series(1, {int(os.environ.get('BENCH_LEDGER_SIZE', '1000000'))})")
+            while seal_ms(passby) is not None:
+                pass
+            passby.psql("ANALYZE")  # as autovacuum would after a bulk load, so that plans reflect a million rows
+            passby.psql("INSERT INTO ledger (kind, result) SELECT 'verification', 'valid' FROM generate_series(1, 1000)")
+            figures["seal_large"] = seal_ms(passby)
+            figures["ledger_size"] = int(passby.psql("SELECT count(*) FROM ledger"))
+            figures["verify_per_s"], figures["verify_peak_mb"] = ledger_verify(passby)
+            passby.stop_process(signal.SIGINT)
+
+            # Start-up: launch to a 200 from /readyz with an existing data directory (PostgreSQL
+            # included); the median of three. The last start stays up, sealing every second.
+            startups = []
+            for attempt in range(3):
+                passby.stop_process(signal.SIGINT)
+                began = time.monotonic()
+                passby.start(PASSBY_SEAL_SECONDS="1")
+                startups.append((time.monotonic() - began) * 1000)
+            figures["startup_ms"] = sorted(startups)[1]
 
         profile = os.environ.get("BENCH_PROFILE")
         if profile:
@@ -140,10 +172,15 @@ def main():
             recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(passby.process.pid), "-o", f"{profile}/perf.data",
                                          "--", "sleep", str(DURATION)], stderr=open(f"{profile}/perf.log", "w"))
         (figures["lookups"], figures["p50"], figures["p99"], figures["refused"], figures["lookup_cpu_ms"],
-         figures["lookup_pg_cpu_ms"]) = with_cpu(passby, lambda: lookups("on"))
+         figures["lookup_pg_cpu_ms"], figures["lookup_switches"]) = with_cpu(passby, lambda: lookups("on"))
+        if statements:
+            print(passby.psql("SELECT calls, round(total_exec_time::numeric / calls, 3) AS ms_each, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) "
+                              "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"))
         if profile:
             recorder.wait()
             write_profile(Path(profile))
+        (figures["png_lookups"], _, _, figures["png_refused"], figures["png_lookup_cpu_ms"], _, _) = with_cpu(
+            passby, lambda: lookups("png", BENCH_ACCEPT="image/png"))
 
         # Verifications of display codes (valid for the whole run), then a bare route in the same binary.
         checkpoint = json.loads(passby.cli("clients", "add", "--name", "bench-checkpoint", "--role", "checkpoint", "--json"))["key"]
@@ -151,7 +188,7 @@ def main():
         done = subprocess.run([passby.binary, "dev", "code", "--data-dir", str(passby.data), "--count", "500"], capture_output=True,
                               text=True, check=True, env=dict(passby.env, PASSBY_DISPLAY_TTL_SECONDS="60"))
         codes.write_text(done.stdout)
-        figures["verifications"], figures["vp50"], figures["vp99"], _, figures["verification_cpu_ms"], _ = with_cpu(
+        figures["verifications"], figures["vp50"], figures["vp99"], _, figures["verification_cpu_ms"], _, figures["verification_switches"] = with_cpu(
             passby, lambda: wrk(passby.base, ROOT / "bench/verify.lua", BENCH_CODES=str(codes), BENCH_KEY=checkpoint))
         figures["bare"], _, _, _ = wrk(passby.base + "/healthz")
         status = Path(f"/proc/{passby.process.pid}/status").read_text()
@@ -167,9 +204,12 @@ WITH made AS (
   FROM generate_series(1, 1000) i, (SELECT subject_key FROM subjects LIMIT 1) s
   RETURNING id, token_hash, subject_key)
 INSERT INTO bench_grants (id, token_hash, subject_key) SELECT id, token_hash, subject_key FROM made""")
+        pg_before = postgres_cpu(passby)
         figures["tps"], _ = pgbench_run(passby, "lookup.pgbench", grants=1000)
-        figures["rate_tps"], figures["rate_latency_ms"] = pgbench_run(passby, "rate_limit.pgbench")
-        figures["instances"] = instances(passby, key, assertion, subject, needed)
+        figures["tps_pg_cpu_ms"] = (postgres_cpu(passby) - pg_before) * 1000 / (figures["tps"] * DURATION)
+        if not QUICK:
+            figures["rate_tps"], figures["rate_latency_ms"] = pgbench_run(passby, "rate_limit.pgbench")
+            figures["instances"] = instances(passby, key, assertion, subject, needed)
     finally:
         passby.stop()
     micro_path = os.environ.get("BENCH_MICRO_JSON")
@@ -240,48 +280,67 @@ def write_profile(profile):
 
 
 def print_results(f, micro, path):
-    rows = [  # (label, value, unit, target)
-        ("lookups/s (POST /v1/lookups, SVG, 32 conn.)", f["lookups"], "", ""),
-        ("  p50 / p99 latency", f'{f["p50"]:.2f} / {f["p99"]:.2f}', "ms", "p99 ≤ 50"),
-        ("  passby CPU per lookup (user + system)", f'{f["lookup_cpu_ms"]:.3f}', "ms", "≤ 0.8"),
-        ("  PostgreSQL CPU per lookup", f'{f["lookup_pg_cpu_ms"]:.3f}', "ms", "≤ 0.5"),
-        ("  display code length / QR version at M", f'{micro.get("code_length", 0):.0f} / {micro.get("qr_version", 0):.0f}', "", "QR ≤ 8"),
-        ("  refused (should be 0)", f["refused"], "", ""),
-        ("baseline TPS (same SQL, pgbench, 16 clients)", f["tps"], "", ""),
-        ("lookup ratio (lookups/s ÷ baseline TPS)", f["lookups"] / f["tps"], "×", "≥ 0.35"),
-        ("verifications/s (display codes, 32 conn.)", f["verifications"], "", ""),
-        ("  p50 / p99 latency", f'{f["vp50"]:.2f} / {f["vp99"]:.2f}', "ms", ""),
-        ("  passby CPU per verification", f'{f["verification_cpu_ms"]:.3f}', "ms", "≤ 0.25"),
-        ("bare route req/s (GET /healthz, 32 conn.)", f["bare"], "", ""),
-        ("framework ratio (verifications ÷ bare)", f["verifications"] / f["bare"], "×", "≥ 0.25"),
-        ("code-build ratio (build ÷ sign + QR)", micro.get("code_build_ratio", float("nan")), "×", "≤ 1.5"),
-        ("peak resident memory of passby", f["peak_rss_mb"], "MB", "≤ 150"),
-        ("start-up to ready (existing data dir)", f["startup_ms"], "ms", "≤ 3000"),
-        ("lookups/s with the sealer off", f["lookups_off"], "", ""),
-        ("sealer ratio (on ÷ off)", f["lookups"] / f["lookups_off"], "×", "≥ 0.9"),
-        ("seal 1,000 new entries, small ledger", f["seal_small"], "ms", ""),
-        (f'seal 1,000 new entries, ledger of {f["ledger_size"]}', f["seal_large"], "ms", ""),
-        ("  ratio (large ÷ small)", f["seal_large"] / f["seal_small"], "×", ""),
-        (f'ledger verify, ledger of {f["ledger_size"]}: entries/s', f["verify_per_s"], "", ""),
-        ("  peak resident memory", f["verify_peak_mb"], "MB", "≤ 256"),
-        ("rate-limit statements of a lookup (pgbench TPS)", f["rate_tps"], "", ""),
-        ("  latency at 16 clients", f"{f['rate_latency_ms']:.3f}", "ms", ""),
-        ("  ratio (rate-limit TPS ÷ lookup-SQL TPS)", f["rate_tps"] / f["tps"], "×", ""),
-        *[(f"lookups/s through HAProxy, {n} instance{'s' if n > 1 else ''}", rate, "", "") for n, rate in f["instances"].items()],
-        ("  ratio (3 instances ÷ 1)", f["instances"][3] / f["instances"][1], "×", ""),
-        ("  ratio (3 instances ÷ baseline TPS)", f["instances"][3] / f["tps"], "×", ""),
+    # (label, value, unit, target), each made when its figures were measured (BENCH_QUICK skips some).
+    made = [
+        lambda: ("lookups/s (POST /v1/lookups, SVG, 32 conn.)", f["lookups"], "", ""),
+        lambda: ("  p50 / p99 latency", f'{f["p50"]:.2f} / {f["p99"]:.2f}', "ms", "p99 ≤ 50"),
+        lambda: ("  passby CPU per lookup (user + system)", f'{f["lookup_cpu_ms"]:.3f}', "ms", "≤ 0.8"),
+        lambda: ("  PostgreSQL CPU per lookup", f'{f["lookup_pg_cpu_ms"]:.3f}', "ms", "≤ 0.5"),
+        lambda: ("  passby context switches per lookup", f["lookup_switches"], "", ""),
+        lambda: ("  display code length / QR version at M", f'{micro.get("code_length", 0):.0f} / {micro.get("qr_version", 0):.0f}', "", "QR ≤ 8"),
+        lambda: ("  refused (should be 0)", f["refused"], "", ""),
+        lambda: ("lookups/s answered as PNG (Accept: image/png)", f["png_lookups"], "", ""),
+        lambda: ("  passby CPU per PNG lookup", f'{f["png_lookup_cpu_ms"]:.3f}', "ms", "≤ SVG's"),
+        lambda: ("  refused (should be 0)", f["png_refused"], "", ""),
+        lambda: ("baseline TPS (same SQL, pgbench, 16 clients)", f["tps"], "", ""),
+        lambda: ("  PostgreSQL CPU per baseline transaction", f'{f["tps_pg_cpu_ms"]:.3f}', "ms", ""),
+        lambda: ("lookup ratio (lookups/s ÷ baseline TPS)", f["lookups"] / f["tps"], "×", "≥ 0.35"),
+        lambda: ("verifications/s (display codes, 32 conn.)", f["verifications"], "", ""),
+        lambda: ("  p50 / p99 latency", f'{f["vp50"]:.2f} / {f["vp99"]:.2f}', "ms", ""),
+        lambda: ("  passby CPU per verification", f'{f["verification_cpu_ms"]:.3f}', "ms", "≤ 0.25"),
+        lambda: ("  passby context switches per verification", f["verification_switches"], "", ""),
+        lambda: ("bare route req/s (GET /healthz, 32 conn.)", f["bare"], "", ""),
+        lambda: ("framework ratio (verifications ÷ bare)", f["verifications"] / f["bare"], "×", "≥ 0.25"),
+        lambda: ("code-build ratio (build ÷ sign + QR)", micro.get("code_build_ratio", float("nan")), "×", "≤ 1.5"),
+        lambda: ("drawing a symbol, PNG ÷ SVG (passby-bench)", micro["png_svg_ratio"], "×", ""),
+        lambda: ("peak resident memory of passby", f["peak_rss_mb"], "MB", "≤ 150"),
+        lambda: ("start-up to ready (existing data dir)", f["startup_ms"], "ms", "≤ 3000"),
+        lambda: ("lookups/s with the sealer off", f["lookups_off"], "", ""),
+        lambda: ("sealer ratio (on ÷ off)", f["lookups"] / f["lookups_off"], "×", "≥ 0.9"),
+        lambda: ("seal 1,000 new entries, small ledger", f["seal_small"], "ms", ""),
+        lambda: (f'seal 1,000 new entries, ledger of {f["ledger_size"]}', f["seal_large"], "ms", ""),
+        lambda: ("  ratio (large ÷ small)", f["seal_large"] / f["seal_small"], "×", ""),
+        lambda: (f'ledger verify, ledger of {f["ledger_size"]}: entries/s', f["verify_per_s"], "", ""),
+        lambda: ("  peak resident memory", f["verify_peak_mb"], "MB", "≤ 256"),
+        lambda: ("rate-limit statements of a lookup (pgbench TPS)", f["rate_tps"], "", ""),
+        lambda: ("  latency at 16 clients", f"{f['rate_latency_ms']:.3f}", "ms", ""),
+        lambda: ("  ratio (rate-limit TPS ÷ lookup-SQL TPS)", f["rate_tps"] / f["tps"], "×", ""),
+        lambda: [(f"lookups/s through HAProxy, {n} instance{'s' if n > 1 else ''}", rate, "", "") for n, rate in f["instances"].items()],
+        lambda: ("  ratio (3 instances ÷ 1)", f["instances"][3] / f["instances"][1], "×", ""),
+        lambda: ("  ratio (3 instances ÷ baseline TPS)", f["instances"][3] / f["tps"], "×", ""),
     ]
+    rows = []
+    for make in made:
+        try:
+            made_row = make()
+        except KeyError:
+            continue
+        rows.extend(made_row if isinstance(made_row, list) else [made_row])
     print("=" * 80)
     print(f'{"measure":<46}{"value":>14}  {"target"}')
     for label, value, unit, target in rows:
-        shown = value if isinstance(value, str) else (f"{value:.2f}" if unit == "×" else f"{value:.0f}")
+        shown = value if isinstance(value, (str, int)) else (f"{value:.2f}" if unit == "×" or abs(value) < 10 else f"{value:.0f}")
         print(f"{label:<46}{shown:>11} {unit:<3} {target}")
+    if QUICK:
+        return
     results = {
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "lookups_per_s": f["lookups"], "lookup_p50_ms": f["p50"], "lookup_p99_ms": f["p99"], "lookups_refused": f["refused"],
         "lookup_passby_cpu_ms": f["lookup_cpu_ms"], "lookup_postgres_cpu_ms": f["lookup_pg_cpu_ms"],
+        "png_lookups_per_s": f["png_lookups"], "png_lookup_passby_cpu_ms": f["png_lookup_cpu_ms"], "png_lookups_refused": f["png_refused"],
         "verification_passby_cpu_ms": f["verification_cpu_ms"],
-        "baseline_tps": f["tps"], "lookup_ratio": f["lookups"] / f["tps"],
+        "lookup_passby_context_switches": f["lookup_switches"], "verification_passby_context_switches": f["verification_switches"],
+        "baseline_tps": f["tps"], "baseline_postgres_cpu_ms": f["tps_pg_cpu_ms"], "lookup_ratio": f["lookups"] / f["tps"],
         "verifications_per_s": f["verifications"], "verification_p50_ms": f["vp50"], "verification_p99_ms": f["vp99"],
         "bare_route_per_s": f["bare"], "framework_ratio": f["verifications"] / f["bare"],
         "peak_rss_mb": f["peak_rss_mb"], "startup_ms": f["startup_ms"],

@@ -47,10 +47,13 @@ let medians = try interleavedMedians([
     },
     { _ = try CodeFormat.encode(claims(now: now), with: key) },
     { _ = verifier.verify(sample, now: now) },
+    { _ = sampleQR.svgBytes(label: "health code") },
+    { _ = sampleQR.png() },
 ])
 let (signCost, qrCost, verifyCost, buildCost, codeOnlyCost, verificationCost) = (
     medians[0], medians[1], medians[2], medians[3], medians[4], medians[5]
 )
+let (svgCost, pngCost) = (medians[6], medians[7])
 
 func row(_ name: String, _ value: Double, _ note: String = "") {
     print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%10.1f µs", value) + "  " + note)
@@ -68,8 +71,11 @@ row("Ed25519 verify (baseline)", verifyCost)
 row("build one code: claims → PB1: string", codeOnlyCost)
 row("build one code: claims → PB1: string → SVG", buildCost)
 row("verify one code", verificationCost)
+row("draw a symbol as SVG", svgCost)
+row("draw a symbol as PNG", pngCost)
 print(String(repeating: "-", count: 80))
 ratio("build / (sign + QR encode)", buildCost / (signCost + qrCost), "target ≤ 1.5")
+ratio("PNG / SVG drawing", pngCost / svgCost, "target ≤ 1")
 ratio("verify / Ed25519 verify", verificationCost / verifyCost, "")
 
 // For `make bench`'s combined table and bench/results.json.
@@ -78,6 +84,7 @@ if CommandLine.arguments.count > 1 {
         "ed25519_sign_us": signCost, "qr_encode_us": qrCost, "ed25519_verify_us": verifyCost,
         "code_build_svg_us": buildCost, "code_verify_us": verificationCost,
         "code_build_ratio": buildCost / (signCost + qrCost), "code_verify_ratio": verificationCost / verifyCost,
+        "svg_draw_us": svgCost, "png_draw_us": pngCost, "png_svg_ratio": pngCost / svgCost,
         "code_length": Double(sample.count), "qr_version": Double(sampleQR.version),
     ]
     let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])

@@ -145,6 +145,45 @@ public enum ConsentRefusal: String, Error, Sendable, CaseIterable {
     case withdrawn = "consent-withdrawn"
 }
 
+extension ConsentStore {
+    /// `consume` without a limit on codes issued.
+    public func consume(
+        grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+    ) async throws -> ConsentRefusal? {
+        try await consume(
+            grantID: grantID, subject: subject, requester: requester, at: now, ledger: ledger, idempotency: idempotency, issueLimit: nil)
+    }
+}
+
+/// At most `limit` codes issued for one subject per `window` seconds, in a fixed window named
+/// `key` that every instance shares. `consume` looks at it and counts in it with the use that
+/// issues a code, so tries that fail neither use it up nor learn how often a person was looked up.
+public struct IssueLimit: Sendable, Equatable {
+    public var key: String
+    public var limit: Int
+    public var window: TimeInterval
+
+    public init(key: String, limit: Int, window: TimeInterval) {
+        self.key = key
+        self.limit = limit
+        self.window = window
+    }
+}
+
+/// `consume` found the subject's `IssueLimit` reached; nothing was used.
+public struct IssueLimitReached: Error, Equatable {
+    /// Seconds until the window ends.
+    public var retryAfter: Int
+
+    public init(retryAfter: Int) { self.retryAfter = retryAfter }
+
+    /// The refusal for a window that began at `start` (Unix seconds) and lasts `window` seconds.
+    public init(windowStart start: Double, window: TimeInterval, now: Double) {
+        retryAfter = max(1, Int((start + window - now).rounded(.up)))
+    }
+}
+
 /// `consume` was given an idempotency key that another request of the same client stored first.
 public struct IdempotencyKeyTaken: Error, Equatable {
     public init() {}
@@ -196,10 +235,11 @@ public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindin
 
     /// Atomically takes one use of a grant and writes the issued record (and the answer for retries).
     /// Returns the refusal instead when the grant can no longer serve; throws `IdempotencyKeyTaken`
-    /// when the client's idempotency key is stored already (nothing is used then).
+    /// when the client's idempotency key is stored already, and `IssueLimitReached` when the
+    /// subject had its `issueLimit` (nothing is used then). A use taken counts in the limit's window.
     func consume(
         grantID: UUID, subject: SubjectKey, requester: SubjectKey, at: Date, ledger: LedgerRecord,
-        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?, issueLimit: IssueLimit?
     ) async throws -> ConsentRefusal?
     func idempotentAnswer(clientID: UUID, key: String, notBefore: Date) async throws -> IdempotentAnswer?
 

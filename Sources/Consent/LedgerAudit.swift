@@ -1,4 +1,5 @@
 import Crypto
+import Database
 import Foundation
 
 /// The ledger's canonical forms, from which `passby ledger verify` (`LedgerAuditor`) recomputes
@@ -28,18 +29,8 @@ public enum LedgerAudit {
         Array((["passby-ledger-v1"] + fields.map { "\($0.0)=\($0.1)" }).map { $0 + "\n" }.joined().utf8)
     }
 
-    /// Lower-case hexadecimal, as PostgreSQL's `encode(…, 'hex')` writes it; cheap enough for
-    /// every entry of a large ledger.
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    /// Lower-case hexadecimal, as PostgreSQL's `encode(…, 'hex')` writes it.
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     /// The digest of the personal part: SHA-256 of its `name=value` lines.
     public static func personalDigest(_ fields: [(String, String)]) -> [UInt8] {

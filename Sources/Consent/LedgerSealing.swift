@@ -26,7 +26,7 @@ public struct TreeHead: Sendable, Equatable {
     /// The bytes the signature covers:
     /// `passby-tree-head-v1\nsize=N\nroot=<hex>\ntime=<unix seconds>\n`.
     public static func signedBytes(size: Int, root: MerkleTree.Hash, sealedAt: Date) -> [UInt8] {
-        let hex = root.map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.encode(root)
         return Array("passby-tree-head-v1\nsize=\(size)\nroot=\(hex)\ntime=\(Int64(sealedAt.timeIntervalSince1970))\n".utf8)
     }
 }

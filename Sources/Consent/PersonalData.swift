@@ -1,4 +1,5 @@
 import Crypto
+import Database
 import Foundation
 
 /// The one place that turns personal data into what may be stored or shown: keyed hashes
@@ -155,5 +156,5 @@ public struct SubjectKey: Sendable, Hashable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     /// Hex, for logs: it reveals nothing without the server secret.
-    public var description: String { bytes.map { String(format: "%02x", $0) }.joined() }
+    public var description: String { Hex.encode(bytes) }
 }

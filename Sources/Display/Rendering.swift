@@ -33,7 +33,7 @@ public struct Rendering: Sendable {
         self.format = format
         self.qrVersion = qr.version
         switch format {
-        case .svg: bytes = Array(qr.svg(label: label).utf8)
+        case .svg: bytes = qr.svgBytes(label: label)
         case .png: bytes = qr.png()
         case .text: bytes = Array(qr.text().utf8)
         }

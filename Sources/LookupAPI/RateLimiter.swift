@@ -16,10 +16,6 @@ protocol RateLimitCounter: Sendable {
     /// such as a whole client's, are not charged for a refused request); nil when every key is
     /// within its limit per `window` seconds, else that key's refusal.
     func hit(_ keys: [(key: String, limit: Int)], window: Double, now: Double) async throws -> RateLimited?
-
-    /// Whether `key` has had its `limit` this window, without counting a hit: for limits that
-    /// count only what succeeded.
-    func exhausted(_ key: String, limit: Int, window: Double, now: Double) async throws -> RateLimited?
 }
 
 extension RateLimitCounter {
@@ -29,9 +25,9 @@ extension RateLimitCounter {
     }
 
     /// What a window that began at `start` and now holds `hits` says for `limit`.
-    static func verdict(start: Double, hits: Int, limit: Int, window: Double, now: Double, counted: Bool) -> RateLimited? {
-        guard counted ? hits > limit : hits >= limit else { return nil }
-        return RateLimited(retryAfter: max(1, Int((start + window - now).rounded(.up))), first: counted && hits == limit + 1)
+    static func verdict(start: Double, hits: Int, limit: Int, window: Double, now: Double) -> RateLimited? {
+        guard hits > limit else { return nil }
+        return RateLimited(retryAfter: max(1, Int((start + window - now).rounded(.up))), first: hits == limit + 1)
     }
 }
 
@@ -45,18 +41,11 @@ final class InMemoryRateLimitCounter: RateLimitCounter {
                 var entry = Self.current(&windows, key, window: window, now: now)
                 entry.count += 1
                 windows[key] = entry
-                if let refusal = Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now, counted: true) {
+                if let refusal = Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now) {
                     return refusal
                 }
             }
             return nil
-        }
-    }
-
-    func exhausted(_ key: String, limit: Int, window: Double, now: Double) async throws -> RateLimited? {
-        windows.withLock { windows in
-            let entry = Self.current(&windows, key, window: window, now: now)
-            return Self.verdict(start: entry.start, hits: entry.count, limit: limit, window: window, now: now, counted: false)
         }
     }
 

@@ -1,4 +1,5 @@
 import Consent
+import Database
 import Foundation
 
 /// A signed tree head as the API and `passby ledger export-heads` show it (hashes in hex).
@@ -17,5 +18,5 @@ struct TreeHeadBody: Encodable {
         signature = Self.hex(head.signature)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 }

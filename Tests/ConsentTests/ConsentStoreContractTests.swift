@@ -62,6 +62,52 @@ struct ConsentStoreContractTests {
         }
     }
 
+    @Test("an issue limit: uses taken count in its window, refusals do not; a full window takes nothing until it ends", arguments: StoreKind.allCases)
+    func issueLimit(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let (subject, grant) = try await storedGrant(in: stores, maxUses: 10)
+            let limit = IssueLimit(key: "subject:issue-limit-test", limit: 2, window: 60)
+            func consume(_ id: UUID, at offset: TimeInterval, limit: IssueLimit = limit) async throws -> ConsentRefusal? {
+                try await stores.consents.consume(
+                    grantID: id, subject: subject, requester: Self.requester, at: Self.now.addingTimeInterval(offset), ledger: issued(grant),
+                    idempotency: nil, issueLimit: limit)
+            }
+            #expect(try await consume(UUID(), at: 0) == .invalid, "a refused use is not counted")
+            #expect(try await consume(grant.id, at: 0) == nil)
+            #expect(try await consume(grant.id, at: 1) == nil)
+            await #expect(throws: IssueLimitReached(retryAfter: 50)) { _ = try await consume(grant.id, at: 10) }
+            #expect(try await stores.consents.grant(id: grant.id)?.uses == 2, "a full window takes nothing")
+            #expect(try await consume(grant.id, at: 10, limit: IssueLimit(key: "subject:another", limit: 2, window: 60)) == nil)
+            #expect(try await consume(grant.id, at: 60) == nil, "the window began at 0 and has ended")
+            #expect(try await stores.ledgerKinds().filter { $0 == .lookupIssued }.count == 4)
+        }
+    }
+
+    @Test("an issue limit holds under concurrent uses: each sees the ones committed before it", arguments: StoreKind.allCases)
+    func issueLimitConcurrent(_ kind: StoreKind) async throws {
+        try await ConsentStores.with(kind) { stores in
+            let (subject, grant) = try await storedGrant(in: stores, maxUses: 100)
+            let limit = IssueLimit(key: "subject:issue-limit-race", limit: 3, window: 60)
+            let ledger = issued(grant)
+            @Sendable func consume() async throws -> Bool {
+                do {
+                    return try await stores.consents.consume(
+                        grantID: grant.id, subject: subject, requester: Self.requester, at: Self.now, ledger: ledger, idempotency: nil,
+                        issueLimit: limit) == nil
+                } catch is IssueLimitReached {
+                    return false
+                }
+            }
+            #expect(try await consume())
+            let taken = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 { group.addTask { try await consume() } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(taken == 2)
+            #expect(try await stores.consents.grant(id: grant.id)?.uses == 3)
+        }
+    }
+
     /// Each way a stored grant can no longer serve, with the refusal `consume` must give.
     enum Spoiled: String, CaseIterable, Sendable {
         case withdrawn, expired, notYetValid, wrongGrantee, wrongSubject, locked, guardianshipRemoved, guardianshipPending, unknown

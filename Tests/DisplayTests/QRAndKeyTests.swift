@@ -1,5 +1,7 @@
+import CompressNIO
 import Display
 import Foundation
+import NIOCore
 import Testing
 
 @Suite("QR renderings", .timeLimit(.minutes(5)))
@@ -40,6 +42,42 @@ struct QRRenderingTests {
         #expect(png[24] == 1)  // bit depth
         #expect(png[25] == 0)  // greyscale
         #expect(Array(png.suffix(8).prefix(4)) == Array("IEND".utf8))
+    }
+
+    @Test("every PNG pixel is its module's colour, the quiet zone white", arguments: [1, 3, 5, 8])
+    func pngPixels(scale: Int) throws {
+        let qr = try QRCode(encoding: try code(), correction: .m)
+        let png = qr.png(scale: scale)
+        // The IDAT chunk follows the signature (8) and IHDR (8 + 13 + 4).
+        let idatStart = 8 + 25
+        let length = png[idatStart..<idatStart + 4].reduce(0) { $0 << 8 | Int($1) }
+        #expect(Array(png[idatStart + 4..<idatStart + 8]) == Array("IDAT".utf8))
+        var compressed = ByteBuffer(bytes: png[idatStart + 8..<idatStart + 8 + length])
+        let raw = Array(buffer: try compressed.decompress(with: .zlib()))
+        let width = (qr.size + 8) * scale
+        let rowBytes = (width + 7) / 8
+        #expect(raw.count == (rowBytes + 1) * width)
+        // Undo the row filters (none, or up: each byte added to the one above it).
+        var pixels = [[UInt8]]()
+        for y in 0..<width {
+            let line = Array(raw[y * (rowBytes + 1) + 1..<(y + 1) * (rowBytes + 1)])
+            switch raw[y * (rowBytes + 1)] {
+            case 0: pixels.append(line)
+            case 2 where y > 0: pixels.append(zip(line, pixels[y - 1]).map { $0 &+ $1 })
+            default: Issue.record("row \(y): filter \(raw[y * (rowBytes + 1)])")
+            }
+        }
+        try #require(pixels.count == width)
+        var wrong = 0
+        for y in 0..<width {
+            for x in 0..<width {
+                let white = pixels[y][x / 8] & (0x80 >> UInt8(x % 8)) != 0
+                let (mx, my) = (x / scale - 4, y / scale - 4)
+                let dark = mx >= 0 && my >= 0 && mx < qr.size && my < qr.size && qr[mx, my]
+                if white == dark { wrong += 1 }
+            }
+        }
+        #expect(wrong == 0)
     }
 
     @Test("text uses half blocks, two module rows per line")

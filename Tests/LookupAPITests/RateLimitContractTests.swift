@@ -49,19 +49,6 @@ struct RateLimitContractTests {
         }
     }
 
-    @Test("exhausted looks without counting; it refuses once the limit is reached", arguments: Kind.allCases)
-    func exhausted(_ kind: Kind) async throws {
-        try await withCounters(kind) { one, other in
-            let now = 2_000_000.0
-            expectVerdict(try await one.exhausted("subject:s", limit: 2, window: 60, now: now), nil)
-            expectVerdict(try await one.hit("subject:s", limit: 2, now: now), nil)
-            expectVerdict(try await other.exhausted("subject:s", limit: 2, window: 60, now: now + 1), nil)
-            expectVerdict(try await other.hit("subject:s", limit: 2, now: now + 1), nil)
-            expectVerdict(try await one.exhausted("subject:s", limit: 2, window: 60, now: now + 10), RateLimited(retryAfter: 50, first: false))
-            expectVerdict(try await one.exhausted("subject:s", limit: 2, window: 60, now: now + 60), nil, "the window has ended")
-        }
-    }
-
     @Test("keys are counted in order, up to the first over its limit: a refused requester does not use up the client", arguments: Kind.allCases)
     func severalKeys(_ kind: Kind) async throws {
         try await withCounters(kind) { one, other in

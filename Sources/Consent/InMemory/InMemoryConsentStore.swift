@@ -33,6 +33,8 @@ public actor InMemoryConsentStore: ConsentStore {
     var entries: [StoredLedgerRecord] = []
     var assertionBindings: [[UInt8]: (clientID: UUID, expiresAt: Date)] = [:]
     var consentFailures: [SubjectKey: (window: Date, failures: Int)] = [:]
+    /// Codes issued per `IssueLimit` window.
+    var issueWindows: [String: (start: Date, hits: Int)] = [:]
     var offlineCodes: (any OfflineCodeStore)?
     let clock: @Sendable () -> Date
 
@@ -134,8 +136,15 @@ public actor InMemoryConsentStore: ConsentStore {
 
     public func consume(
         grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
-        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?, issueLimit: IssueLimit?
     ) async throws -> ConsentRefusal? {
+        var window: (start: Date, hits: Int)?
+        if let issueLimit {
+            window = issueWindows[issueLimit.key].flatMap { now.timeIntervalSince($0.start) < issueLimit.window ? $0 : nil } ?? (now, 0)
+            if let window, window.hits >= issueLimit.limit {
+                throw IssueLimitReached(windowStart: window.start.timeIntervalSince1970, window: issueLimit.window, now: now.timeIntervalSince1970)
+            }
+        }
         guard let stored = grantRows[grantID] else { return .invalid }
         let grant = current(stored)
         if let refusal = grant.refusal(subject: subject, requester: requester, at: now) { return refusal }
@@ -146,6 +155,7 @@ public actor InMemoryConsentStore: ConsentStore {
         }
         grantRows[grantID]?.grant.uses += 1
         append(ledger)
+        if let issueLimit, let window { issueWindows[issueLimit.key] = (window.start, window.hits + 1) }
         return nil
     }
 

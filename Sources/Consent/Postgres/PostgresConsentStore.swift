@@ -178,26 +178,16 @@ public struct PostgresConsentStore: ConsentStore {
     public func checkConsentReading(
         tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheckReading {
-        // One statement: the check, then the grant it fits and its subject, joined to its result.
-        var query: PostgresQuery = """
-            SELECT c.outcome, c.grant_id, c.requester_failures,
-                   s.subject_key, s.masked_id, s.name_hash, s.masked_name, s.status, s.status_as_of, s.secret_version,
-            """
-        query.sql += " \(Self.grantColumns)"
-        query.sql += """
-
-            FROM consent_check($1, $2, $3, $4, $5::integer, $6::integer, $7::smallint) c
-            LEFT JOIN consent_grants g ON c.outcome = 'fits' AND g.id = c.grant_id
-            LEFT JOIN subjects s ON s.subject_key = g.subject_key
-            """
-        try query.binds.append(Self.buffers(tokenHashes))
-        try query.binds.append(Self.lookup(subject))
-        try query.binds.append(Self.lookup(requester))
-        try query.binds.append(window)
-        try query.binds.append(grantLimit)
-        try query.binds.append(requesterLimit)
-        try query.binds.append(requester.version)
-        for try await row in try await client.query(query, logger: logger) {
+        // One prepared statement: the check, then the grant it fits and its subject.
+        var binds = PostgresBindings()
+        try binds.append(Self.buffers(tokenHashes))
+        try binds.append(Self.lookup(subject))
+        try binds.append(Self.lookup(requester))
+        try binds.append(window)
+        try binds.append(grantLimit)
+        try binds.append(requesterLimit)
+        try binds.append(requester.version)
+        for row in try await client.execute(LookupStatements.CheckReading(bindings: binds), logger: logger) {
             let (outcome, grantID, failures) = try row.decode((String, UUID?, Int).self)
             let check: ConsentCheck
             switch (outcome, grantID) {
@@ -206,7 +196,7 @@ public struct PostgresConsentStore: ConsentStore {
             default: return ConsentCheckReading(check: .unfit(grantID: grantID, requesterFailures: failures))
             }
             let cells = row.makeRandomAccess()
-            let grant = try Self.grant(from: cells, at: 10)
+            let grant = try Self.grant(from: cells, at: LookupStatements.CheckReading.grantOffset)
             var record: SubjectRecord?
             if let key = try cells[3].decode(ByteBuffer?.self), let maskedID = try cells[4].decode(String?.self),
                 let nameHash = try cells[5].decode(ByteBuffer?.self), let maskedName = try cells[6].decode(String?.self),
@@ -272,27 +262,50 @@ public struct PostgresConsentStore: ConsentStore {
 
     public func consume(
         grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
-        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?
+        idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?, issueLimit: IssueLimit?
     ) async throws -> ConsentRefusal? {
-        // One statement (`consume_grant`, sql/0020), so one round trip and one transaction. Its
-        // UPDATE's row lock serialises lookups on one grant: a second one waits, then re-checks
-        // `uses < max_uses` against the committed row. The ledger and idempotency rows are written
-        // only when it took the use, so a refusal writes nothing here.
+        // One statement (`consume_grant_counted`, sql/0021), so one round trip and one transaction.
+        // A lock on the issue window, then the grant UPDATE's row lock, serialise lookups of one subject
+        // and of one grant: a second one waits, then re-checks against the committed rows. The
+        // ledger and idempotency rows are written and the window counted only when it took the
+        // use, so a refusal writes nothing here.
         let record = ledger
         var taken = 0
         do {
-            let rows = try await client.query(
-                """
-                SELECT consume_grant(
-                  \(grantID), \(Self.lookup(subject)), \(Self.lookup(requester)), \(now), \(ConsentGrant.failedTryLimit)::integer,
-                  \(record.kind.rawValue), \(record.clientID), \(record.staffID), \(Self.bytes(record.requesterKey)),
-                  \(record.requesterMasked), \(Self.bytes(record.subjectKey)), \(record.subjectMasked), \(record.grantID),
-                  \(record.method?.rawValue), \(record.legalBasis?.rawValue), \(record.result),
-                  \(record.codeID.map { ByteBuffer(bytes: $0) }), \(record.codeExpiry),
-                  \(idempotency?.clientID), \(idempotency?.key), \(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) }),
-                  \(idempotency.map { ByteBuffer(bytes: $0.answer.claims) }))
-                """, logger: logger)
-            for try await count in rows.decode(Int.self) { taken = count }
+            var binds = PostgresBindings()
+            try binds.append(issueLimit?.key)
+            try binds.append(issueLimit?.limit)
+            try binds.append(issueLimit.map { now.addingTimeInterval(-$0.window) })
+            try binds.append(grantID)
+            try binds.append(Self.lookup(subject))
+            try binds.append(Self.lookup(requester))
+            try binds.append(now)
+            try binds.append(ConsentGrant.failedTryLimit)
+            try binds.append(record.kind.rawValue)
+            try binds.append(record.clientID)
+            try binds.append(record.staffID)
+            try binds.append(Self.bytes(record.requesterKey))
+            try binds.append(record.requesterMasked)
+            try binds.append(Self.bytes(record.subjectKey))
+            try binds.append(record.subjectMasked)
+            try binds.append(record.grantID)
+            try binds.append(record.method?.rawValue)
+            try binds.append(record.legalBasis?.rawValue)
+            try binds.append(record.result)
+            try binds.append(record.codeID.map { ByteBuffer(bytes: $0) })
+            try binds.append(record.codeExpiry)
+            try binds.append(idempotency?.clientID)
+            try binds.append(idempotency?.key)
+            try binds.append(idempotency.map { ByteBuffer(bytes: $0.answer.requestHash) })
+            try binds.append(idempotency.map { ByteBuffer(bytes: $0.answer.claims) })
+            for row in try await client.execute(LookupStatements.Consume(bindings: binds), logger: logger) {
+                let (outcome, windowStart) = try row.decode((Int, Date?).self)
+                if let issueLimit, outcome == -1, let windowStart {
+                    throw IssueLimitReached(
+                        windowStart: windowStart.timeIntervalSince1970, window: issueLimit.window, now: now.timeIntervalSince1970)
+                }
+                taken = outcome
+            }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw IdempotencyKeyTaken()
         }

@@ -1,5 +1,6 @@
 import Consent
 import Crypto
+import Database
 import Display
 import Foundation
 import Hummingbird
@@ -30,7 +31,7 @@ struct KeysController {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let body = try encoder.encode(set)
-        let eTag = "\"" + SHA256.hash(data: body).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        let eTag = "\"" + Hex.encode(SHA256.hash(data: body).prefix(16)) + "\""
         return try await request.ifNoneMatch(eTag: eTag, context: context) {
             Response(
                 status: .ok,

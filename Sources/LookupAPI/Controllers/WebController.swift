@@ -1,5 +1,6 @@
 import Consent
 import Crypto
+import Database
 import Display
 import Foundation
 import HTTPTypes
@@ -115,7 +116,7 @@ struct WebFiles: Sendable {
             guard let type = Self.contentTypes[url.pathExtension], !url.hasDirectoryPath else { continue }
             let bytes = Array(try Data(contentsOf: url))
             let route = url.pathExtension == "html" && !relative.contains("/") ? "/" + url.deletingPathExtension().lastPathComponent : "/" + relative
-            let digest = SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined()
+            let digest = Hex.encode(SHA256.hash(data: bytes).prefix(16))
             files[route] = File(bytes: bytes, contentType: type, eTag: "\"\(digest)\"")
         }
         self.init(byPath: files)

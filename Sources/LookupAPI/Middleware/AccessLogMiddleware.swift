@@ -19,14 +19,16 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func log(_ request: Request, _ context: Context, status: Int, start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        // Hundredths of a millisecond, written without `String(format:)`, which costs every request.
+        let hundredths = elapsed.components.seconds * 100_000 + elapsed.components.attoseconds / 10_000_000_000_000
+        let fraction = hundredths % 100
         context.logger.info(
             "request",
             metadata: [
                 "http.method": "\(request.method)",
                 "http.route": "\(context.endpointPath ?? "unmatched")",
                 "http.status": "\(status)",
-                "duration_ms": "\(String(format: "%.2f", milliseconds))",
+                "duration_ms": "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)",
             ])
     }
 }

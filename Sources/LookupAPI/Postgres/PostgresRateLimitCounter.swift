@@ -15,17 +15,20 @@ struct PostgresRateLimitCounter: RateLimitCounter {
 
     func hit(_ keys: [(key: String, limit: Int)], window: Double, now: Double) async throws -> RateLimited? {
         let at = Date(timeIntervalSince1970: now)
-        let rows = try await client.query(
-            """
-            SELECT key, window_start, hits FROM rate_hit(\(keys.map(\.key))::text[], \(keys.map(\.limit))::integer[], \(at),
-                                                          \(at.addingTimeInterval(-window)))
-            """, logger: logger)
+        var binds = PostgresBindings()
+        binds.append(keys.map(\.key))
+        binds.append(keys.map(\.limit))
+        binds.append(at)
+        binds.append(at.addingTimeInterval(-window))
         var counted: [String: (start: Date, hits: Int)] = [:]
-        for try await (key, start, hits) in rows.decode((String, Date, Int).self) { counted[key] = (start, hits) }
+        for row in try await client.execute(Hit(bindings: binds), logger: logger) {
+            let (key, start, hits) = try row.decode((String, Date, Int).self)
+            counted[key] = (start, hits)
+        }
         for (key, limit) in keys {
             guard let current = counted[key] else { continue }
             if let refusal = Self.verdict(
-                start: current.start.timeIntervalSince1970, hits: current.hits, limit: limit, window: window, now: now, counted: true)
+                start: current.start.timeIntervalSince1970, hits: current.hits, limit: limit, window: window, now: now)
             {
                 return refusal
             }
@@ -33,12 +36,12 @@ struct PostgresRateLimitCounter: RateLimitCounter {
         return nil
     }
 
-    func exhausted(_ key: String, limit: Int, window: Double, now: Double) async throws -> RateLimited? {
-        let rows = try await client.query("SELECT window_start, hits FROM rate_windows WHERE key = \(key)", logger: logger)
-        for try await (start, hits) in rows.decode((Date, Int).self) where now - start.timeIntervalSince1970 < window {
-            return Self.verdict(start: start.timeIntervalSince1970, hits: hits, limit: limit, window: window, now: now, counted: false)
-        }
-        return nil
+    /// Counts hits (`rate_hit`, sql/0020); prepared, as every lookup runs it.
+    struct Hit: HotStatement {
+        static let name = "passby_rate_hit"
+        static let sql = "SELECT key, window_start, hits FROM rate_hit($1::text[], $2::integer[], $3, $4)"
+        static let bindingDataTypes: [PostgresDataType] = [.textArray, .int8Array, .timestamptz, .timestamptz]
+        var bindings: PostgresBindings
     }
 
     /// Removes windows that ended long ago; `RateWindowSweeper` calls it every minute.

@@ -101,12 +101,6 @@ struct LookupService: Sendable {
         }
         let (grant, storedSubject) = try await usableGrant(
             request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
-        // The subject's limit counts codes issued, not tries, and is looked at only for a token that
-        // fits: bogus lookups can neither block a person nor learn how often they were looked up.
-        let subjectLimit = "subject:\(subjectKey)"
-        if let limited = try await rateLimits.exhausted(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, window: 60, now: nowSeconds) {
-            throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
-        }
         // Read with the check when the store could; else now.
         var status: SubjectRecord
         if let storedSubject { status = storedSubject } else { status = try await identities.subject(grant.subjectKey) }
@@ -123,10 +117,17 @@ struct LookupService: Sendable {
         issued.codeExpiry = Date(unixSeconds: claims.expiresAt)
         let answer = IdempotentAnswer(requestHash: requestHash, claims: claims.cbor.encoded())
         let idempotency = request.idempotencyKey.map { (clientID: request.clientID, key: $0, answer: answer) }
+        // The subject's limit counts codes issued, not tries, and is looked at only with a token that
+        // fits, by the store as it takes the use: bogus lookups can neither block a person nor learn
+        // how often they were looked up.
+        let issueLimit = IssueLimit(key: "subject:\(subjectKey)", limit: configuration.lookupsPerMinutePerSubject, window: 60)
         let refusal: ConsentRefusal?
         do {
             refusal = try await consents.consume(
-                grantID: grant.id, subject: subjectKey, requester: requesterKey, at: now, ledger: issued, idempotency: idempotency)
+                grantID: grant.id, subject: subjectKey, requester: requesterKey, at: now, ledger: issued, idempotency: idempotency,
+                issueLimit: issueLimit)
+        } catch let limited as IssueLimitReached {
+            throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         } catch is IdempotencyKeyTaken {
             // A concurrent retry with the same key committed first: answer as it did.
             if let key = request.idempotencyKey,
@@ -137,8 +138,6 @@ struct LookupService: Sendable {
             throw Refusal.idempotencyKeyReused
         }
         if let refusal { throw Refusal.consent(refusal) }
-        // The use is taken and recorded: the code is owed. A count that fails now only loosens the limit.
-        _ = try? await rateLimits.hit(subjectLimit, limit: configuration.lookupsPerMinutePerSubject, now: nowSeconds)
         return claims
     }
 
