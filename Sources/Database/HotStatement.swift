@@ -5,8 +5,8 @@ import PostgresNIO
 /// connection (a named prepared statement) instead of on every call. Its SQL is fixed, with
 /// `$n` placeholders; each run brings only its values.
 ///
-/// Conformers name themselves (`name`) and give `sql`; the parameter types are those of the
-/// first run's bindings, so every run must bind the same Swift types in the same order.
+/// Conformers name themselves (`name`), give `sql` and declare `bindingDataTypes`, the types the
+/// statement is prepared with; every run must bind values of those types, in that order.
 public protocol HotStatement: PostgresPreparedStatement where Row == PostgresRow {
     /// The values for `$1…$n`, in order.
     var bindings: PostgresBindings { get }

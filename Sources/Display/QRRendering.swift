@@ -68,7 +68,8 @@ extension QRCode {
     /// bits once; the `scale - 1` pixel rows under it repeat it, written with PNG's Up filter as
     /// zeros, and zlib's run-length strategy compresses those runs in one pass. The cost grows with
     /// modules, not pixels.
-    public func png(scale: Int = 8) -> [UInt8] {
+    public func png(scale requested: Int = 8) -> [UInt8] {
+        let scale = max(1, requested)
         let modulesAcross = size + 2 * Self.quietZone
         let width = modulesAcross * scale
         let rowBytes = (width + 7) / 8

@@ -299,6 +299,31 @@ struct LookupFlowTests {
         }
     }
 
+    @Test("concurrent copies of one idempotent lookup, with one code left in the person's window, all get the same code")
+    func idempotentRetriesAtTheSubjectLimit() async throws {
+        var configuration = PassbyConfiguration.withoutLookupLimits
+        configuration.lookupsPerMinutePerSubject = 1
+        try await Scenario.run(configuration: configuration) { scenario in
+            let grant = try await scenario.guardianGrant(for: People.elder, extra: ["max_uses": 5])
+            let key: HTTPFields = [PassbyHeaders.idempotencyKey: "retry-at-limit"]
+            let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let answer = try await scenario.lookup(People.elder.idNumber, token: grant.token, headers: key)
+                        return (answer.status, try? json(answer.body)["code"] as? String)
+                    }
+                }
+                return try await group.reduce(into: [(HTTPResponse.Status, String?)]()) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { $0.0 == .created }, "\(answers.map(\.0))")
+            #expect(Set(answers.compactMap(\.1)).count == 1)
+            #expect(try await scenario.ledger().filter { $0.record.kind == .lookupIssued }.count == 1)
+            #expect(try await scenario.ledger().filter { $0.record.kind == .lookupRefused }.isEmpty)
+            // The window is full: another lookup of the person waits for the next minute.
+            try expectProblem(try await scenario.lookup(People.elder.idNumber, token: grant.token), .tooManyRequests, "rate-limited")
+        }
+    }
+
     @Test("an idempotent retry returns the same code and uses nothing; another body with the key is 422")
     func idempotency() async throws {
         try await Scenario.run { scenario in

@@ -44,9 +44,15 @@ struct PostgresRateLimitCounter: RateLimitCounter {
         var bindings: PostgresBindings
     }
 
-    /// Removes windows that ended long ago; `RateWindowSweeper` calls it every minute.
+    /// Removes windows that ended long ago; `RateWindowSweeper` calls it every minute. Rows a
+    /// lookup holds are skipped (the next sweep takes them): locking them in the table's order
+    /// could deadlock with a `rate_hit` that locks a requester's window and then its client's.
     func sweep(before: Date) async throws {
-        try await client.query("DELETE FROM rate_windows WHERE window_start < \(before)", logger: logger)
+        try await client.query(
+            """
+            DELETE FROM rate_windows WHERE key IN (
+              SELECT key FROM rate_windows WHERE window_start < \(before) FOR UPDATE SKIP LOCKED)
+            """, logger: logger)
     }
 }
 

@@ -127,6 +127,12 @@ struct LookupService: Sendable {
                 grantID: grant.id, subject: subjectKey, requester: requesterKey, at: now, ledger: issued, idempotency: idempotency,
                 issueLimit: issueLimit)
         } catch let limited as IssueLimitReached {
+            // A retry that waited while its first copy took the window's last code: answer as it did.
+            if let key = request.idempotencyKey,
+                let stored = try await storedAnswer(client: request.clientID, key: key, hashes: requestHashes, now: now)
+            {
+                return stored
+            }
             throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
         } catch is IdempotencyKeyTaken {
             // A concurrent retry with the same key committed first: answer as it did.
