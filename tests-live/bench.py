@@ -137,7 +137,11 @@ def main():
             while seal_ms(passby) is not None:  # the seeds' ledger entries, sealed before the run as in a full one
                 pass
             if statements:
-                passby.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
+                passby.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                passby.psql("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+                passby.psql("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+                passby.psql("SELECT pg_reload_conf()")
+                passby.psql("SELECT pg_stat_statements_reset()")
         else:
             figures["lookups_off"] = lookups("off")[0]
 
@@ -174,8 +178,9 @@ def main():
         (figures["lookups"], figures["p50"], figures["p99"], figures["refused"], figures["lookup_cpu_ms"],
          figures["lookup_pg_cpu_ms"], figures["lookup_switches"]) = with_cpu(passby, lambda: lookups("on"))
         if statements:
-            print(passby.psql("SELECT calls, round(total_exec_time::numeric / calls, 3) AS ms_each, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) "
-                              "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12"))
+            print(passby.psql("SELECT calls, plans, round((total_plan_time / calls)::numeric, 3), round(mean_exec_time::numeric, 3), "
+                              "left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements WHERE calls > 0 "
+                              "ORDER BY total_exec_time DESC LIMIT 12"))
         if profile:
             recorder.wait()
             write_profile(Path(profile))
@@ -207,6 +212,13 @@ INSERT INTO bench_grants (id, token_hash, subject_key) SELECT id, token_hash, su
         pg_before = postgres_cpu(passby)
         figures["tps"], _ = pgbench_run(passby, "lookup.pgbench", grants=1000)
         figures["tps_pg_cpu_ms"] = (postgres_cpu(passby) - pg_before) * 1000 / (figures["tps"] * DURATION)
+        if statements:  # the same SQL from one client: each statement's time is then its own work, not waits
+            passby.psql("SELECT pg_stat_statements_reset()")
+            one_tps, _ = pgbench_run(passby, "lookup.pgbench", clients=1, grants=1000)
+            print(f"pgbench, one client: {one_tps:.0f} TPS; calls, plans, per call (ms): planning, execution, then the statement")
+            print(passby.psql("SELECT calls, plans, round((total_plan_time / calls)::numeric, 3), round(mean_exec_time::numeric, 3), "
+                              "left(regexp_replace(query, '\\s+', ' ', 'g'), 100) FROM pg_stat_statements "
+                              "WHERE calls > 1000 ORDER BY total_exec_time + total_plan_time DESC LIMIT 25"))
         if not QUICK:
             figures["rate_tps"], figures["rate_latency_ms"] = pgbench_run(passby, "rate_limit.pgbench")
             figures["instances"] = instances(passby, key, assertion, subject, needed)
@@ -216,11 +228,11 @@ INSERT INTO bench_grants (id, token_hash, subject_key) SELECT id, token_hash, su
     print_results(figures, json.loads(Path(micro_path).read_text()) if micro_path else {}, ROOT / "bench/results.json")
 
 
-def pgbench_run(passby, script, **variables):
+def pgbench_run(passby, script, clients=16, **variables):
     """TPS and average latency (ms) of one pgbench run of `script` (16 clients, prepared)."""
     defined = [f"-D{name}={value}" for name, value in variables.items()]
     text = subprocess.run([str(pg_bin(passby.binary) / "pgbench"), "-h", str(passby.cluster), "-U", "postgres", "-n", "-M", "prepared",
-                           "-c", "16", "-j", "2", "-T", str(DURATION), *defined, "-f", str(ROOT / "bench" / script), "passby"],
+                           "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(DURATION), *defined, "-f", str(ROOT / "bench" / script), "passby"],
                           capture_output=True, text=True, check=True, env=passby.pg_env()).stdout
     return float(re.search(r"tps = ([\d.]+)", text).group(1)), float(re.search(r"latency average = ([\d.]+) ms", text).group(1))
 
