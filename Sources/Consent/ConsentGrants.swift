@@ -100,14 +100,11 @@ public struct ConsentCheckReading: Sendable {
 }
 
 extension ConsentStore {
-    /// `chargeRateWindows`, then (when none is over) `checkConsent` and the grant it fits; a store
-    /// that can do it all in one statement does (`PostgresConsentStore`, with the subject's record
-    /// too: one round trip where there were four).
+    /// `checkConsent`, then the grant it fits; a store that can do both in one statement does
+    /// (`PostgresConsentStore`, with the subject's record too: one round trip where there were three).
     public func checkConsentReading(
-        charging charges: [RateCharge], at now: Date, tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date,
-        grantLimit: Int, requesterLimit: Int
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheckReading {
-        if let over = try await chargeRateWindows(charges, at: now) { return ConsentCheckReading(check: .rateLimited(over)) }
         let check = try await checkConsent(
             tokenHashes: tokenHashes, subject: subject, requester: requester, window: window, grantLimit: grantLimit,
             requesterLimit: requesterLimit)
@@ -132,8 +129,6 @@ extension ConsentStore {
 
 /// What `ConsentStore.checkConsent` decided.
 public enum ConsentCheck: Sendable, Hashable {
-    /// A rate window of the lookup was over its limit; the token was not looked at.
-    case rateLimited(RateWindowOver)
     /// The requester has had their failed tries this hour.
     case requesterLocked
     /// The token fits; the grant's own state decides next.
@@ -174,40 +169,6 @@ public struct IssueLimit: Sendable, Equatable {
         self.limit = limit
         self.window = window
     }
-}
-
-/// One hit to count in a fixed rate window named `key`, at most `limit` per `window` seconds.
-public struct RateCharge: Sendable, Hashable {
-    public var key: String
-    public var limit: Int
-    public var window: TimeInterval
-
-    public init(key: String, limit: Int, window: TimeInterval) {
-        self.key = key
-        self.limit = limit
-        self.window = window
-    }
-}
-
-/// A rate window over its limit once the refused hit was counted: the charge, its window's start and hits.
-public struct RateWindowOver: Sendable, Hashable {
-    public var charge: RateCharge
-    public var start: Date
-    public var hits: Int
-
-    public init(charge: RateCharge, start: Date, hits: Int) {
-        self.charge = charge
-        self.start = start
-        self.hits = hits
-    }
-
-    /// Seconds until the window ends, at least 1.
-    public func retryAfter(now: Date) -> Int {
-        max(1, Int((start.timeIntervalSince1970 + charge.window - now.timeIntervalSince1970).rounded(.up)))
-    }
-
-    /// Whether this was the window's first hit over the limit: the one worth recording.
-    public var first: Bool { hits == charge.limit + 1 }
 }
 
 /// `consume` found the subject's `IssueLimit` reached; nothing was used.
@@ -259,13 +220,8 @@ public protocol ConsentStore: LedgerRecorder, GuardianshipStore, AssertionBindin
     /// when the check began (the consuming statement decides again; these only name a refusal
     /// and fill the code).
     func checkConsentReading(
-        charging charges: [RateCharge], at now: Date, tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date,
-        grantLimit: Int, requesterLimit: Int
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheckReading
-    /// Counts one hit in each charge's fixed window (`RateCharge.window` seconds, shared by every
-    /// instance) in order, each only while every one before it is within its limit; returns the
-    /// first over its limit, if any. (A requester over their limit does not use up their client's.)
-    func chargeRateWindows(_ charges: [RateCharge], at now: Date) async throws -> RateWindowOver?
     /// Counts one failed consent try: on the grant, when the token named one, and for `requester`
     /// in the hour starting at `window` (an earlier hour's count starts again). Returns the
     /// requester's count after it. Atomic: concurrent tries each count.

@@ -189,7 +189,7 @@ func buildRouter(_ components: PassbyComponents) -> Router<PassbyRequestContext>
     ).addRoutes(to: v1.group("consents"))
     LookupController(
         service: LookupService(
-            identities: identities, consents: stores.consents, ledger: ledger, signer: signer,
+            identities: identities, consents: stores.consents, ledger: ledger, rateLimits: stores.rateLimits, signer: signer,
             configuration: settings, clock: clock),
         limits: limits
     ).addRoutes(to: v1.group("lookups").add(middleware: RequireRole(.helper, .gateway)))

@@ -62,39 +62,6 @@ struct ConsentStoreContractTests {
         }
     }
 
-    @Test(
-        "a lookup's rate windows count in order up to the first over its limit, which refuses before the token is looked at",
-        arguments: StoreKind.allCases)
-    func rateCharges(_ kind: StoreKind) async throws {
-        try await ConsentStores.with(kind) { stores in
-            let (subject, grant) = try await storedGrant(in: stores, maxUses: 10)
-            let requesterWindow = RateCharge(key: "requester:rate-test", limit: 2, window: 60)
-            let clientWindow = RateCharge(key: "client:rate-test", limit: 3, window: 60)
-            func check(at offset: TimeInterval) async throws -> ConsentCheck {
-                try await stores.consents.checkConsentReading(
-                    charging: [requesterWindow, clientWindow], at: Self.now.addingTimeInterval(offset), tokenHashes: [Array(repeating: 1, count: 32)],
-                    subject: subject, requester: Self.requester, window: Self.now, grantLimit: ConsentGrant.failedTryLimit, requesterLimit: 10
-                ).check
-            }
-            #expect(try await check(at: 0) == .fits(grantID: grant.id))
-            #expect(try await check(at: 1) == .fits(grantID: grant.id))
-            let over = RateWindowOver(charge: requesterWindow, start: Self.now, hits: 3)
-            #expect(try await check(at: 10) == .rateLimited(over))
-            #expect(over.first && over.retryAfter(now: Self.now.addingTimeInterval(10)) == 50)
-            guard case .rateLimited(let again) = try await check(at: 20) else {
-                Issue.record("the requester's window stays over its limit")
-                return
-            }
-            #expect(again.hits == 4 && !again.first)
-            // The client's window was charged only by the two that passed the requester's.
-            #expect(try await stores.consents.chargeRateWindows([clientWindow], at: Self.now.addingTimeInterval(30)) == nil)
-            #expect(try await stores.consents.chargeRateWindows([clientWindow], at: Self.now.addingTimeInterval(30))?.hits == 4)
-            // Refused by a window, a try is no failed consent try.
-            #expect(try await stores.consents.grant(id: grant.id)?.failedTries == 0)
-            #expect(try await check(at: 60) == .fits(grantID: grant.id), "the requester's window began at 0 and has ended")
-        }
-    }
-
     @Test("an issue limit: uses taken count in its window, refusals do not; a full window takes nothing until it ends", arguments: StoreKind.allCases)
     func issueLimit(_ kind: StoreKind) async throws {
         try await ConsentStores.with(kind) { stores in

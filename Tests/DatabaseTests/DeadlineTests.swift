@@ -14,7 +14,7 @@ struct DeadlineTests {
         await #expect(throws: Failed()) { try await withDeadline(.seconds(5)) { throw Failed() } }
     }
 
-    @Test("work that never ends is cut off at its deadline, without waiting for it, and is cancelled")
+    @Test("work that never ends is cut off at its deadline, within the sweeper's interval, and is cancelled")
     func cutOff() async throws {
         let clock = ContinuousClock()
         let started = clock.now
@@ -29,10 +29,8 @@ struct DeadlineTests {
                 }
             }
         }
-        // Not before the deadline, and without waiting for the work's 30 s (the bound is loose: a
-        // busy machine delays any timer; the fault tests time the real thing on their own).
         let elapsed = clock.now - started
-        #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(15), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(200) && elapsed < .milliseconds(200) + .seconds(1), "\(elapsed)")
         var iterator = cancelled.stream.makeAsyncIterator()
         #expect(await iterator.next() != nil, "the work is told to stop")
     }

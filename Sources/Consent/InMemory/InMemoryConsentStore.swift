@@ -33,8 +33,8 @@ public actor InMemoryConsentStore: ConsentStore {
     var entries: [StoredLedgerRecord] = []
     var assertionBindings: [[UInt8]: (clientID: UUID, expiresAt: Date)] = [:]
     var consentFailures: [SubjectKey: (window: Date, failures: Int)] = [:]
-    /// Rate windows: codes issued per `IssueLimit`, and `RateCharge`s.
-    var windows: [String: (start: Date, hits: Int)] = [:]
+    /// Codes issued per `IssueLimit` window.
+    var issueWindows: [String: (start: Date, hits: Int)] = [:]
     var offlineCodes: (any OfflineCodeStore)?
     let clock: @Sendable () -> Date
 
@@ -134,24 +134,13 @@ public actor InMemoryConsentStore: ConsentStore {
 
     // MARK: Lookups
 
-    public func chargeRateWindows(_ charges: [RateCharge], at now: Date) async throws -> RateWindowOver? {
-        for charge in charges {
-            var window: (start: Date, hits: Int) =
-                windows[charge.key].flatMap { now.timeIntervalSince($0.start) < charge.window ? $0 : nil } ?? (now, 0)
-            window.hits += 1
-            windows[charge.key] = window
-            if window.hits > charge.limit { return RateWindowOver(charge: charge, start: window.start, hits: window.hits) }
-        }
-        return nil
-    }
-
     public func consume(
         grantID: UUID, subject: SubjectKey, requester: SubjectKey, at now: Date, ledger: LedgerRecord,
         idempotency: (clientID: UUID, key: String, answer: IdempotentAnswer)?, issueLimit: IssueLimit?
     ) async throws -> ConsentRefusal? {
         var window: (start: Date, hits: Int)?
         if let issueLimit {
-            window = windows[issueLimit.key].flatMap { now.timeIntervalSince($0.start) < issueLimit.window ? $0 : nil } ?? (now, 0)
+            window = issueWindows[issueLimit.key].flatMap { now.timeIntervalSince($0.start) < issueLimit.window ? $0 : nil } ?? (now, 0)
             if let window, window.hits >= issueLimit.limit {
                 throw IssueLimitReached(windowStart: window.start.timeIntervalSince1970, window: issueLimit.window, now: now.timeIntervalSince1970)
             }
@@ -166,7 +155,7 @@ public actor InMemoryConsentStore: ConsentStore {
         }
         grantRows[grantID]?.grant.uses += 1
         append(ledger)
-        if let issueLimit, let window { windows[issueLimit.key] = (window.start, window.hits + 1) }
+        if let issueLimit, let window { issueWindows[issueLimit.key] = (window.start, window.hits + 1) }
         return nil
     }
 

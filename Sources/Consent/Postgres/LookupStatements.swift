@@ -3,26 +3,22 @@ import PostgresNIO
 
 /// The consent store's statements on the lookup's hot path, prepared once per connection.
 enum LookupStatements {
-    /// The lookup's rate windows and consent check (`lookup_check`, sql/0023), then the grant
-    /// the check fits and its subject, joined to its result. Columns: outcome, grant id,
-    /// requester failures, the window over its limit (key, start, hits), seven of the subject,
-    /// then `PostgresConsentStore.grantColumns`.
+    /// The consent check (`consent_check`, sql/0020), then the grant it fits and its subject,
+    /// joined to its result. Columns: outcome, grant id, requester failures, seven of the
+    /// subject, then `PostgresConsentStore.grantColumns`.
     struct CheckReading: HotStatement {
-        static let name = "passby_lookup_check"
+        static let name = "passby_consent_check_reading"
         static let sql = """
-            SELECT c.outcome, c.grant_id, c.requester_failures, c.rate_key, c.rate_window_start, c.rate_hits,
+            SELECT c.outcome, c.grant_id, c.requester_failures,
                    s.subject_key, s.masked_id, s.name_hash, s.masked_name, s.status, s.status_as_of, s.secret_version,
              \(PostgresConsentStore.grantColumns)
-            FROM lookup_check($1::text[], $2::integer[], $3, $4, $5, $6, $7, $8, $9::integer, $10::integer, $11::smallint) c
+            FROM consent_check($1, $2, $3, $4, $5::integer, $6::integer, $7::smallint) c
             LEFT JOIN consent_grants g ON c.outcome = 'fits' AND g.id = c.grant_id
             LEFT JOIN subjects s ON s.subject_key = g.subject_key
             """
-        static let bindingDataTypes: [PostgresDataType] = [
-            .textArray, .int8Array, .timestamptz, .timestamptz, .byteaArray, .byteaArray, .byteaArray, .timestamptz, .int8, .int8, .int2,
-        ]
-        /// The column where the subject's begin, and where `grantColumns` begin.
-        static let subjectOffset = 6
-        static let grantOffset = 13
+        static let bindingDataTypes: [PostgresDataType] = [.byteaArray, .byteaArray, .byteaArray, .timestamptz, .int8, .int8, .int2]
+        /// The column where `grantColumns` begin.
+        static let grantOffset = 10
         var bindings: PostgresBindings
     }
 

@@ -176,17 +176,10 @@ public struct PostgresConsentStore: ConsentStore {
     }
 
     public func checkConsentReading(
-        charging charges: [RateCharge], at now: Date, tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date,
-        grantLimit: Int, requesterLimit: Int
+        tokenHashes: [[UInt8]], subject: SubjectKey, requester: SubjectKey, window: Date, grantLimit: Int, requesterLimit: Int
     ) async throws -> ConsentCheckReading {
-        // One prepared statement (`lookup_check`, sql/0023): the rate windows, the check, then
-        // the grant it fits and its subject. All charges share one window length, as a lookup's do.
-        let length = charges.first?.window ?? 60
+        // One prepared statement: the check, then the grant it fits and its subject.
         var binds = PostgresBindings()
-        binds.append(charges.map(\.key))
-        binds.append(charges.map(\.limit))
-        binds.append(now)
-        binds.append(now.addingTimeInterval(-length))
         try binds.append(Self.buffers(tokenHashes))
         try binds.append(Self.lookup(subject))
         try binds.append(Self.lookup(requester))
@@ -195,26 +188,20 @@ public struct PostgresConsentStore: ConsentStore {
         try binds.append(requesterLimit)
         try binds.append(requester.version)
         for row in try await client.execute(LookupStatements.CheckReading(bindings: binds), logger: logger) {
-            let cells = row.makeRandomAccess()
-            let (outcome, grantID, failures) = (try cells[0].decode(String.self), try cells[1].decode(UUID?.self), try cells[2].decode(Int.self))
+            let (outcome, grantID, failures) = try row.decode((String, UUID?, Int).self)
             let check: ConsentCheck
             switch (outcome, grantID) {
-            case ("rate-limited", _):
-                let (key, start, hits) = (try cells[3].decode(String.self), try cells[4].decode(Date.self), try cells[5].decode(Int.self))
-                // The key is one of `charges`; the statement names no other.
-                let charge = charges.first { $0.key == key } ?? RateCharge(key: key, limit: hits - 1, window: length)
-                return ConsentCheckReading(check: .rateLimited(RateWindowOver(charge: charge, start: start, hits: hits)))
             case ("requester-locked", _): check = .requesterLocked
             case ("fits", let id?): check = .fits(grantID: id)
             default: return ConsentCheckReading(check: .unfit(grantID: grantID, requesterFailures: failures))
             }
+            let cells = row.makeRandomAccess()
             let grant = try Self.grant(from: cells, at: LookupStatements.CheckReading.grantOffset)
-            let subjectAt = LookupStatements.CheckReading.subjectOffset
             var record: SubjectRecord?
-            if let key = try cells[subjectAt].decode(ByteBuffer?.self), let maskedID = try cells[subjectAt + 1].decode(String?.self),
-                let nameHash = try cells[subjectAt + 2].decode(ByteBuffer?.self), let maskedName = try cells[subjectAt + 3].decode(String?.self),
-                let status = try cells[subjectAt + 4].decode(String?.self), let asOf = try cells[subjectAt + 5].decode(Date?.self),
-                let version = try cells[subjectAt + 6].decode(Int16?.self)
+            if let key = try cells[3].decode(ByteBuffer?.self), let maskedID = try cells[4].decode(String?.self),
+                let nameHash = try cells[5].decode(ByteBuffer?.self), let maskedName = try cells[6].decode(String?.self),
+                let status = try cells[7].decode(String?.self), let asOf = try cells[8].decode(Date?.self),
+                let version = try cells[9].decode(Int16?.self)
             {
                 record = SubjectRecord(
                     subjectKey: SubjectKey(bytes: Array(buffer: key), version: version, lookupBytes: subject.lookupBytes), maskedID: maskedID,
@@ -224,21 +211,6 @@ public struct PostgresConsentStore: ConsentStore {
             return ConsentCheckReading(check: check, grant: grant, subject: record)
         }
         return ConsentCheckReading(check: .unfit(grantID: nil, requesterFailures: 0))
-    }
-
-    public func chargeRateWindows(_ charges: [RateCharge], at now: Date) async throws -> RateWindowOver? {
-        let length = charges.first?.window ?? 60
-        let rows = try await client.query(
-            """
-            SELECT key, window_start, hits FROM rate_hit(\(charges.map(\.key))::text[], \(charges.map(\.limit))::integer[], \(now),
-                                                          \(now.addingTimeInterval(-length)))
-            """, logger: logger)
-        for try await (key, start, hits) in rows.decode((String, Date, Int).self) {
-            if let charge = charges.first(where: { $0.key == key }), hits > charge.limit {
-                return RateWindowOver(charge: charge, start: start, hits: hits)
-            }
-        }
-        return nil
     }
 
     public func countConsentFailure(requester: SubjectKey, window: Date, grantID: UUID?) async throws -> Int {

@@ -36,8 +36,7 @@ struct PostgresRateLimitCounter: RateLimitCounter {
         return nil
     }
 
-    /// Counts hits (`rate_hit`, sql/0020), prepared once per connection. (A lookup counts its
-    /// windows in its consent check instead: `lookup_check`, sql/0023.)
+    /// Counts hits (`rate_hit`, sql/0020); prepared, as every lookup runs it.
     struct Hit: HotStatement {
         static let name = "passby_rate_hit"
         static let sql = "SELECT key, window_start, hits FROM rate_hit($1::text[], $2::integer[], $3, $4)"

@@ -37,6 +37,7 @@ struct LookupService: Sendable {
     let identities: Identities
     let consents: any ConsentStore
     let ledger: LedgerBatchWriter
+    let rateLimits: any RateLimitCounter
     let signer: CodeSigner
     let configuration: PassbyConfiguration
     let clock: any PassbyClock
@@ -87,13 +88,19 @@ struct LookupService: Sendable {
         attempt.record.subjectMasked = subject.masked
         let group = try identities.eligibleGroup(of: subject, at: now)
 
-        // Counted where every instance counts, by the store in the statement that checks the token.
-        let charges = [
-            RateCharge(key: "requester:\(requesterKey)", limit: configuration.lookupsPerMinutePerRequester, window: 60),
-            RateCharge(key: "client:\(request.clientID)", limit: configuration.lookupsPerMinutePerClient, window: 60),
-        ]
+        let nowSeconds = now.timeIntervalSince1970
+        // Counted where every instance counts (one statement for both keys).
+        if let limited = try await rateLimits.hit(
+            [
+                ("requester:\(requesterKey)", configuration.lookupsPerMinutePerRequester),
+                ("client:\(request.clientID)", configuration.lookupsPerMinutePerClient),
+            ], window: 60, now: nowSeconds)
+        {
+            attempt.recorded = limited.first
+            throw Refusal.lookupRateLimited(retryAfter: limited.retryAfter)
+        }
         let (grant, storedSubject) = try await usableGrant(
-            request.consentToken, charging: charges, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
+            request.consentToken, subject: subjectKey, requester: requesterKey, now: now, attempt: &attempt)
         // Read with the check when the store could; else now.
         var status: SubjectRecord
         if let storedSubject { status = storedSubject } else { status = try await identities.subject(grant.subjectKey) }
@@ -141,24 +148,19 @@ struct LookupService: Sendable {
     }
 
     /// The grant the token names, if it can serve this lookup. The store decides and counts in
-    /// one step: the rate windows first (a lookup over one is refused before its token is looked
-    /// at), then a requester with too many failed tries this hour is refused before the token is
+    /// one step: a requester with too many failed tries this hour is refused before the token is
     /// looked at, and a token that is unknown, locked, another person's or someone else's is
     /// `consent-invalid`, all alike, counted for the requester and on the grant.
     private func usableGrant(
-        _ text: String, charging charges: [RateCharge], subject: SubjectKey, requester: SubjectKey, now: Date, attempt: inout Attempt
+        _ text: String, subject: SubjectKey, requester: SubjectKey, now: Date, attempt: inout Attempt
     ) async throws -> (ConsentGrant, SubjectRecord?) {
         let hour = ClockHour(now)
         // A text that is no token at all is checked as an unknown token (an empty hash matches none): it counts the same.
         let tokenHashes = ConsentToken(parsing: text).map(identities.personalData.tokenHashes) ?? [[]]
         let reading = try await consents.checkConsentReading(
-            charging: charges, at: now, tokenHashes: tokenHashes, subject: subject, requester: requester, window: hour.start,
+            tokenHashes: tokenHashes, subject: subject, requester: requester, window: hour.start,
             grantLimit: ConsentGrant.failedTryLimit, requesterLimit: configuration.consentFailuresPerHour)
         switch reading.check {
-        case .rateLimited(let over):
-            // Only the window's first refusal is worth a ledger row: nobody fills it at wire speed.
-            attempt.recorded = over.first
-            throw Refusal.lookupRateLimited(retryAfter: over.retryAfter(now: now))
         case .requesterLocked:
             throw Refusal.consentAttemptsExceeded(retryAfter: hour.secondsLeft)
         case .unfit(let grantID, _):
