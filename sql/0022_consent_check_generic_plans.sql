@@ -6,3 +6,4 @@
 -- column they compare with `= ANY`, which is the generic plan, so it is kept.
 ALTER FUNCTION consent_check(bytea[], bytea[], bytea[], timestamptz, integer, integer, smallint) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION consent_failure_counted(bytea[], timestamptz, smallint, uuid) SET plan_cache_mode = force_generic_plan;
+-- A later CREATE OR REPLACE of either function drops this setting unless it says it again.

@@ -64,6 +64,9 @@ final class DeadlineSweeper: Sendable {
         }
     }
 
+    /// How many deadlines are waiting for a look.
+    var pending: Int { state.withLock { $0.entries.count } }
+
     /// Fires the deadlines that have passed and drops those whose work has ended.
     func sweep(now: NIODeadline = .now()) {
         let due: [Entry] = state.withLock { state in
