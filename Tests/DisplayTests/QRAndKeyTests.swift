@@ -44,6 +44,13 @@ struct QRRenderingTests {
         #expect(Array(png.suffix(8).prefix(4)) == Array("IEND".utf8))
     }
 
+    @Test("a PNG scale below one draws at one pixel per module")
+    func pngScaleBelowOne() throws {
+        let qr = try QRCode(encoding: try code(), correction: .m)
+        #expect(qr.png(scale: 0) == qr.png(scale: 1))
+        #expect(qr.png(scale: -3) == qr.png(scale: 1))
+    }
+
     @Test("every PNG pixel is its module's colour, the quiet zone white", arguments: [1, 3, 5, 8])
     func pngPixels(scale: Int) throws {
         let qr = try QRCode(encoding: try code(), correction: .m)
